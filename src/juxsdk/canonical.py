@@ -1,0 +1,103 @@
+"""The canonical hash: the identity of a report's content, signed or not.
+
+Recipe (also in docs/reference/canonical-hash.md):
+
+1. Parse the document with the hardened parser (:func:`juxsdk.junit.parse_xml`).
+2. Remove every ``ds:Signature`` element (namespace ``http://www.w3.org/2000/09/xmldsig#``),
+   keeping the text that follows it, exactly as the enveloped-signature transform does
+   (XMLDSig 1.1 §6.6.4).
+3. Serialise the whole document with Exclusive XML Canonicalization 1.0 **without comments**
+   (https://www.w3.org/TR/xml-exc-c14n/), i.e. the octets an XMLDSig ``Reference URI=""`` with
+   the enveloped and exclusive-C14N transforms digests (XMLDSig 1.1 §4.4.3.2).
+4. ``sha256:`` + the lowercase hex SHA-256 of those octets.
+
+Because step 3 is the reference digest input, the canonical hash of a report is the same
+before and after signing, and equals the hex form of its (SHA-256) ``DigestValue``. It ignores
+attribute order, quote style, CDATA vs escaped text, the XML declaration and encoding, line
+endings (CRLF), comments, and namespace prefix declarations that are not used.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+from lxml import etree
+
+__all__ = ["DS_NS", "c14n_without_signatures", "canonical_hash", "hash_c14n", "remove_signature"]
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+_DS_SIGNATURE = f"{{{DS_NS}}}Signature"
+
+
+def remove_signature(sig: Any) -> None:
+    """Detach ``sig`` from its parent, keeping its tail text (enveloped-signature transform).
+
+    Args:
+        sig: An lxml element with a parent.
+    """
+    parent = sig.getparent()
+    tail = sig.tail
+    if tail:
+        prev = sig.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(sig)
+
+
+def exc_c14n(tree: Any) -> bytes:
+    """Exclusive C14N 1.0 without comments of a whole document (lxml ElementTree)."""
+    return bytes(etree.tostring(tree, method="c14n", exclusive=True, with_comments=False))
+
+
+def c14n_without_signatures(tree: Any) -> bytes:
+    """Exclusive C14N (no comments) of ``tree`` with every ``ds:Signature`` removed.
+
+    ``tree`` itself is not modified (a copy is made only when a signature is present).
+
+    Args:
+        tree: An lxml ``_ElementTree``.
+
+    Returns:
+        The canonical octets.
+    """
+    root = tree.getroot()
+    if not any(True for _ in root.iter(_DS_SIGNATURE)):
+        return exc_c14n(tree)
+    clone = copy.deepcopy(tree)
+    for sig in list(clone.getroot().iter(_DS_SIGNATURE)):
+        if sig.getparent() is not None:
+            remove_signature(sig)
+    return exc_c14n(clone)
+
+
+def hash_c14n(c14n: bytes) -> str:
+    """``sha256:<hex>`` of canonical octets."""
+    return "sha256:" + hashlib.sha256(c14n).hexdigest()
+
+
+def canonical_hash(report: Any) -> str:
+    """Return the canonical hash of a report.
+
+    Args:
+        report: Document bytes, or a parsed :class:`~juxsdk.models.Report` /
+            :class:`~juxsdk.models.SignedReport` / :class:`~juxsdk.models.VerifiedReport`
+            (their stored hash is returned).
+
+    Returns:
+        ``"sha256:"`` followed by 64 lowercase hex digits.
+
+    Raises:
+        juxsdk.errors.ReportParseError: ``report`` is bytes that are not well-formed XML.
+    """
+    if isinstance(report, bytes | bytearray | memoryview):
+        from .junit import parse_xml  # local: junit imports this module
+
+        return hash_c14n(c14n_without_signatures(parse_xml(bytes(report))))
+    value = getattr(report, "canonical_hash", None)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected bytes or a report, got {type(report).__name__}")

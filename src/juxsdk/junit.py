@@ -1,0 +1,339 @@
+"""Hardened JUnit XML parsing, summaries and properties.
+
+Every JUnit dialect in the wild is accepted: a ``<testsuites>`` or bare ``<testsuite>`` root,
+nested suites (each testcase counted once), ``<testcase>`` directly under ``<testsuites>`` (node's
+test runner), and namespaced documents. There is no authoritative JUnit schema; the de-facto
+format is Ant's ``junit`` task output as extended by Maven Surefire
+(https://maven.apache.org/surefire/maven-surefire-plugin/xsd/surefire-test-report.xsd).
+
+The parser never loads DTDs, never resolves entities, never touches the network, and rejects any
+document with a DOCTYPE (so XXE and entity-expansion attacks cannot work). Very large text nodes
+are accepted (``huge_tree``); the document size is capped by ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lxml import etree
+
+from .canonical import DS_NS, c14n_without_signatures, hash_c14n
+from .errors import AlreadySignedError, ReportError, ReportParseError
+from .models import Report, ReportSummary
+
+__all__ = ["DEFAULT_MAX_BYTES", "add_properties", "parse_report", "parse_xml", "summarize"]
+
+#: Default upper bound on a report's size, in bytes (256 MiB). Raise it with ``max_bytes=``.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+_ROOT_NAMES = ("testsuites", "testsuite")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_DS_SIGNATURE = f"{{{DS_NS}}}Signature"
+
+# XPath 1.0 with local-name() so namespaced dialects count the same; evaluated in C.
+_COUNT_TESTS = etree.XPath("count(.//*[local-name()='testcase'])")
+_COUNT_FAILURES = etree.XPath("count(.//*[local-name()='testcase'][*[local-name()='failure']])")
+_COUNT_ERRORS = etree.XPath(
+    "count(.//*[local-name()='testcase'][*[local-name()='error']][not(*[local-name()='failure'])])"
+)
+_COUNT_SKIPPED = etree.XPath(
+    "count(.//*[local-name()='testcase'][*[local-name()='skipped']]"
+    "[not(*[local-name()='failure'] or *[local-name()='error'])])"
+)
+_COUNT_SUITES = etree.XPath("count(descendant-or-self::*[local-name()='testsuite'])")
+_CASE_TIMES = etree.XPath(".//*[local-name()='testcase']/@time")
+_PROPERTIES = etree.XPath(
+    "(self::*|./*[local-name()='testsuite']|.//*[local-name()='testsuite'])"
+    "/*[local-name()='properties']/*[local-name()='property']"
+)
+
+
+def _parser() -> etree.XMLParser:
+    # A new parser per call: lxml parsers are not thread-safe.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,
+        collect_ids=False,
+        remove_comments=False,
+    )
+
+
+def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Parse ``data`` with the hardened parser and return the lxml ElementTree.
+
+    Args:
+        data: The document bytes (any encoding the XML declaration names).
+        source: File name for error messages.
+        max_bytes: Reject documents larger than this many bytes.
+
+    Returns:
+        An ``lxml.etree._ElementTree``.
+
+    Raises:
+        ReportParseError: empty, too large, not well-formed, or carrying a DOCTYPE/DTD.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"expected bytes, got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise ReportParseError(
+            f"report is {len(data)} bytes, over the limit of {max_bytes} bytes",
+            source=source,
+            hint="raise the limit with max_bytes= (library) if this report is genuine",
+        )
+    if not bytes(data[:4096]).strip(b" \t\r\n\xef\xbb\xbf"):
+        if not bytes(data).strip():
+            raise ReportParseError("file is empty", source=source, hint="expected a JUnit XML report")
+    head = bytes(data[:65536])
+    if _DOCTYPE.search(head):
+        raise ReportParseError(
+            "DOCTYPE declarations are not allowed in reports (they enable XXE and entity expansion attacks)",
+            source=source,
+            line=head[: _DOCTYPE.search(head).start()].count(b"\n") + 1,  # type: ignore[union-attr]
+            hint="JUnit producers never write a DOCTYPE; remove it",
+        )
+    try:
+        tree = etree.ElementTree(etree.fromstring(bytes(data), _parser()))
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (None, None)
+        msg = exc.msg or str(exc)
+        # lxml appends ", line L, column C" to the message; we report position ourselves.
+        msg = re.sub(r",? line \d+, column \d+$", "", msg).strip()
+        raise ReportParseError(
+            f"not well-formed XML: {msg}",
+            source=source,
+            line=line,
+            column=column,
+            hint="is this a complete JUnit XML file? check the producer's output",
+        ) from exc
+    except ValueError as exc:  # e.g. unsupported encoding declarations
+        raise ReportParseError(f"cannot parse: {exc}", source=source) from exc
+    docinfo = tree.docinfo
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+        raise ReportParseError(
+            "DOCTYPE declarations are not allowed in reports",
+            source=source,
+            hint="JUnit producers never write a DOCTYPE; remove it",
+        )
+    return tree
+
+
+def _local(tag: Any) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]
+
+
+def _check_root(root: Any, source: str | None) -> None:
+    name = _local(root.tag)
+    if name not in _ROOT_NAMES:
+        raise ReportError(
+            f"{source or '<bytes>'}: root element is <{name}>, expected <testsuites> or <testsuite>",
+            hint="this XML file is not a JUnit report",
+        )
+
+
+def _to_float(value: str | None) -> float:
+    if not value:
+        return 0.0
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return 0.0
+
+
+def summarize(root: Any) -> ReportSummary:
+    """Count testcases in a parsed report, each once, ignoring any ``ds:Signature``.
+
+    A testcase with a ``<failure>`` counts as a failure; else with an ``<error>`` as an error;
+    else with ``<skipped>`` as skipped. ``time`` is the root's ``time`` attribute, else the sum of
+    the top-level suites' ``time``, else the sum of the testcases' ``time`` (seconds).
+
+    Args:
+        root: The root element (``<testsuites>`` or ``<testsuite>``) of a tree **without**
+            signatures, or with signatures that must be ignored (they are skipped).
+
+    Returns:
+        The summary.
+    """
+    sigs = [child for child in root if child.tag == _DS_SIGNATURE]
+    holder: list[tuple[Any, int]] = []
+    for sig in sigs:  # detach unsigned ds:Signature content while counting
+        holder.append((sig, root.index(sig)))
+        tail = sig.tail
+        root.remove(sig)
+        sig.tail = tail
+    try:
+        tests = int(_COUNT_TESTS(root))
+        failures = int(_COUNT_FAILURES(root))
+        errors = int(_COUNT_ERRORS(root))
+        skipped = int(_COUNT_SKIPPED(root))
+        suites = int(_COUNT_SUITES(root))
+        if root.get("time") is not None:
+            total = _to_float(root.get("time"))
+        else:
+            top = [c for c in root if _local(c.tag) == "testsuite"]
+            if top and all(c.get("time") is not None for c in top):
+                total = sum(_to_float(c.get("time")) for c in top)
+            else:
+                total = sum(_to_float(t) for t in _CASE_TIMES(root))
+    finally:
+        for sig, index in holder:
+            tail = sig.tail
+            root.insert(index, sig)
+            sig.tail = tail
+    return ReportSummary(
+        tests=tests,
+        failures=failures,
+        errors=errors,
+        skipped=skipped,
+        time=round(total, 6),
+        suites=suites,
+    )
+
+
+def properties_of(root: Any) -> tuple[tuple[str, str], ...]:
+    """Return ``(name, value)`` of the root's and every testsuite's properties, in document order.
+
+    A property's value is its ``value`` attribute, else its text content. Testcase-level
+    properties are not included.
+    """
+    out: list[tuple[str, str]] = []
+    for prop in _PROPERTIES(root):
+        name = prop.get("name")
+        if name is None:
+            continue
+        value = prop.get("value")
+        if value is None:
+            value = "".join(prop.itertext())
+        out.append((name, value))
+    return tuple(out)
+
+
+def parse_report(
+    data: bytes,
+    *,
+    source: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Report:
+    """Parse a JUnit XML report.
+
+    Args:
+        data: The exact document bytes.
+        source: File name, kept in the Report and used in error messages.
+        max_bytes: Size limit in bytes (default :data:`DEFAULT_MAX_BYTES`).
+
+    Returns:
+        A :class:`~juxsdk.models.Report` whose ``data`` is ``data`` unchanged, with summary,
+        properties and canonical hash. The report is **not verified**, even if signed.
+
+    Raises:
+        ReportParseError: not well-formed, empty, too large, or has a DOCTYPE; the message
+            names the line and column.
+        ReportError: well-formed XML whose root is not ``<testsuites>``/``<testsuite>``.
+    """
+    tree = parse_xml(data, source=source, max_bytes=max_bytes)
+    return _report_from_tree(bytes(data), tree, source)
+
+
+def _report_from_tree(data: bytes, tree: Any, source: str | None) -> Report:
+    root = tree.getroot()
+    _check_root(root, source)
+    signed = any(True for _ in root.iter(_DS_SIGNATURE))
+    c14n = c14n_without_signatures(tree)
+    return Report(
+        data=data,
+        summary=summarize(root),
+        properties=properties_of(root),
+        canonical_hash=hash_c14n(c14n),
+        signed=signed,
+        source=source,
+        _root=root,
+        _c14n=c14n,
+    )
+
+
+def _first_suite(root: Any) -> Any:
+    if _local(root.tag) == "testsuite":
+        return root
+    for el in root.iter():
+        if _local(el.tag) == "testsuite":
+            return el
+    return root
+
+
+def add_properties(
+    report: Report,
+    properties: Mapping[str, str] | Iterable[tuple[str, str]],
+    *,
+    replace: bool = True,
+) -> Report:
+    """Add provenance properties to the first ``<testsuite>``'s ``<properties>``.
+
+    They are written before signing so the signature covers them. The document is serialised
+    once (the only re-serialisation juxsdk does, and only before signing).
+
+    Args:
+        report: An unsigned report.
+        properties: ``name -> value`` pairs, in the order to write them.
+        replace: When True, a property that already exists gets the new value; when False, an
+            existing property is kept and the new one skipped.
+
+    Returns:
+        A new Report (new ``data``, same canonical-hash recipe); ``report`` is unchanged.
+
+    Raises:
+        AlreadySignedError: the report is signed (adding properties would break the signature).
+    """
+    if report.signed:
+        raise AlreadySignedError(
+            "cannot add properties to a signed report: it would invalidate the signature",
+            hint="add properties before signing, or re-sign with replace=True",
+        )
+    items = list(properties.items() if isinstance(properties, Mapping) else properties)
+    if not items:
+        return report
+    tree = copy.deepcopy(report._root.getroottree())
+    root = tree.getroot()
+    suite = _first_suite(root)
+    ns = etree.QName(suite).namespace
+    qn = (lambda n: f"{{{ns}}}{n}") if ns else (lambda n: n)
+    props_el = next((c for c in suite if _local(c.tag) == "properties"), None)
+    indent = (suite.text or "\n") if (suite.text or "").strip() == "" else "\n"
+    if props_el is None:
+        props_el = etree.Element(qn("properties"))
+        props_el.text = indent + "  "
+        props_el.tail = suite.text if (suite.text or "").strip() == "" else None
+        suite.insert(0, props_el)
+        if suite.text is None or suite.text.strip():
+            suite.text = indent
+        last = None
+    else:
+        last = props_el[-1] if len(props_el) else None
+    existing = {p.get("name"): p for p in props_el if _local(p.tag) == "property"}
+    for name, value in items:
+        current = existing.get(name)
+        if current is not None:
+            if replace:
+                current.set("value", str(value))
+            continue
+        el = etree.SubElement(props_el, qn("property"), name=str(name), value=str(value))
+        if last is not None:
+            el.tail = last.tail
+            last.tail = (props_el.text or indent)
+        else:
+            el.tail = indent
+        last = el
+        existing[name] = el
+    encoding = tree.docinfo.encoding or "UTF-8"
+    standalone = tree.docinfo.standalone
+    kwargs: dict[str, Any] = {"xml_declaration": True, "encoding": encoding}
+    if standalone is not None:
+        kwargs["standalone"] = standalone
+    data = etree.tostring(tree, **kwargs)
+    return _report_from_tree(data, tree, report.source)

@@ -1,0 +1,578 @@
+"""XML digital signatures (XMLDSig) over JUnit reports — the only module that imports signxml.
+
+Signature profile (W3C XML Signature Syntax and Processing 1.1, https://www.w3.org/TR/xmldsig-core1/):
+
+* enveloped signature (§6.6.4), ``ds:Signature`` is the last child of the root element;
+* one ``ds:Reference`` with ``URI=""`` (the whole document without comments, §4.4.3.2) and the
+  transforms enveloped-signature + Exclusive C14N 1.0 (https://www.w3.org/TR/xml-exc-c14n/);
+* digest SHA-256 (RFC 6931 §2.1.3 ``xmlenc#sha256``);
+* signature RSA PKCS #1 v1.5 with SHA-256/384/512 or ECDSA with SHA-256/384/512 (RFC 6931 §2.3),
+  canonicalisation of ``SignedInfo`` with Exclusive C14N 1.0; no SHA-1 anywhere;
+* ``ds:KeyInfo`` holds ``ds:X509Data`` (signing certificate first, then the chain) when the
+  signer has a certificate, otherwise ``ds:KeyValue`` (RSAKeyValue / dsig11:ECKeyValue).
+
+Signing: the report is parsed and canonicalised once (the canonical-hash octets *are* the
+reference digest input). signxml builds ``ds:SignedInfo``/``ds:KeyInfo`` and calls the
+:class:`~juxsdk.protocols.Signer` through an adapter that looks like a ``cryptography`` private
+key, so every backend (file key, PKCS#11 token…) shares this one code path. The serialised
+``ds:Signature`` is spliced into the original bytes just before the root end tag: the output is
+the input byte-for-byte plus the signature, and it is never re-serialised afterwards.
+
+Verification is done here without signxml's document copies (it would parse and serialise the
+whole document three to four times): the accepted profile is narrow on purpose (one signature,
+child of the root, one ``URI=""`` reference, enveloped + C14N transforms), which rules out
+signature-wrapping attacks, and what is returned is computed from the signed content only.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import copy
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from lxml import etree
+from signxml import XMLSigner  # type: ignore[attr-defined]
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+
+from .canonical import DS_NS, exc_c14n, hash_c14n, remove_signature
+from .errors import (
+    AlreadySignedError,
+    DigestMismatchError,
+    MultipleSignaturesError,
+    NoSignatureError,
+    SignatureStructureError,
+    SignatureValueError,
+    SigningError,
+    UnsupportedAlgorithmError,
+)
+from .junit import DEFAULT_MAX_BYTES, _check_root, _report_from_tree, parse_report, parse_xml, properties_of
+from .junit import summarize as _summarize
+from .models import Report, SignatureInfo, SignedReport, VerifiedReport
+from .protocols import SIGNATURE_ALGORITHMS, Signer
+from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint
+
+__all__ = ["sign_report", "signature_info", "verify_report"]
+
+DSIG11_NS = "http://www.w3.org/2009/xmldsig11#"
+_DS = f"{{{DS_NS}}}"
+_DSIG11 = f"{{{DSIG11_NS}}}"
+_EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+_C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+_C14N_11 = "http://www.w3.org/2006/12/xml-c14n11"
+_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
+_SIGNXML_METHODS: dict[str, SignatureMethod] = {
+    "rsa-sha256": SignatureMethod.RSA_SHA256,
+    "rsa-sha384": SignatureMethod.RSA_SHA384,
+    "rsa-sha512": SignatureMethod.RSA_SHA512,
+    "ecdsa-sha256": SignatureMethod.ECDSA_SHA256,
+    "ecdsa-sha384": SignatureMethod.ECDSA_SHA384,
+    "ecdsa-sha512": SignatureMethod.ECDSA_SHA512,
+}
+#: SignatureMethod URI -> (short name, hash) accepted on verification.
+_ACCEPTED_METHODS: dict[str, tuple[str, hashes.HashAlgorithm]] = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa-sha256", hashes.SHA256()),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": ("rsa-sha384", hashes.SHA384()),
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa-sha512", hashes.SHA512()),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("ecdsa-sha256", hashes.SHA256()),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": ("ecdsa-sha384", hashes.SHA384()),
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("ecdsa-sha512", hashes.SHA512()),
+}
+_ACCEPTED_DIGESTS: dict[str, str] = {
+    "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+}
+_ACCEPTED_C14N = {_EXC_C14N: True, _C14N_10: False, _C14N_11: False}
+_EC_CURVES: dict[str, ec.EllipticCurve] = {
+    "urn:oid:1.2.840.10045.3.1.7": ec.SECP256R1(),
+    "urn:oid:1.3.132.0.34": ec.SECP384R1(),
+    "urn:oid:1.3.132.0.35": ec.SECP521R1(),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# signing
+# --------------------------------------------------------------------------------------------
+
+
+class _SignerKey:
+    """Presents a :class:`Signer` to signxml as a cryptography private key.
+
+    signxml calls ``sign(data, padding=…, algorithm=…)`` (RSA) or
+    ``sign(data, signature_algorithm=ECDSA(…))`` (EC), ``key_size``, ``public_key()`` and, for
+    EC keys, ``curve``. The hash in those calls is checked against the signer's algorithm.
+    """
+
+    def __init__(self, signer: Signer, hash_name: str) -> None:
+        self._signer = signer
+        self._hash_name = hash_name
+        self._public = signer.public_key()
+
+    def sign(self, data: bytes, *args: Any, **kwargs: Any) -> bytes:
+        algorithm = kwargs.get("algorithm")
+        sig_alg = kwargs.get("signature_algorithm")
+        if sig_alg is not None:
+            algorithm = getattr(sig_alg, "algorithm", None)
+        if algorithm is not None and algorithm.name != self._hash_name:
+            raise SigningError(f"internal: signxml asked for {algorithm.name}, signer uses {self._hash_name}")
+        try:
+            return self._signer.sign(data)
+        except SigningError:
+            raise
+        except Exception as exc:  # a backend bug must not escape as a random exception
+            raise SigningError(
+                f"signer {getattr(self._signer, 'name', '?')!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    @property
+    def key_size(self) -> int:
+        return int(self._public.key_size)  # type: ignore[union-attr]
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._public.curve  # type: ignore[union-attr]
+
+    def public_key(self) -> PublicKeyTypes:
+        return self._public
+
+
+class _EnvelopedSigner(XMLSigner):  # type: ignore[misc]
+    """signxml's XMLSigner, fed precomputed reference octets instead of copying the document.
+
+    The payload handed to ``sign`` is a tiny stand-in element; ``_c14n`` returns the report's
+    canonical octets for it, so signxml never copies or re-canonicalises the report.
+    """
+
+    def __init__(self, payload_c14n: bytes, method: SignatureMethod) -> None:
+        super().__init__(
+            signature_algorithm=method,
+            digest_algorithm=DigestAlgorithm.SHA256,
+            c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+        )
+        self._payload_c14n = payload_c14n
+        self.stand_in = etree.Element("stand-in")
+
+    def get_root(self, data: Any) -> Any:
+        return data
+
+    def _c14n(self, nodes: Any, algorithm: Any, inclusive_ns_prefixes: Any = None) -> bytes:
+        if nodes is self.stand_in:
+            return self._payload_c14n
+        return bytes(super()._c14n(nodes, algorithm=algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes))
+
+    def _unpack(self, data: Any, references: Any) -> Any:
+        sig_root, doc_root, c14n_inputs, _ = super()._unpack(data, references)
+        from signxml.signer import SignatureReference
+
+        return sig_root, doc_root, c14n_inputs, [SignatureReference(URI="")]
+
+
+def _ascii_compatible(encoding: str | None) -> bool:
+    try:
+        codec = codecs.lookup(encoding or "utf-8")
+    except LookupError:
+        return False
+    try:
+        return "<a/>".encode(codec.name) == b"<a/>"
+    except UnicodeError:
+        return False
+
+
+_MISC_TAIL = rb"\s*>(?:\s+|<!--.*?-->|<\?.*?\?>)*"
+
+
+def _splice(report: Report, signature_xml: bytes) -> bytes | None:
+    """Insert ``signature_xml`` before the root end tag of ``report.data``; None if unsafe."""
+    root = report._root
+    data = report.data
+    docinfo = root.getroottree().docinfo
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or not _ascii_compatible(docinfo.encoding):
+        return None
+    local = etree.QName(root).localname
+    qname = f"{root.prefix}:{local}" if root.prefix else local
+    end = b"</" + qname.encode("ascii", "strict")
+    index = data.rfind(end)
+    if index < 0:
+        return None
+    if not re.fullmatch(re.escape(end) + _MISC_TAIL, data[index:], re.S):
+        return None
+    return data[:index] + signature_xml + data[index:]
+
+
+def _reserialise_with(report: Report, signature_el: Any) -> bytes:
+    tree = copy.deepcopy(report._root.getroottree())
+    tree.getroot().append(copy.deepcopy(signature_el))
+    encoding = tree.docinfo.encoding or "UTF-8"
+    return bytes(etree.tostring(tree, xml_declaration=True, encoding=encoding))
+
+
+def _strip_signatures(report: Report) -> Report:
+    tree = copy.deepcopy(report._root.getroottree())
+    for sig in list(tree.getroot().iter(f"{_DS}Signature")):
+        if sig.getparent() is not None:
+            remove_signature(sig)
+    encoding = tree.docinfo.encoding or "UTF-8"
+    data = bytes(etree.tostring(tree, xml_declaration=True, encoding=encoding))
+    return _report_from_tree(data, tree, report.source)
+
+
+def signature_info(
+    algorithm: str, key: PublicKeyTypes, certificate: x509.Certificate | None
+) -> SignatureInfo:
+    """Describe a signing key/certificate.
+
+    Args:
+        algorithm: Short algorithm name (``rsa-sha256``…).
+        key: The public key.
+        certificate: The signing certificate, if any.
+
+    Returns:
+        A :class:`~juxsdk.models.SignatureInfo`.
+    """
+    subject = None
+    if certificate is not None:
+        try:
+            subject = certificate.subject.rfc4514_string()
+        except ValueError:
+            subject = "<invalid subject>"
+    return SignatureInfo(
+        algorithm=algorithm,
+        key_fingerprint=key_fingerprint(key),
+        certificate_subject=subject,
+        certificate_fingerprint=certificate_fingerprint(certificate) if certificate is not None else None,
+        certificate_not_after=certificate.not_valid_after_utc if certificate is not None else None,
+    )
+
+
+def sign_report(
+    report: Report | bytes,
+    signer: Signer,
+    *,
+    replace: bool = False,
+    source: str | None = None,
+) -> SignedReport:
+    """Sign a report with an enveloped XMLDSig signature.
+
+    Args:
+        report: A parsed :class:`~juxsdk.models.Report` or the document bytes.
+        signer: Any :class:`~juxsdk.protocols.Signer` backend.
+        replace: Replace an existing signature (CLI ``--force``) instead of refusing.
+        source: File name for messages when ``report`` is bytes.
+
+    Returns:
+        A :class:`~juxsdk.models.SignedReport` whose ``data`` is the exact signed bytes: the
+        input bytes unchanged plus the ``ds:Signature`` element before the root end tag
+        (re-serialised only when that is impossible: a self-closing root or a UTF-16 document,
+        or when replacing a signature).
+
+    Raises:
+        juxsdk.errors.ReportParseError: ``report`` is bytes that are not a JUnit report.
+        AlreadySignedError: the report is signed and ``replace`` is False.
+        SigningError: unsupported algorithm, certificate/key mismatch, or the signer failed.
+    """
+    if not isinstance(report, Report):
+        report = parse_report(bytes(report), source=source)
+    if report.signed:
+        if not replace:
+            raise AlreadySignedError(
+                f"{report.source or 'report'} is already signed",
+                hint="use --force (replace=True) to replace the existing signature",
+            )
+        report = _strip_signatures(report)
+    algorithm = signer.algorithm
+    if algorithm not in SIGNATURE_ALGORITHMS:
+        raise SigningError(
+            f"signer algorithm {algorithm!r} is not supported",
+            hint="use one of " + ", ".join(SIGNATURE_ALGORITHMS),
+        )
+    public = signer.public_key()
+    is_ec = algorithm.startswith("ecdsa")
+    if is_ec != isinstance(public, ec.EllipticCurvePublicKey) or (
+        not is_ec and not isinstance(public, rsa.RSAPublicKey)
+    ):
+        raise SigningError(f"signer algorithm {algorithm} does not match its {type(public).__name__}")
+    chain = list(signer.certificate_chain())
+    if chain and key_fingerprint(chain[0].public_key()) != key_fingerprint(public):
+        raise SigningError(
+            "the signing certificate does not match the signing key",
+            hint="configure the certificate that belongs to this key",
+        )
+    assert report._c14n is not None
+    xml_signer = _EnvelopedSigner(report._c14n, _SIGNXML_METHODS[algorithm])
+    key = _SignerKey(signer, algorithm.split("-")[1])
+    try:
+        xml_signer.sign(xml_signer.stand_in, key=key, cert=chain or None)
+    except SigningError:
+        raise
+    except Exception as exc:
+        raise SigningError(f"cannot build the XML signature: {type(exc).__name__}: {exc}") from exc
+    sig_el = xml_signer.stand_in[-1]
+    _self_check(sig_el, public, algorithm)
+    sig_xml = bytes(etree.tostring(sig_el, with_tail=False))
+    data = _splice(report, sig_xml)
+    if data is None:
+        data = _reserialise_with(report, sig_el)
+    return SignedReport(
+        data=data,
+        canonical_hash=report.canonical_hash,
+        summary=report.summary,
+        properties=report.properties,
+        signature=signature_info(algorithm, public, chain[0] if chain else None),
+        source=report.source,
+    )
+
+
+def _self_check(sig_el: Any, public: PublicKeyTypes, algorithm: str) -> None:
+    """Verify the fresh SignatureValue with the public key: catches a signer using another key."""
+    signed_info = sig_el.find(f"{_DS}SignedInfo")
+    value = base64.b64decode("".join(sig_el.find(f"{_DS}SignatureValue").itertext()))
+    octets = bytes(etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False))
+    hash_alg = _ACCEPTED_METHODS[_SIGNXML_METHODS[algorithm].value][1]
+    try:
+        _verify_value(public, value, octets, hash_alg)
+    except (InvalidSignature, ValueError) as exc:
+        raise SigningError(
+            "the signer produced a signature that does not verify with its own public key",
+            hint="the key in the token/file does not match the configured certificate or public key",
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# verification
+# --------------------------------------------------------------------------------------------
+
+
+def _verify_value(key: PublicKeyTypes, value: bytes, octets: bytes, hash_alg: hashes.HashAlgorithm) -> None:
+    if isinstance(key, rsa.RSAPublicKey):
+        key.verify(value, octets, padding.PKCS1v15(), hash_alg)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        size = (key.curve.key_size + 7) // 8
+        if len(value) != 2 * size:
+            raise InvalidSignature("ECDSA SignatureValue has the wrong length")
+        der = encode_dss_signature(int.from_bytes(value[:size], "big"), int.from_bytes(value[size:], "big"))
+        key.verify(der, octets, ec.ECDSA(hash_alg))
+    else:
+        raise UnsupportedAlgorithmError(f"unsupported key type {type(key).__name__}")
+
+
+def _b64(el: Any) -> bytes:
+    try:
+        return base64.b64decode("".join(el.itertext()), validate=False)
+    except ValueError as exc:
+        raise SignatureStructureError(f"invalid base64 in ds:{etree.QName(el).localname}") from exc
+
+
+def _only(parent: Any, tag: str, what: str) -> Any:
+    found = parent.findall(tag)
+    if len(found) != 1:
+        raise SignatureStructureError(f"expected exactly one {what}, found {len(found)}")
+    return found[0]
+
+
+def _key_info(sig: Any) -> tuple[list[x509.Certificate], PublicKeyTypes | None]:
+    ki = sig.find(f"{_DS}KeyInfo")
+    if ki is None:
+        return [], None
+    chain: list[x509.Certificate] = []
+    for cert_el in ki.iterfind(f"{_DS}X509Data/{_DS}X509Certificate"):
+        try:
+            chain.append(x509.load_der_x509_certificate(_b64(cert_el)))
+        except ValueError as exc:
+            raise SignatureStructureError("ds:X509Certificate is not a valid certificate") from exc
+    key: PublicKeyTypes | None = None
+    rsa_el = ki.find(f"{_DS}KeyValue/{_DS}RSAKeyValue")
+    ec_el = ki.find(f"{_DS}KeyValue/{_DSIG11}ECKeyValue")
+    if rsa_el is not None:
+        n = int.from_bytes(_b64(_only(rsa_el, f"{_DS}Modulus", "RSA Modulus")), "big")
+        e = int.from_bytes(_b64(_only(rsa_el, f"{_DS}Exponent", "RSA Exponent")), "big")
+        try:
+            key = rsa.RSAPublicNumbers(e, n).public_key()
+        except ValueError as exc:
+            raise SignatureStructureError("invalid RSAKeyValue") from exc
+    elif ec_el is not None:
+        curve_el = _only(ec_el, f"{_DSIG11}NamedCurve", "ECKeyValue NamedCurve")
+        curve = _EC_CURVES.get(curve_el.get("URI", ""))
+        if curve is None:
+            raise UnsupportedAlgorithmError(f"unsupported EC curve {curve_el.get('URI')!r}")
+        point = _b64(_only(ec_el, f"{_DSIG11}PublicKey", "ECKeyValue PublicKey"))
+        try:
+            key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+        except ValueError as exc:
+            raise SignatureStructureError("invalid ECKeyValue public key") from exc
+    if chain and key is not None and key_fingerprint(key) != key_fingerprint(chain[0].public_key()):
+        raise SignatureStructureError(
+            "KeyInfo is ambiguous: KeyValue does not match the X509 certificate",
+            hint="the report was tampered with or produced by a broken signer",
+        )
+    return chain, (None if chain else key)
+
+
+def _c14n_of(node: Any, method: str, prefixes: Sequence[str] | None) -> bytes:
+    exclusive = _ACCEPTED_C14N[method]
+    if method == _C14N_11:
+        # lxml has no C14N 1.1; it equals 1.0 for documents without xml:id/xml:base subtleties.
+        exclusive = False
+    return bytes(
+        etree.tostring(
+            node,
+            method="c14n",
+            exclusive=exclusive,
+            with_comments=False,
+            inclusive_ns_prefixes=list(prefixes) if (exclusive and prefixes) else None,
+        )
+    )
+
+
+def _prefix_list(el: Any) -> list[str] | None:
+    inc = el.find("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces")
+    if inc is None:
+        return None
+    return [p for p in (inc.get("PrefixList") or "").split() if p != "#default"]
+
+
+def verify_report(
+    data: bytes,
+    trust: TrustPolicy,
+    *,
+    at: dt.datetime | None = None,
+    source: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> VerifiedReport:
+    """Verify a signed report against an explicit trust policy.
+
+    Args:
+        data: The signed document bytes.
+        trust: Which keys/certificates to accept (:mod:`juxsdk.trust`).
+        at: Time at which certificate validity is checked (timezone-aware; naive = UTC;
+            default now). Use the signing time to verify old reports after expiry.
+        source: File name for messages.
+        max_bytes: Size limit in bytes.
+
+    Returns:
+        A :class:`~juxsdk.models.VerifiedReport` built **only** from the signed content.
+
+    Raises:
+        juxsdk.errors.ReportParseError: not well-formed / unsafe XML.
+        juxsdk.errors.ReportError: not a JUnit report.
+        NoSignatureError: no ``ds:Signature``.
+        MultipleSignaturesError: more than one ``ds:Signature``.
+        SignatureStructureError: the signature is not the accepted enveloped profile (not a
+            child of the root, a Reference other than ``URI=""``, extra references/transforms…).
+        UnsupportedAlgorithmError: SHA-1 or another algorithm outside the profile.
+        juxsdk.errors.UntrustedKeyError: the key is not trusted by ``trust``.
+        juxsdk.errors.CertificateValidityError: the certificate is not valid at ``at``.
+        SignatureValueError: the SignatureValue does not verify (wrong key or tampered SignedInfo).
+        DigestMismatchError: the signed content was changed after signing.
+    """
+    when = at or dt.datetime.now(dt.UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    tree = parse_xml(bytes(data), source=source, max_bytes=max_bytes)
+    root = tree.getroot()
+    _check_root(root, source)
+    label = source or "report"
+    sigs = list(root.iter(f"{_DS}Signature"))
+    if not sigs:
+        raise NoSignatureError(f"{label} has no XML signature", hint="sign it with `jux sign`")
+    if len(sigs) > 1:
+        raise MultipleSignaturesError(
+            f"{label} has {len(sigs)} XML signatures; exactly one is accepted",
+            hint="re-sign the original report with `jux sign --force`",
+        )
+    sig = sigs[0]
+    if sig.getparent() is not root:
+        raise SignatureStructureError(
+            f"{label}: the signature is not a child of the root element",
+            hint="the signature was moved; the report was tampered with",
+        )
+
+    signed_info = _only(sig, f"{_DS}SignedInfo", "ds:SignedInfo")
+    c14n_el = _only(signed_info, f"{_DS}CanonicalizationMethod", "ds:CanonicalizationMethod")
+    c14n_method = c14n_el.get("Algorithm", "")
+    if c14n_method not in _ACCEPTED_C14N:
+        raise UnsupportedAlgorithmError(f"unsupported CanonicalizationMethod {c14n_method!r}")
+    method_uri = _only(signed_info, f"{_DS}SignatureMethod", "ds:SignatureMethod").get("Algorithm", "")
+    if method_uri not in _ACCEPTED_METHODS:
+        raise UnsupportedAlgorithmError(
+            f"unsupported SignatureMethod {method_uri!r}",
+            hint="juxsdk accepts RSA and ECDSA with SHA-256/384/512 (no SHA-1)",
+        )
+    algorithm, hash_alg = _ACCEPTED_METHODS[method_uri]
+    reference = _only(signed_info, f"{_DS}Reference", "ds:Reference")
+    if reference.get("URI") != "":
+        raise SignatureStructureError(
+            f"the signature's Reference URI is {reference.get('URI')!r}; only URI=\"\" (the whole document) is accepted"
+        )
+    transforms = [t.get("Algorithm", "") for t in reference.iterfind(f"{_DS}Transforms/{_DS}Transform")]
+    if not transforms or transforms[0] != _ENVELOPED or len(transforms) > 2:
+        raise SignatureStructureError(
+            "the Reference transforms must be enveloped-signature, optionally followed by a C14N method"
+        )
+    ref_c14n = transforms[1] if len(transforms) == 2 else _C14N_10  # XMLDSig §4.4.3.2 default
+    if ref_c14n not in _ACCEPTED_C14N:
+        raise UnsupportedAlgorithmError(f"unsupported reference transform {ref_c14n!r}")
+    ref_prefixes = None
+    if len(transforms) == 2:
+        ref_prefixes = _prefix_list(reference.find(f"{_DS}Transforms")[1])
+    digest_uri = _only(reference, f"{_DS}DigestMethod", "ds:DigestMethod").get("Algorithm", "")
+    if digest_uri not in _ACCEPTED_DIGESTS:
+        raise UnsupportedAlgorithmError(
+            f"unsupported DigestMethod {digest_uri!r}", hint="juxsdk accepts SHA-256/384/512 digests"
+        )
+    digest_value = _b64(_only(reference, f"{_DS}DigestValue", "ds:DigestValue"))
+    value = _b64(_only(sig, f"{_DS}SignatureValue", "ds:SignatureValue"))
+
+    warnings: list[str] = []
+    if sig.find(f"{_DS}Object") is not None:
+        warnings.append("ignored unsigned content inside ds:Signature/ds:Object")
+
+    chain, key_value = _key_info(sig)
+    decision = trust.decide(chain, key_value, when)
+
+    signed_info_octets = _c14n_of(signed_info, c14n_method, _prefix_list(c14n_el))
+    try:
+        _verify_value(decision.key, value, signed_info_octets, hash_alg)
+    except (InvalidSignature, ValueError) as exc:
+        raise SignatureValueError(
+            f"{label}: the signature value does not verify with the signing key",
+            hint="the signature block was altered or made with a different key",
+        ) from exc
+
+    # Enveloped transform: the signed content is the document without the signature.
+    remove_signature(sig)
+    octets = exc_c14n(tree) if ref_c14n == _EXC_C14N and not ref_prefixes else _c14n_of(tree, ref_c14n, ref_prefixes)
+    if hashlib.new(_ACCEPTED_DIGESTS[digest_uri], octets).digest() != digest_value:
+        raise DigestMismatchError(
+            f"{label}: the report content was changed after it was signed (digest mismatch)",
+            hint="do not edit or reformat signed reports; re-sign the original output",
+        )
+    if ref_c14n == _EXC_C14N and not ref_prefixes:
+        canonical = octets
+    else:
+        canonical = exc_c14n(tree)
+    # Summary and properties of the signed content only: the signature (and any ds:Object
+    # in it) is gone; comments are not signed, so drop them before reading text.
+    etree.strip_tags(root, etree.Comment)
+    return VerifiedReport(
+        signed_content=canonical,
+        canonical_hash=hash_c14n(canonical),
+        summary=_summarize(root),
+        properties=properties_of(root),
+        signature=signature_info(algorithm, decision.key, decision.certificate),
+        verified_at=when,
+        trust=decision.description,
+        warnings=tuple(warnings),
+        source=source,
+    )

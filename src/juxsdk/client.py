@@ -1,0 +1,422 @@
+"""The :class:`Jux` facade: the configured pipeline sign → store → publish.
+
+::
+
+    import juxsdk
+
+    with juxsdk.Jux.from_config() as jux:          # [tool.jux] / jux.toml / env / defaults
+        result = jux.submit(Path("junit.xml"))
+        print(result.report.canonical_hash, result.ok)
+
+Or with explicit backends, no configuration at all::
+
+    jux = juxsdk.Jux(signer=my_signer, stores=[my_store])
+
+Storage modes (``storage_mode``): ``local`` store only; ``api`` publish only, a failure is an
+error; ``both`` store and publish, failures reported; ``cache`` store, publish, and on a
+transient publish failure queue the report in the outbox for ``jux publish --queue``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import ConfigError, JuxError, PublishError, ReportError
+from .junit import add_properties, parse_report
+from .models import PublishReceipt, Report, SignedReport, StoredReport
+from .protocols import Publisher, Signer, Store
+
+__all__ = ["STORAGE_MODES", "Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
+
+#: Valid storage modes.
+STORAGE_MODES = ("local", "api", "both", "cache")
+
+
+@attrs.frozen
+class StoreOutcome:
+    """What one store did with a report.
+
+    Attributes:
+        store: Store backend name.
+        record: The stored record, when it worked.
+        error: The error, when it did not.
+    """
+
+    store: str
+    record: StoredReport | None = None
+    error: JuxError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the report is stored."""
+        return self.error is None
+
+
+@attrs.frozen
+class PublishOutcome:
+    """What one publisher did with a report.
+
+    Attributes:
+        publisher: Publisher backend name.
+        receipt: The receipt, when published (or already there).
+        error: The error, when it failed.
+        queued: True when the report was queued in the outbox for a later retry.
+    """
+
+    publisher: str
+    receipt: PublishReceipt | None = None
+    error: JuxError | None = None
+    queued: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when published (or already on the server)."""
+        return self.error is None and self.receipt is not None
+
+
+@attrs.frozen
+class SubmitResult:
+    """Result of :meth:`Jux.submit`.
+
+    Attributes:
+        report: The signed report (exact bytes in ``.data``), or the unsigned report when no
+            signer is configured.
+        stored: One outcome per configured store.
+        published: One outcome per configured publisher.
+        storage_mode: The mode that was applied.
+    """
+
+    report: SignedReport | Report
+    stored: tuple[StoreOutcome, ...] = ()
+    published: tuple[PublishOutcome, ...] = ()
+    storage_mode: str = "local"
+
+    @property
+    def ok(self) -> bool:
+        """True when every store worked and every publish succeeded (or was queued in cache mode)."""
+        return all(o.ok for o in self.stored) and all(o.ok or o.queued for o in self.published)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no document bytes)."""
+        sig = getattr(self.report, "signature", None)
+        return {
+            "source": self.report.source,
+            "canonical_hash": self.report.canonical_hash,
+            "signed": bool(self.report.signed),
+            "signature": sig.to_dict() if sig is not None else None,
+            "summary": self.report.summary.to_dict(),
+            "storage_mode": self.storage_mode,
+            "stored": [
+                {
+                    "store": o.store,
+                    "ok": o.ok,
+                    "location": o.record.location if o.record else None,
+                    "error": str(o.error) if o.error else None,
+                }
+                for o in self.stored
+            ],
+            "published": [
+                {
+                    "publisher": o.publisher,
+                    "ok": o.ok,
+                    "queued": o.queued,
+                    "receipt": o.receipt.to_dict() if o.receipt else None,
+                    "error": str(o.error) if o.error else None,
+                }
+                for o in self.published
+            ],
+            "ok": self.ok,
+        }
+
+
+class Jux:
+    """The pipeline: optional metadata → sign → store(s) → publish(er)s per storage mode.
+
+    Args:
+        signer: Signer backend, or None to not sign.
+        stores: Store backends, in order.
+        publishers: Publisher backends, in order.
+        storage_mode: One of :data:`STORAGE_MODES`.
+        project: Explicit ``project`` property (beats a detected one and the report's own).
+        properties: Extra properties to add before signing (explicit; they win).
+        metadata: Provenance collection: False (none), True (defaults), or a mapping of
+            keyword arguments for :func:`juxsdk.metadata.collect_metadata`.
+        outbox: Durable publish queue (used in ``cache`` mode); default: the user outbox.
+        registry: Registry used for metadata hooks.
+
+    Raises:
+        ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
+    """
+
+    def __init__(
+        self,
+        *,
+        signer: Signer | None = None,
+        stores: Sequence[Store] = (),
+        publishers: Sequence[Publisher] = (),
+        storage_mode: str = "local",
+        project: str | None = None,
+        properties: Mapping[str, str] | None = None,
+        metadata: bool | Mapping[str, Any] = False,
+        outbox: Any = None,
+        registry: Any = None,
+    ) -> None:
+        mode = str(getattr(storage_mode, "value", storage_mode))
+        if mode not in STORAGE_MODES:
+            raise ConfigError(
+                f"unknown storage_mode {mode!r}", hint="use one of " + ", ".join(STORAGE_MODES)
+            )
+        if mode in ("api", "both", "cache") and not publishers:
+            raise ConfigError(
+                f"storage_mode {mode!r} publishes reports, but no publisher is configured",
+                hint='add publishers = ["http"] and [tool.jux.backends.http] url = …, or use storage_mode = "local"',
+            )
+        if mode in ("local", "both", "cache") and not stores:
+            raise ConfigError(
+                f"storage_mode {mode!r} stores reports, but no store is configured",
+                hint='add stores = ["filesystem"]',
+            )
+        self.signer = signer
+        self.stores = tuple(stores)
+        self.publishers = tuple(publishers)
+        self.storage_mode = mode
+        self.project = project
+        self.properties = dict(properties or {})
+        self.metadata = metadata
+        self._outbox = outbox
+        self.registry = registry
+        self._closed = False
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Any = None,
+        *,
+        registry: Any = None,
+        metadata: bool | None = None,
+        **load_kwargs: Any,
+    ) -> Jux:
+        """Build the pipeline named by configuration.
+
+        Args:
+            config: A :class:`juxsdk.config.JuxConfig`; default ``load_config(**load_kwargs)``.
+            registry: A :class:`juxsdk.registry.Registry`; default: a fresh one.
+            metadata: Override whether provenance metadata is collected (default: True).
+            **load_kwargs: Passed to :func:`juxsdk.config.load_config` when ``config`` is None.
+
+        Returns:
+            A ready :class:`Jux`.
+
+        Raises:
+            ConfigError: invalid configuration, unknown backend name (lists the available
+                ones), or backend options that do not fit.
+        """
+        from .config import load_config
+        from .registry import Registry
+
+        if config is None:
+            config = load_config(**load_kwargs)
+        if registry is None:
+            registry = Registry()
+        mode = str(getattr(config.storage_mode, "value", config.storage_mode))
+        built: list[Any] = []
+
+        def make(kind: str, name: str) -> Any:
+            info = registry.get(kind, name)
+            options = config.backend_options(name, info.cls.Options)
+            obj = info.cls(options)
+            built.append(obj)
+            return obj
+
+        try:
+            signer = make("signer", config.signer) if (config.sign and config.signer) else None
+            stores = [make("store", n) for n in config.stores] if mode != "api" else []
+            publishers = [make("publisher", n) for n in config.publishers] if mode != "local" else []
+            outbox = None
+            if mode == "cache":
+                from .outbox import Outbox
+
+                outbox = Outbox.from_config(config) if hasattr(Outbox, "from_config") else Outbox()
+            md = config.metadata
+            metadata_kwargs: dict[str, Any] | bool = False
+            if metadata is None or metadata:
+                metadata_kwargs = {
+                    "env_allowlist": tuple(md.env_allowlist),
+                    "include_username": md.include_username,
+                }
+            return cls(
+                signer=signer,
+                stores=stores,
+                publishers=publishers,
+                storage_mode=mode,
+                project=config.project,
+                properties=dict(md.properties),
+                metadata=metadata_kwargs,
+                outbox=outbox,
+                registry=registry,
+            )
+        except BaseException:
+            for obj in built:
+                try:
+                    obj.close()
+                except Exception:  # noqa: BLE001, S110 - best-effort cleanup on a failed build
+                    pass
+            raise
+
+    # -- pipeline -------------------------------------------------------------------------
+
+    def _load(self, report: Report | SignedReport | bytes | str | os.PathLike[str], source: str | None) -> Any:
+        if isinstance(report, Report | SignedReport):
+            return report
+        if isinstance(report, str | os.PathLike):
+            path = Path(report)
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise ReportError(f"{path}: no such file", hint="check the path") from None
+            except OSError as exc:
+                raise ReportError(f"{path}: cannot read: {exc.strerror}") from exc
+            return parse_report(data, source=source or str(path))
+        return parse_report(bytes(report), source=source)
+
+    def _provenance(self, report: Report, properties: Mapping[str, str] | None) -> Report:
+        collected: dict[str, str] = {}
+        if self.metadata:
+            from .metadata import collect_metadata
+
+            kwargs = dict(self.metadata) if isinstance(self.metadata, Mapping) else {}
+            kwargs.setdefault("registry", self.registry)
+            if report.project and not self.project:
+                kwargs.setdefault("project", report.project)
+            collected = dict(collect_metadata(**kwargs))
+        explicit: dict[str, str] = {}
+        if self.project:
+            explicit["project"] = self.project
+        explicit.update(self.properties)
+        explicit.update(properties or {})
+        if collected:
+            report = add_properties(report, collected, replace=False)
+        if explicit:
+            report = add_properties(report, explicit, replace=True)
+        return report
+
+    def sign(self, report: Report | bytes, *, replace: bool = False, source: str | None = None) -> SignedReport:
+        """Sign with the configured signer.
+
+        Raises:
+            ConfigError: no signer is configured.
+            juxsdk.errors.AlreadySignedError, juxsdk.errors.SigningError: see
+                :func:`juxsdk.sign_report`.
+        """
+        from .xmldsig import sign_report
+
+        if self.signer is None:
+            raise ConfigError("no signer is configured", hint='set signer = "file" (and run `jux keygen`)')
+        return sign_report(report, self.signer, replace=replace, source=source)
+
+    def submit(
+        self,
+        report: Report | SignedReport | bytes | str | os.PathLike[str],
+        *,
+        source: str | None = None,
+        properties: Mapping[str, str] | None = None,
+        replace: bool = False,
+    ) -> SubmitResult:
+        """Run the pipeline on one report.
+
+        Args:
+            report: A Report/SignedReport, the document bytes, or a path to a file.
+            source: File name to record (defaults to the path).
+            properties: Extra properties for this report (added before signing).
+            replace: Re-sign a report that is already signed (else it passes through as is).
+
+        Returns:
+            A :class:`SubmitResult` with one outcome per store and publisher.
+
+        Raises:
+            juxsdk.errors.ReportError: unreadable or malformed report.
+            juxsdk.errors.SigningError / ConfigError: signing failed.
+            juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
+        """
+        loaded = self._load(report, source)
+        if isinstance(loaded, Report) and (not loaded.signed or replace):
+            if self.signer is not None and not loaded.signed:
+                loaded = self._provenance(loaded, properties)
+            if self.signer is not None:
+                loaded = self.sign(loaded, replace=replace)
+        stored = self._store(loaded)
+        published = self._publish(loaded)
+        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
+
+    def _store(self, report: Report | SignedReport) -> list[StoreOutcome]:
+        if self.storage_mode == "api":
+            return []
+        out: list[StoreOutcome] = []
+        for store in self.stores:
+            try:
+                out.append(StoreOutcome(store.name, store.put(report)))
+            except JuxError as exc:
+                out.append(StoreOutcome(store.name, error=exc))
+        return out
+
+    @property
+    def outbox(self) -> Any:
+        """The durable publish queue (created on first use)."""
+        if self._outbox is None:
+            from .outbox import Outbox
+
+            self._outbox = Outbox()
+        return self._outbox
+
+    def _publish(self, report: Report | SignedReport) -> list[PublishOutcome]:
+        if self.storage_mode == "local":
+            return []
+        out: list[PublishOutcome] = []
+        for publisher in self.publishers:
+            try:
+                out.append(PublishOutcome(publisher.name, publisher.publish(report)))
+            except PublishError as exc:
+                if self.storage_mode == "api":
+                    raise
+                queued = False
+                if self.storage_mode == "cache" and exc.transient:
+                    self.outbox.enqueue(report, publisher.name, exc)
+                    queued = True
+                out.append(PublishOutcome(publisher.name, error=exc, queued=queued))
+        return out
+
+    def submit_many(
+        self, reports: Iterable[Report | SignedReport | bytes | str | os.PathLike[str]]
+    ) -> list[SubmitResult | JuxError]:
+        """Submit several reports; a failing one yields its error and does not stop the others."""
+        results: list[SubmitResult | JuxError] = []
+        for item in reports:
+            try:
+                results.append(self.submit(item))
+            except JuxError as exc:
+                results.append(exc)
+        return results
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every backend. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for backend in (self.signer, *self.stores, *self.publishers):
+            if backend is not None:
+                backend.close()
+
+    def __enter__(self) -> Jux:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

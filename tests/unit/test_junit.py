@@ -1,0 +1,122 @@
+"""Parsing and summaries on the real corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import juxsdk
+from juxsdk.errors import ReportError, ReportParseError
+from tests.conftest import CORPUS, bad_corpus, good_corpus
+
+
+def _declared(root) -> tuple[int, int, int, int] | None:
+    keys = ("tests", "failures", "errors", "skipped")
+    local = root.tag.rpartition("}")[2]
+    if local == "testsuites" and root.get("tests") is not None:
+        return tuple(int(root.get(k) or 0) for k in keys)
+    suites = [root] if local == "testsuite" else [c for c in root if str(c.tag).endswith("testsuite")]
+    if not suites or all(s.get("tests") is None for s in suites):
+        return None
+    return tuple(sum(int(s.get(k) or 0) for s in suites) for k in keys)
+
+
+@pytest.mark.parametrize("path", good_corpus(), ids=lambda p: p.relative_to(CORPUS).as_posix())
+def test_every_wellformed_corpus_file_summarises_to_its_declared_counts(path: Path) -> None:
+    report = juxsdk.parse_report(path.read_bytes(), source=path.name)
+    declared = _declared(report._root)
+    got = (report.summary.tests, report.summary.failures, report.summary.errors, report.summary.skipped)
+    if declared is None:  # edge-cases/missing-attributes.xml declares nothing: count by hand
+        assert path.name == "missing-attributes.xml"
+        assert got == (6, 1, 1, 1)
+    else:
+        assert got == declared
+    assert report.data == path.read_bytes()
+    assert report.canonical_hash.startswith("sha256:") and len(report.canonical_hash) == 71
+
+
+@pytest.mark.parametrize("path", bad_corpus(), ids=lambda p: p.relative_to(CORPUS).as_posix())
+def test_every_malformed_corpus_file_is_rejected_with_line_and_column(path: Path) -> None:
+    with pytest.raises(ReportParseError) as info:
+        juxsdk.parse_report(path.read_bytes(), source=path.name)
+    err = info.value
+    assert path.name in str(err)
+    if path.stat().st_size:
+        assert err.line is not None and err.column is not None
+        assert f":{err.line}:{err.column}:" in err.message
+    assert "\n" not in str(err)
+
+
+def test_nested_suites_are_counted_once(corpus_dir: Path) -> None:
+    r = juxsdk.parse_report((corpus_dir / "edge-cases/nested-testsuites.xml").read_bytes())
+    root = r._root
+    cases = len([e for e in root.iter() if str(e.tag).endswith("testcase")])
+    assert r.summary.tests == cases
+    assert r.summary.suites > 1
+
+
+def test_testcases_directly_under_testsuites_node_style() -> None:
+    doc = b"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites>
+  <testcase name="a" classname="x" time="0.1"/>
+  <testcase name="b" classname="x" time="0.2"><failure message="boom" type="Error">trace</failure></testcase>
+  <testcase name="c" classname="x" time="0"><skipped/></testcase>
+</testsuites>"""
+    s = juxsdk.parse_report(doc).summary
+    assert (s.tests, s.failures, s.errors, s.skipped) == (3, 1, 0, 1)
+    assert s.time == pytest.approx(0.3)
+
+
+def test_namespaced_report() -> None:
+    doc = b"""<t:testsuites xmlns:t="urn:example:junit"><t:testsuite name="s" tests="2">
+<t:properties><t:property name="project" value="ns-proj"/></t:properties>
+<t:testcase name="a"/><t:testcase name="b"><t:error message="x"/></t:testcase></t:testsuite></t:testsuites>"""
+    r = juxsdk.parse_report(doc)
+    assert (r.summary.tests, r.summary.errors) == (2, 1)
+    assert r.project == "ns-proj"
+
+
+def test_properties_in_document_order_exclude_testcase_level(corpus_dir: Path) -> None:
+    r = juxsdk.parse_report((corpus_dir / "raw/pytest/xunit1-properties.xml").read_bytes())
+    names = [n for n, _ in r.properties]
+    assert names == ["Python", "Platform", "Packages"]  # testcase-level config_file excluded
+
+
+def test_root_must_be_junit() -> None:
+    with pytest.raises(ReportError, match="expected <testsuites> or <testsuite>"):
+        juxsdk.parse_report(b"<html><body/></html>")
+
+
+def test_size_limit_can_be_raised() -> None:
+    doc = b"<testsuite>" + b"<testcase name='x'/>" * 100 + b"</testsuite>"
+    with pytest.raises(ReportParseError, match="over the limit"):
+        juxsdk.parse_report(doc, max_bytes=100)
+    assert juxsdk.parse_report(doc, max_bytes=len(doc)).summary.tests == 100
+
+
+def test_very_large_text_node_is_accepted() -> None:
+    big = b"x" * (12 * 1024 * 1024)  # over libxml2's 10 MB text-node limit without huge_tree
+    doc = b"<testsuite><testcase name='t'><system-out>" + big + b"</system-out></testcase></testsuite>"
+    assert juxsdk.parse_report(doc).summary.tests == 1
+
+
+def test_add_properties_writes_into_first_testsuite_and_keeps_original(corpus_dir: Path) -> None:
+    original = juxsdk.parse_report((corpus_dir / "raw/pytest/xunit2-basic.xml").read_bytes())
+    updated = juxsdk.add_properties(original, {"project": "demo", "git:commit": "abc"})
+    assert ("project", "demo") in updated.properties
+    assert original.properties == ()  # the original value is unchanged
+    suite = next(e for e in updated._root.iter() if str(e.tag).endswith("testsuite"))
+    assert suite[0].tag == "properties"
+    assert updated.summary == original.summary
+    assert updated.canonical_hash != original.canonical_hash
+    # existing property is replaced only when asked
+    again = juxsdk.add_properties(updated, {"project": "other"}, replace=False)
+    assert again.project == "demo"
+    assert juxsdk.add_properties(updated, {"project": "other"}).project == "other"
+
+
+def test_add_properties_refuses_signed_report(rsa_signer, corpus_dir: Path) -> None:
+    signed = juxsdk.sign_report((corpus_dir / "raw/generic/basic.xml").read_bytes(), rsa_signer)
+    with pytest.raises(juxsdk.AlreadySignedError):
+        juxsdk.add_properties(juxsdk.parse_report(signed.data), {"x": "y"})

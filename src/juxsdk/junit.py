@@ -33,22 +33,7 @@ _ROOT_NAMES = ("testsuites", "testsuite")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _DS_SIGNATURE = f"{{{DS_NS}}}Signature"
 
-# XPath 1.0 with local-name() so namespaced dialects count the same; evaluated in C.
-_COUNT_TESTS = etree.XPath("count(.//*[local-name()='testcase'])")
-_COUNT_FAILURES = etree.XPath("count(.//*[local-name()='testcase'][*[local-name()='failure']])")
-_COUNT_ERRORS = etree.XPath(
-    "count(.//*[local-name()='testcase'][*[local-name()='error']][not(*[local-name()='failure'])])"
-)
-_COUNT_SKIPPED = etree.XPath(
-    "count(.//*[local-name()='testcase'][*[local-name()='skipped']]"
-    "[not(*[local-name()='failure'] or *[local-name()='error'])])"
-)
-_COUNT_SUITES = etree.XPath("count(descendant-or-self::*[local-name()='testsuite'])")
-_CASE_TIMES = etree.XPath(".//*[local-name()='testcase']/@time")
-_PROPERTIES = etree.XPath(
-    "(self::*|./*[local-name()='testsuite']|.//*[local-name()='testsuite'])"
-    "/*[local-name()='properties']/*[local-name()='property']"
-)
+_OUTCOMES = ("{*}failure", "{*}error", "{*}skipped")
 
 
 def _parser() -> etree.XMLParser:
@@ -169,11 +154,20 @@ def summarize(root: Any) -> ReportSummary:
         root.remove(sig)
         sig.tail = tail
     try:
-        tests = int(_COUNT_TESTS(root))
-        failures = int(_COUNT_FAILURES(root))
-        errors = int(_COUNT_ERRORS(root))
-        skipped = int(_COUNT_SKIPPED(root))
-        suites = int(_COUNT_SUITES(root))
+        # One pass in C-filtered iterators: lxml's tag wildcards match any namespace.
+        tests = sum(1 for _ in root.iter("{*}testcase"))
+        outcomes: dict[Any, int] = {}
+        for outcome in root.iter(*_OUTCOMES):
+            case = outcome.getparent()
+            if case is None or _local(case.tag) != "testcase":
+                continue
+            name = _local(outcome.tag)
+            bit = 1 if name == "failure" else 2 if name == "error" else 4
+            outcomes[case] = outcomes.get(case, 0) | bit
+        failures = sum(1 for bits in outcomes.values() if bits & 1)
+        errors = sum(1 for bits in outcomes.values() if bits & 2 and not bits & 1)
+        skipped = sum(1 for bits in outcomes.values() if bits == 4)
+        suites = sum(1 for _ in root.iter("{*}testsuite"))
         if root.get("time") is not None:
             total = _to_float(root.get("time"))
         else:
@@ -181,7 +175,7 @@ def summarize(root: Any) -> ReportSummary:
             if top and all(c.get("time") is not None for c in top):
                 total = sum(_to_float(c.get("time")) for c in top)
             else:
-                total = sum(_to_float(t) for t in _CASE_TIMES(root))
+                total = sum(_to_float(c.get("time")) for c in root.iter("{*}testcase"))
     finally:
         for sig, index in holder:
             tail = sig.tail
@@ -204,14 +198,16 @@ def properties_of(root: Any) -> tuple[tuple[str, str], ...]:
     properties are not included.
     """
     out: list[tuple[str, str]] = []
-    for prop in _PROPERTIES(root):
-        name = prop.get("name")
-        if name is None:
-            continue
-        value = prop.get("value")
-        if value is None:
-            value = "".join(prop.itertext())
-        out.append((name, value))
+    for holder in root.iter("{*}testsuites", "{*}testsuite"):
+        for props in holder.iterchildren("{*}properties"):
+            for prop in props.iterchildren("{*}property"):
+                name = prop.get("name")
+                if name is None:
+                    continue
+                value = prop.get("value")
+                if value is None:
+                    value = "".join(prop.itertext())
+                out.append((name, value))
     return tuple(out)
 
 

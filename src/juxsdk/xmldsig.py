@@ -257,7 +257,7 @@ def signature_info(
 
 
 def sign_report(
-    report: Report | bytes,
+    report: Report | SignedReport | bytes,
     signer: Signer,
     *,
     replace: bool = False,
@@ -266,7 +266,8 @@ def sign_report(
     """Sign a report with an enveloped XMLDSig signature.
 
     Args:
-        report: A parsed :class:`~juxsdk.models.Report` or the document bytes.
+        report: A parsed :class:`~juxsdk.models.Report`, a
+            :class:`~juxsdk.models.SignedReport` (to re-sign with ``replace=True``) or bytes.
         signer: Any :class:`~juxsdk.protocols.Signer` backend.
         replace: Replace an existing signature (CLI ``--force``) instead of refusing.
         source: File name for messages when ``report`` is bytes.
@@ -282,7 +283,9 @@ def sign_report(
         AlreadySignedError: the report is signed and ``replace`` is False.
         SigningError: unsupported algorithm, certificate/key mismatch, or the signer failed.
     """
-    if not isinstance(report, Report):
+    if isinstance(report, SignedReport):
+        report = parse_report(report.data, source=source or report.source)
+    elif not isinstance(report, Report):
         report = parse_report(bytes(report), source=source)
     if report.signed:
         if not replace:

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's first command: install juxsdk and the pytest plugin into .venv, then run the main
+# job on real input with the embedded defaults (file key, filesystem store):
+#   generate a signing key -> sign a Maven Surefire report -> verify it -> submit (sign + store)
+#   every well-formed report of the shared corpus -> run the example pytest suite with the plugin
+#   -> list the store -> verify every stored report from disk.
+# State is kept in ./.jux-demo (JUX_CONFIG_DIR / JUX_DATA_DIR) so your real ~/.config is untouched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q -e . -e plugins/pytest-jux 2>&1 | grep -v "WARNING: Location" || true
+
+export JUX_CONFIG_DIR="$PWD/.jux-demo/config" JUX_DATA_DIR="$PWD/.jux-demo/data"
+CORPUS=../shared/corpus/jux-test-fixtures
+JUX=.venv/bin/jux
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. signing key (RSA-2048 + self-signed certificate) in $JUX_CONFIG_DIR"
+[ -f "$JUX_CONFIG_DIR/signing-key.pem" ] || $JUX keygen --subject "juxsdk quickstart"
+CERT="$JUX_CONFIG_DIR/signing-cert.pem"
+
+step "2. sign one Maven Surefire report and verify it"
+$JUX sign --force "$CORPUS/raw/maven-surefire/spring-boot-tests.xml" -o .jux-demo/spring-boot-tests.signed.xml
+$JUX verify --cert "$CERT" .jux-demo/spring-boot-tests.signed.xml
+$JUX inspect .jux-demo/spring-boot-tests.signed.xml
+
+step "3. submit (sign + store) every well-formed corpus report"
+mapfile -t files < <(find "$CORPUS/raw" "$CORPUS/enriched" "$CORPUS/edge-cases" -name '*.xml' \
+  -not -path '*/malformed/*' -not -name nightly-build.xml | sort)
+$JUX submit "${files[@]}" | tail -n 3
+
+step "4. run the example pytest suite with the pytest-jux plugin (signs and stores its report)"
+.venv/bin/pytest -q -p no:cacheprovider examples/pytest-demo --jux --junitxml .jux-demo/pytest-demo.xml || true
+$JUX verify --cert "$CERT" .jux-demo/pytest-demo.xml
+
+step "5. the store"
+$JUX cache stats
+$JUX cache list | tail -n 5
+
+step "6. verify every stored report from disk"
+find "$JUX_DATA_DIR/reports" -name '*.xml' -print0 | xargs -0 $JUX verify --cert "$CERT" | tail -n 3
+echo
+echo "done: state in .jux-demo/ (delete it to start over)"

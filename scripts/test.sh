@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's second command: install everything the test suite needs on a fresh machine
+# (system packages: xmlsec1, SoftHSM2, a JDK; a venv with every Python dependency), then run
+# linters, the type checker and the whole test suite (core, plugin, third-party example).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
+command -v javac >/dev/null || need+=(default-jdk-headless)
+command -v git >/dev/null || need+=(git)
+if ((${#need[@]})); then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "+ apt-get install ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "WARNING: Location" || true
+.venv/bin/python -m pip install -q -e ".[dev]" -e plugins/pytest-jux -e examples/jux-sqlite-store 2>&1 \
+  | grep -v "WARNING: Location" || true
+
+echo "+ ruff"
+.venv/bin/ruff check src tests plugins examples benchmarks
+echo "+ mypy --strict src"
+.venv/bin/mypy
+
+run_pytest() {
+  # pytest exit code 5 (no tests collected) is a failure here too.
+  set +e
+  .venv/bin/pytest "$@"
+  local rc=$?
+  set -e
+  if [ "$rc" -eq 5 ]; then echo "error: no tests were collected for: $*" >&2; return 1; fi
+  return "$rc"
+}
+
+echo "+ pytest (core)"
+run_pytest -q tests
+echo "+ pytest (pytest-jux plugin)"
+run_pytest -q -p pytester plugins/pytest-jux/tests
+echo "+ pytest (third-party backend example)"
+run_pytest -q examples/jux-sqlite-store/tests

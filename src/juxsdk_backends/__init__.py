@@ -1,0 +1,1 @@
+"""Built-in juxsdk backends (signers, stores, publishers), registered through ``juxsdk_backends.hooks``."""

@@ -381,7 +381,11 @@ class Jux:
         out: list[PublishOutcome] = []
         for publisher in self.publishers:
             try:
-                out.append(PublishOutcome(publisher.name, publisher.publish(report)))
+                receipt = publisher.publish(report)
+                out.append(PublishOutcome(publisher.name, receipt))
+                if self._outbox is not None:  # remember the run id for `jux cache list`
+                    self._outbox.record_published(receipt, publisher=publisher.name, source=report.source,
+                                                  project=report.project)
             except PublishError as exc:
                 if self.storage_mode == "api":
                     raise

@@ -80,6 +80,14 @@ def _check_validity(cert: x509.Certificate, at: dt.datetime) -> None:
         )
 
 
+def _cert_tuple(value: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    return tuple(value)
+
+
+def _key_tuple(value: Iterable[PublicKeyTypes]) -> tuple[PublicKeyTypes, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class TrustDecision:
     """What a trust policy accepted.
@@ -156,7 +164,7 @@ class TrustedCertificates:
         certificates: The pinned certificates.
     """
 
-    certificates: tuple[x509.Certificate, ...] = attrs.field(converter=tuple)
+    certificates: tuple[x509.Certificate, ...] = attrs.field(converter=_cert_tuple)
 
     @classmethod
     def from_pem_file(cls, path: Path | str) -> TrustedCertificates:
@@ -195,7 +203,7 @@ class TrustedPublicKeys:
         keys: The pinned public keys.
     """
 
-    keys: tuple[PublicKeyTypes, ...] = attrs.field(converter=tuple)
+    keys: tuple[PublicKeyTypes, ...] = attrs.field(converter=_key_tuple)
 
     @classmethod
     def from_pem_file(cls, path: Path | str) -> TrustedPublicKeys:
@@ -248,7 +256,7 @@ class TrustedCA:
         roots: Trust anchors (CA certificates).
     """
 
-    roots: tuple[x509.Certificate, ...] = attrs.field(converter=tuple)
+    roots: tuple[x509.Certificate, ...] = attrs.field(converter=_cert_tuple)
 
     @classmethod
     def from_pem_file(cls, path: Path | str) -> TrustedCA:

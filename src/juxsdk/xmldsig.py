@@ -33,16 +33,16 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
-from signxml import XMLSigner  # type: ignore[attr-defined]
+from signxml.signer import XMLSigner
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 
 from .canonical import DS_NS, exc_c14n, hash_c14n, remove_signature
@@ -148,7 +148,7 @@ class _SignerKey:
         return self._public
 
 
-class _EnvelopedSigner(XMLSigner):  # type: ignore[misc]
+class _EnvelopedSigner(XMLSigner):
     """signxml's XMLSigner, fed precomputed reference octets instead of copying the document.
 
     The payload handed to ``sign`` is a tiny stand-in element; ``_c14n`` returns the report's
@@ -215,7 +215,7 @@ def _reserialise_with(report: Report, signature_el: Any) -> bytes:
     tree = copy.deepcopy(report._root.getroottree())
     tree.getroot().append(copy.deepcopy(signature_el))
     encoding = tree.docinfo.encoding or "UTF-8"
-    return bytes(etree.tostring(tree, xml_declaration=True, encoding=encoding))
+    return cast(bytes, etree.tostring(tree, xml_declaration=True, encoding=encoding))
 
 
 def _strip_signatures(report: Report) -> Report:
@@ -224,7 +224,7 @@ def _strip_signatures(report: Report) -> Report:
         if sig.getparent() is not None:
             remove_signature(sig)
     encoding = tree.docinfo.encoding or "UTF-8"
-    data = bytes(etree.tostring(tree, xml_declaration=True, encoding=encoding))
+    data = cast(bytes, etree.tostring(tree, xml_declaration=True, encoding=encoding))
     return _report_from_tree(data, tree, report.source)
 
 
@@ -316,7 +316,7 @@ def sign_report(
     xml_signer = _EnvelopedSigner(report._c14n, _SIGNXML_METHODS[algorithm])
     key = _SignerKey(signer, algorithm.split("-")[1])
     try:
-        xml_signer.sign(xml_signer.stand_in, key=key, cert=chain or None)
+        xml_signer.sign(xml_signer.stand_in, key=key, cert=chain or None)  # type: ignore[arg-type]
     except SigningError:
         raise
     except Exception as exc:

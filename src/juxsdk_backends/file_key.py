@@ -7,7 +7,6 @@ from the PKCS #12 bundle or a PEM file holding the signing certificate first, th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from juxsdk.config import Secret
+from juxsdk.config import Secret, user_config_dir
 from juxsdk.errors import ConfigError, SecretRequiredError, SigningError
 
 __all__ = ["FileKeySigner", "default_algorithm"]
@@ -32,18 +31,9 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
 _EC_DEFAULTS = {"secp256r1": "ecdsa-sha256", "secp384r1": "ecdsa-sha384", "secp521r1": "ecdsa-sha512"}
 
 
-def _default_config_dir() -> Path:
-    env = os.environ.get("JUX_CONFIG_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("jux", appauthor=False))
-
-
 def default_key_path() -> Path:
     """Default key file: ``<user config dir>/signing-key.pem`` (``jux keygen`` writes it)."""
-    return _default_config_dir() / "signing-key.pem"
+    return user_config_dir() / "signing-key.pem"
 
 
 def default_algorithm(key: PublicKeyTypes) -> str:

@@ -1,0 +1,479 @@
+"""Shared CLI plumbing: global state, error rendering, exit codes, output helpers.
+
+Import only ``click`` and :mod:`juxsdk.errors` at module level: ``jux --help`` must not pull in
+lxml, cryptography or signxml.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar, overload
+
+import click
+
+from juxsdk.errors import EXIT_ERROR, EXIT_USAGE, ConfigError, JuxError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from juxsdk.client import Jux
+    from juxsdk.config import JuxConfig
+    from juxsdk.registry import Registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: click context settings shared by every command (also when run through an alias script).
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class State:
+    """Options given to the ``jux`` group (or to any command): shared by every command.
+
+    Attributes:
+        config_path: Explicit configuration file (``--config``), else None.
+        verbose: ``-v`` given: tracebacks for internal errors, debug logging.
+        color: False when ``--no-color`` (or ``NO_COLOR``) asks for plain output.
+    """
+
+    def __init__(self) -> None:
+        self.config_path: Path | None = None
+        self.verbose = False
+        self.color: bool | None = False if os.environ.get("NO_COLOR") else None
+        self._registry: Registry | None = None
+
+    def registry(self) -> Registry:
+        """The backend registry (built once per invocation)."""
+        if self._registry is None:
+            from juxsdk.registry import Registry
+
+            self._registry = Registry()
+        return self._registry
+
+
+def get_state(ctx: click.Context | None = None) -> State:
+    """Return the invocation's :class:`State`, creating it on the root context if needed."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+# --- global options (accepted on the group and on every command) ---------------------------
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        get_state(ctx).config_path = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        state = get_state(ctx)
+        state.verbose = True
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        get_state(ctx).color = False
+    if get_state(ctx).color is False:
+        ctx.find_root().color = False
+        ctx.color = False
+
+
+@overload
+def global_options(f: F) -> F: ...
+
+
+@overload
+def global_options(f: None = None, *, hidden: bool = False) -> Callable[[F], F]: ...
+
+
+def global_options(f: F | None = None, *, hidden: bool = False) -> F | Callable[[F], F]:
+    """Add ``--config``, ``-v/--verbose`` and ``--no-color`` to a command or group.
+
+    Used bare on the ``jux`` group (shown in its help) and as ``global_options(hidden=True)``
+    on every command, so ``jux sign -v`` works like ``jux -v sign`` without repeating the
+    options in every help page.
+    """
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--no-color",
+            is_flag=True,
+            expose_value=False,
+            hidden=hidden,
+            callback=_set_no_color,
+            help="Plain output without ANSI colours (also: NO_COLOR=1).",
+        )(func)
+        func = click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            expose_value=False,
+            hidden=hidden,
+            callback=_set_verbose,
+            help="Debug logging, and a traceback for internal errors.",
+        )(func)
+        func = click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            expose_value=False,
+            hidden=hidden,
+            callback=_set_config,
+            help="Configuration file to use (jux.toml or pyproject.toml) instead of the project file "
+            "lookup (also: JUX_CONFIG).",
+        )(func)
+        return func
+
+    return decorate(f) if f is not None else decorate
+
+
+# --- error rendering -----------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def echo_err(label: str, message: str, *, fg: str | None = None) -> None:
+    """Print ``<label>: <message>`` on stderr as one line."""
+    ctx = click.get_current_context(silent=True)
+    color = None if ctx is None else ctx.color
+    click.echo(click.style(f"{label}:", fg=fg, bold=True) + " " + _one_line(message), err=True, color=color)
+
+
+def render_error(exc: JuxError) -> None:
+    """Print ``error: <message>`` and, when there is one, ``hint: <hint>`` (one line each)."""
+    echo_err("error", exc.message, fg="red")
+    if exc.hint:
+        echo_err("hint", exc.hint, fg="yellow")
+
+
+def _handle(ctx: click.Context, exc: BaseException) -> NoReturn:
+    import traceback
+
+    state = get_state(ctx)
+    if isinstance(exc, JuxError):
+        if state.verbose:
+            traceback.print_exc(file=sys.stderr)
+        render_error(exc)
+        ctx.exit(exc.exit_code)
+    if state.verbose:
+        traceback.print_exc(file=sys.stderr)
+    echo_err("error", f"internal error: {type(exc).__name__}: {exc}", fg="red")
+    echo_err(
+        "hint",
+        "this is a bug in juxsdk or a plugin; rerun with -v for the traceback and report it",
+        fg="yellow",
+    )
+    ctx.exit(EXIT_ERROR)
+
+
+_PASSTHROUGH: tuple[type[BaseException], ...] = (
+    click.exceptions.ClickException,
+    click.exceptions.Exit,
+    click.exceptions.Abort,
+    KeyboardInterrupt,
+    SystemExit,
+    GeneratorExit,
+)
+
+
+class JuxCommand(click.Command):
+    """A command that renders :class:`JuxError` as ``error:``/``hint:`` lines and exits with its code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _PASSTHROUGH:
+            raise
+        except BrokenPipeError:
+            # Output closed early (`jux cache list | head`): not an error worth a message.
+            _silence_stdout()
+            ctx.exit(EXIT_ERROR)
+        except Exception as exc:  # noqa: BLE001 - the one place that turns any error into a message
+            _handle(ctx, exc)
+
+
+class JuxGroup(click.Group):
+    """A group whose commands are :class:`JuxCommand`; subcommands may be loaded lazily.
+
+    Args:
+        lazy_subcommands: ``name -> "module:attribute"`` commands imported only when used or
+            listed; skipped silently when the module is not installed.
+    """
+
+    command_class = JuxCommand
+
+    def __init__(self, *args: Any, lazy_subcommands: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands: dict[str, str] = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n, target in self.lazy_subcommands.items() if _module_available(target))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in self.lazy_subcommands:
+            cmd = load_lazy(self.lazy_subcommands[cmd_name])
+            if cmd is not None:
+                self.add_command(cmd, cmd_name)
+        return cmd
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _PASSTHROUGH:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place that turns any error into a message
+            _handle(ctx, exc)
+
+
+JuxGroup.group_class = JuxGroup
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (CliRunner)
+        pass
+
+
+def _module_available(target: str) -> bool:
+    import importlib.util
+
+    modname = target.partition(":")[0]
+    try:
+        return importlib.util.find_spec(modname) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def load_lazy(target: str) -> click.Command | None:
+    """Import ``"module:attribute"`` and return the click command, or None when absent.
+
+    A module that exists but fails to import raises (so the failure is visible).
+    """
+    import importlib
+
+    modname, _, attr = target.partition(":")
+    if not _module_available(target):
+        return None
+    module = importlib.import_module(modname)
+    cmd = getattr(module, attr, None)
+    return cmd if isinstance(cmd, click.Command) else None
+
+
+# --- configuration and pipeline ------------------------------------------------------------
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> JuxConfig:
+    """Load the layered configuration, honouring ``--config`` and CLI overrides.
+
+    Args:
+        overrides: CLI-flag values (highest precedence), in the config's shape
+            (``{"signer": "file", "backends": {"file": {"key": "..."}}}``).
+
+    Raises:
+        ConfigError: the configuration is invalid (exit code 2).
+    """
+    from juxsdk import config as _config
+
+    state = get_state()
+    kwargs: dict[str, Any] = {}
+    if state.config_path is not None:
+        if not state.config_path.is_file():
+            raise ConfigError(
+                f"configuration file {state.config_path} does not exist",
+                hint="check the --config path (or JUX_CONFIG)",
+            )
+        kwargs["config_file"] = state.config_path
+    if overrides:
+        kwargs["overrides"] = dict(overrides)
+    return _config.load_config(override_source="command line", **kwargs)
+
+
+def options_classes() -> dict[str, type[Any]]:
+    """Backend name → its ``Options`` class, for every registered backend."""
+    return {b.name: b.cls.Options for b in get_state().registry().backends()}
+
+
+def make_backend(config: JuxConfig, kind: str, name: str) -> Any:
+    """Instantiate one backend (found through the registry) with its options from ``config``.
+
+    Raises:
+        BackendNotFoundError: no backend of that kind and name (exit code 2).
+        ConfigError: its options do not fit (exit code 2).
+    """
+    info = get_state().registry().get(kind, name)
+    return info.cls(config.backend_options(name, info.cls.Options))
+
+
+def make_signer(config: JuxConfig) -> Any:
+    """Instantiate the configured signer only (no stores, no publishers).
+
+    Raises:
+        ConfigError: signing is disabled or no signer is selected, or its options are invalid.
+    """
+    name = config.active_signer
+    if name is None:
+        raise ConfigError(
+            "no signer is configured (signer is unset or sign = false)",
+            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --cert CERT',
+        )
+    return make_backend(config, "signer", name)
+
+
+def make_client(config: JuxConfig) -> Jux:
+    """Build the configured pipeline (signer, stores, publishers) from ``config``."""
+    from juxsdk.client import Jux
+
+    return Jux.from_config(config, registry=get_state().registry())
+
+
+# --- input / output ------------------------------------------------------------------------
+
+
+def read_input(path: str) -> tuple[bytes, str]:
+    """Read a report from a file path or ``-`` (stdin, binary).
+
+    Returns:
+        ``(data, source)`` where ``source`` is the file name or ``"<stdin>"``.
+
+    Raises:
+        JuxError: the file does not exist or cannot be read.
+    """
+    if path == "-":
+        if _stdin_is_tty():
+            raise click.UsageError("no report given: pass FILE, or pipe a report into stdin ('-')")
+        return sys.stdin.buffer.read(), "<stdin>"
+    p = Path(path)
+    try:
+        return p.read_bytes(), str(path)
+    except FileNotFoundError:
+        raise JuxError(f"{path}: no such file", hint="check the path") from None
+    except IsADirectoryError:
+        raise JuxError(f"{path}: is a directory", hint="give a report file, not a directory") from None
+    except PermissionError:
+        raise JuxError(f"{path}: permission denied", hint="check the file permissions") from None
+    except OSError as exc:
+        raise JuxError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def write_output(path: str, data: bytes) -> None:
+    """Write ``data`` exactly to a file (atomically, replacing it) or to stdout (``-``)."""
+    if path == "-":
+        out: IO[bytes] = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+        return
+    import secrets
+
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            try:
+                os.chmod(tmp, target.stat().st_mode & 0o777)
+            except OSError:
+                pass
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise JuxError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    import json
+
+    click.echo(json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False))
+
+
+def parse_properties(values: Iterable[str]) -> list[tuple[str, str]]:
+    """Parse repeated ``K=V`` options.
+
+    Raises:
+        click.BadParameter: an item has no ``=`` or an empty key (exit code 2).
+    """
+    props: list[tuple[str, str]] = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="'--property'")
+        props.append((key.strip(), value))
+    return props
+
+
+def parse_datetime(value: str, *, option: str) -> Any:
+    """Parse an ISO 8601 date or date-time (naive values are UTC).
+
+    Raises:
+        click.BadParameter: the value is not ISO 8601 (exit code 2).
+    """
+    import datetime as dt
+
+    text = value.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date-time (e.g. 2025-01-31 or 2025-01-31T12:00:00Z)",
+            param_hint=f"'{option}'",
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def short_hash(canonical_hash: str, length: int = 16) -> str:
+    """``sha256:abcdef…`` → ``abcdef…`` (first ``length`` hex digits)."""
+    return canonical_hash.partition(":")[2][:length] or canonical_hash[:length]
+
+
+def usage_error(message: str) -> NoReturn:
+    """Raise a click usage error (exit code 2)."""
+    raise click.UsageError(message)
+
+
+__all__ = [
+    "EXIT_USAGE",
+    "JuxCommand",
+    "JuxGroup",
+    "State",
+    "echo_err",
+    "echo_json",
+    "get_state",
+    "global_options",
+    "load_config",
+    "make_client",
+    "parse_datetime",
+    "parse_properties",
+    "read_input",
+    "render_error",
+    "short_hash",
+    "write_output",
+]

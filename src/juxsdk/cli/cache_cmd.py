@@ -1,0 +1,223 @@
+"""``jux cache``: list, show, count and clean reports in the configured stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from juxsdk.errors import ConfigError, JuxError, ReportNotFoundError, StoreError
+
+from ._common import (
+    CONTEXT_SETTINGS,
+    JuxGroup,
+    echo_json,
+    global_options,
+    load_config,
+    make_backend,
+    parse_datetime,
+    short_hash,
+)
+
+
+@contextmanager
+def configured_stores(config: Any = None) -> Iterator[list[Any]]:
+    """Instantiate the configured store backends (only the stores: no signer, no publisher).
+
+    Raises:
+        ConfigError: invalid configuration, or no store is configured.
+    """
+    if config is None:
+        config = load_config()
+    names = list(getattr(config, "stores", None) or [])
+    if not names:
+        raise ConfigError(
+            "no store is configured",
+            hint='set stores = ["filesystem"] in the configuration (see `jux config show`)',
+        )
+    stores: list[Any] = []
+    try:
+        for name in names:
+            stores.append(make_backend(config, "store", name))
+        yield stores
+    finally:
+        for store in stores:
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+
+
+def _publish_states(config: Any) -> dict[str, str]:
+    """Canonical hash → publish state (queued, dead, published) from the outbox, when available."""
+    if not getattr(config, "publishers", None):
+        return {}
+    try:
+        from juxsdk import outbox as _outbox
+    except ImportError:
+        return {}
+    cls: Any = getattr(_outbox, "Outbox", None)
+    if cls is None:
+        return {}
+    try:
+        box = cls.from_config(config) if hasattr(cls, "from_config") else cls()
+        states = box.states()
+    except (JuxError, OSError):
+        return {}
+    return {str(k): str(getattr(v, "state", v)) for k, v in dict(states).items()}
+
+
+def _record_dict(record: Any, state: str | None) -> dict[str, Any]:
+    d: dict[str, Any] = record.to_dict()
+    if state is not None:
+        d["publish_state"] = state
+    return d
+
+
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@global_options(hidden=True)
+def cache() -> None:
+    """Reports kept in the configured stores (the local cache)."""
+
+
+@cache.command("list")
+@click.option("--project", help="Only reports of this project.")
+@click.option("--since", metavar="DATE", help="Only reports stored at or after this ISO 8601 date/time.")
+@click.option("--until", metavar="DATE", help="Only reports stored before this ISO 8601 date/time.")
+@click.option("--failed", is_flag=True, help="Only reports with failures or errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of sidecar records).")
+@global_options(hidden=True)
+def list_(project: str | None, since: str | None, until: str | None, failed: bool, as_json: bool) -> None:
+    """List stored reports, newest first."""
+    since_dt = parse_datetime(since, option="--since") if since else None
+    until_dt = parse_datetime(until, option="--until") if until else None
+    config = load_config()
+    states = _publish_states(config)
+    records: list[Any] = []
+    with configured_stores(config) as stores:
+        for store in stores:
+            records.extend(store.list(project=project, since=since_dt, until=until_dt, failed_only=failed))
+    records.sort(key=lambda r: r.stored_at, reverse=True)
+    if as_json:
+        echo_json([_record_dict(r, states.get(r.canonical_hash)) for r in records])
+        return
+    if not records:
+        click.echo("no reports", err=True)
+        return
+    header = f"{'HASH':<16}  {'STORED (UTC)':<19}  {'TESTS':>6} {'FAIL':>5} {'ERR':>4} {'SKIP':>5}  {'SIGNED':<6}"
+    if states:
+        header += f"  {'PUBLISH':<9}"
+    click.echo(header + "  PROJECT / SOURCE")
+    for r in records:
+        s = r.summary
+        line = (
+            f"{short_hash(r.canonical_hash):<16}  {r.stored_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}  "
+            f"{s.tests:>6} {s.failures:>5} {s.errors:>4} {s.skipped:>5}  {'yes' if r.signed else 'no':<6}"
+        )
+        if states:
+            line += f"  {states.get(r.canonical_hash, '-'):<9}"
+        where = " / ".join(x for x in (r.project, r.source) if x)
+        click.echo(f"{line}  {where}")
+
+
+def _resolve(store: Any, prefix: str) -> str:
+    resolver = getattr(store, "resolve_prefix", None)
+    if callable(resolver):
+        return str(resolver(prefix))
+    text = prefix.strip().lower().removeprefix("sha256:")
+    matches = [r.canonical_hash for r in store.list() if r.canonical_hash.removeprefix("sha256:").startswith(text)]
+    if not matches:
+        raise ReportNotFoundError(f"no stored report matches {prefix!r}", hint="see `jux cache list`")
+    if len(set(matches)) > 1:
+        raise StoreError(
+            f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match", hint="give more hex digits"
+        )
+    return str(matches[0])
+
+
+@cache.command("show")
+@click.argument("hash_prefix", metavar="HASH_PREFIX")
+@click.option("--xml", "as_xml", is_flag=True, help="Write the exact stored bytes to stdout instead.")
+@global_options(hidden=True)
+def show(hash_prefix: str, as_xml: bool) -> None:
+    """Show one stored report, found by a unique prefix of its canonical hash.
+
+    HASH_PREFIX is leading hex digits, with or without "sha256:" (3fa9, sha256:3fa9). Prints the
+    metadata sidecar as JSON, or with --xml the exact stored bytes.
+    """
+    with configured_stores() as stores:
+        last: JuxError | None = None
+        for store in stores:
+            try:
+                full = _resolve(store, hash_prefix)
+            except ReportNotFoundError as exc:
+                last = exc
+                continue
+            if as_xml:
+                out = sys.stdout.buffer
+                out.write(store.get(full))
+                out.flush()
+            else:
+                echo_json(store.metadata(full).to_dict())
+            return
+        assert last is not None
+        raise last
+
+
+@cache.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@global_options(hidden=True)
+def stats(as_json: bool) -> None:
+    """Count the stored reports and their size, per store."""
+    out: list[dict[str, Any]] = []
+    with configured_stores() as stores:
+        for store in stores:
+            getter = getattr(store, "stats", None)
+            if callable(getter):
+                data = dict(getter())
+            else:
+                records = list(store.list())
+                data = {"count": len(records), "bytes": sum(r.size for r in records)}
+            out.append({"store": store.name, **data})
+    if as_json:
+        echo_json(out)
+        return
+    for entry in out:
+        click.echo(f"{entry['store']}:")
+        for key, value in entry.items():
+            if key != "store":
+                click.echo(f"  {key:<15} {value}")
+
+
+@cache.command("clean")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Delete reports stored more than this many days ago.",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@global_options(hidden=True)
+def clean(days: int, dry_run: bool) -> None:
+    """Delete reports older than --days from the configured stores."""
+    age = dt.timedelta(days=days)
+    total = 0
+    with configured_stores() as stores:
+        for store in stores:
+            cleaner = getattr(store, "clean", None)
+            if callable(cleaner):
+                victims = list(cleaner(age, dry_run=dry_run))
+            else:
+                cutoff = dt.datetime.now(dt.UTC) - age
+                victims = list(store.list(until=cutoff))
+                if not dry_run:
+                    for r in victims:
+                        store.delete(r.canonical_hash)
+            for r in victims:
+                verb = "would delete" if dry_run else "deleted"
+                click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
+            total += len(victims)
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)

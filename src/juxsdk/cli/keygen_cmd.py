@@ -1,0 +1,242 @@
+"""``jux keygen``: a signing key and a self-signed signing certificate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from juxsdk.errors import ConfigError, JuxError
+
+from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, load_config
+
+DEFAULT_KEY_NAME = "signing-key.pem"
+DEFAULT_CERT_NAME = "signing-cert.pem"
+
+
+def default_paths() -> tuple[Path, Path]:
+    """Default key and certificate paths: ``signing-key.pem``/``signing-cert.pem`` in the user config dir."""
+    from juxsdk import config as _config
+
+    base = Path(_config.user_config_dir())
+    return base / DEFAULT_KEY_NAME, base / DEFAULT_CERT_NAME
+
+
+def _passphrase(env_var: str | None, prompt: bool) -> str | None:
+    if env_var and prompt:
+        raise click.UsageError("--passphrase-env and --prompt-passphrase are mutually exclusive")
+    if env_var:
+        value = os.environ.get(env_var)
+        if not value:
+            raise ConfigError(
+                f"environment variable {env_var} is not set or empty",
+                hint=f"export {env_var}=… (the key passphrase), or drop --passphrase-env",
+            )
+        return value
+    if prompt:
+        value = click.prompt("Key passphrase", hide_input=True, confirmation_prompt=True, err=True)
+        if not value:
+            raise ConfigError("empty passphrase", hint="type a non-empty passphrase")
+        return str(value)
+    return None
+
+
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--type", "key_type", type=click.Choice(["rsa", "ec"]), default="rsa", show_default=True, help="Key type."
+)
+@click.option(
+    "--bits",
+    type=click.Choice(["2048", "3072", "4096"]),
+    default="3072",
+    show_default=True,
+    help="RSA key size in bits.",
+)
+@click.option(
+    "--curve",
+    type=click.Choice(["P-256", "P-384"], case_sensitive=False),
+    default="P-256",
+    show_default=True,
+    help="EC curve.",
+)
+@click.option(
+    "--out",
+    "key_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Private key file (default: signing-key.pem in the user config dir).",
+)
+@click.option(
+    "--cert",
+    "cert_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Certificate file (default: signing-cert.pem next to the key).",
+)
+@click.option(
+    "--subject",
+    default="jux signing key",
+    show_default=True,
+    help="Certificate subject: a common name, or an RFC 4514 name such as 'CN=ci,O=Example'.",
+)
+@click.option(
+    "--days", type=click.IntRange(min=1), default=365, show_default=True, help="Certificate validity in days."
+)
+@click.option("--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in this variable.")
+@click.option("--prompt-passphrase", is_flag=True, help="Encrypt the key with a passphrase typed at a prompt.")
+@click.option("--force", is_flag=True, help="Overwrite existing key and certificate files.")
+@click.option(
+    "--signer",
+    "signer_name",
+    default="file",
+    show_default=True,
+    metavar="NAME",
+    help="'file' writes a key file; 'pkcs11' generates the key on the configured token.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@global_options(hidden=True)
+def keygen(
+    key_type: str,
+    bits: str,
+    curve: str,
+    key_out: Path | None,
+    cert_out: Path | None,
+    subject: str,
+    days: int,
+    passphrase_env: str | None,
+    prompt_passphrase: bool,
+    force: bool,
+    signer_name: str,
+    as_json: bool,
+) -> None:
+    """Generate a signing key and a self-signed signing certificate.
+
+    The certificate has KeyUsage digitalSignature (critical) and BasicConstraints CA:false. The key
+    file is created with mode 0600, atomically, and never overwritten without --force. With the
+    default paths, `jux sign` and `jux submit` find the key without any configuration.
+
+    Share the certificate (not the key) with whoever verifies: `jux verify --cert CERT report.xml`.
+    """
+    get_state()
+    if signer_name != "file":
+        _keygen_token(signer_name, key_type, int(bits), curve.upper(), cert_out, subject, days, force, as_json)
+        return
+
+    from juxsdk import keys
+
+    default_key, default_cert = default_paths()
+    key_path = key_out or default_key
+    if cert_out is not None:
+        cert_path = cert_out
+    elif key_out is not None:
+        cert_path = key_out.with_name(key_out.stem.replace("key", "cert") + ".pem")
+        if cert_path == key_out:
+            cert_path = key_out.with_name(key_out.stem + "-cert.pem")
+    else:
+        cert_path = default_cert
+    passphrase = _passphrase(passphrase_env, prompt_passphrase)
+    result = keys.generate_key_pair(
+        key_path,
+        cert_path,
+        key_type=key_type,
+        bits=int(bits),
+        curve=curve.upper(),
+        subject=subject,
+        days=days,
+        passphrase=passphrase,
+        overwrite=force,
+    )
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    click.echo(
+        f"key:         {result.key_path} ({result.key_description}, mode 0600"
+        f"{', encrypted' if result.encrypted else ''})"
+    )
+    click.echo(f"certificate: {result.cert_path}")
+    click.echo(f"subject:     {result.subject}")
+    click.echo(f"valid:       {result.not_before:%Y-%m-%d} .. {result.not_after:%Y-%m-%d}")
+    click.echo(f"fingerprint: {result.certificate_fingerprint}")
+    if key_out is not None or cert_out is not None:
+        click.echo(
+            'configure:   [tool.jux] signer = "file"; [tool.jux.backends.file] '
+            f'key = "{result.key_path}", certificate = "{result.cert_path}"',
+        )
+
+
+def _keygen_token(
+    signer_name: str,
+    key_type: str,
+    bits: int,
+    curve: str,
+    cert_out: Path | None,
+    subject: str,
+    days: int,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Delegate to a hardware-token signer backend's ``generate_token_key_pair``."""
+    import importlib
+
+    from juxsdk.keys import KeyFileExistsError
+
+    state = get_state()
+    info = state.registry().get("signer", signer_name)
+    generate: Any = getattr(info.cls, "generate_token_key_pair", None)
+    if generate is None:
+        generate = getattr(importlib.import_module(info.cls.__module__), "generate_token_key_pair", None)
+    if generate is None:
+        raise JuxError(
+            f"the {signer_name!r} signer cannot generate keys",
+            hint="generate the key with the token's own tools, or use --signer file",
+        )
+    if cert_out is not None and cert_out.exists() and not force:
+        raise KeyFileExistsError(f"{cert_out} already exists", hint="use --force to overwrite it")
+    from .sign_cmd import _can_prompt, _merge, _secret_request, secret_override
+
+    overrides: dict[str, Any] = {"signer": signer_name}
+
+    def run() -> Any:
+        cfg = load_config(overrides)
+        options = cfg.backend_options(signer_name, info.cls.Options)
+        return generate(
+            options,
+            key_type=key_type,
+            bits=bits,
+            curve=curve,
+            subject=subject,
+            days=days,
+            certificate_out=cert_out,
+        )
+
+    try:
+        result = run()
+    except JuxError as exc:  # a token PIN that is not configured: ask once on a terminal
+        request = _secret_request(exc, None) if getattr(exc, "option_path", None) else None
+        if request is None or not _can_prompt(False):
+            raise
+        overrides = _merge(overrides, secret_override(*request))
+        result = run()
+    data = _token_result(result)
+    if as_json:
+        echo_json(data)
+        return
+    for k, v in data.items():
+        click.echo(f"{k + ':':<17}{v}")
+
+
+def _token_result(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_dict"):
+        return dict(result.to_dict())
+    data: dict[str, Any] = {}
+    for attr in ("key_label", "key_id", "algorithm", "certificate_path", "stored_in_token"):
+        if hasattr(result, attr):
+            value = getattr(result, attr)
+            data[attr] = str(value) if attr == "certificate_path" and value is not None else value
+    cert = getattr(result, "certificate", None)
+    if cert is not None:
+        from juxsdk.keys import describe_certificates
+
+        info = describe_certificates([cert])[0]
+        data.update(subject=info["subject"], not_after=info["not_after"], fingerprint=info["fingerprint"])
+    return data

@@ -1,0 +1,211 @@
+"""``jux submit``: run the configured pipeline (sign → store → publish) on report files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, JuxError
+
+from ._common import (
+    CONTEXT_SETTINGS,
+    JuxCommand,
+    echo_json,
+    get_state,
+    global_options,
+    load_config,
+    make_client,
+    parse_properties,
+    read_input,
+    render_error,
+    short_hash,
+)
+
+
+def _name(backend: Any) -> str:
+    if isinstance(backend, str):
+        return backend
+    return str(getattr(backend, "name", None) or type(backend).__name__)
+
+
+def _err(exc: BaseException | None) -> dict[str, Any] | None:
+    if exc is None:
+        return None
+    if isinstance(exc, JuxError):
+        return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    return {"type": type(exc).__name__, "message": str(exc), "hint": None}
+
+
+def result_to_dict(file: str, result: Any) -> dict[str, Any]:
+    """JSON-ready view of a :class:`juxsdk.SubmitResult`."""
+    report = result.report
+    signature = getattr(report, "signature", None)
+    return {
+        "file": file,
+        "ok": bool(result.ok),
+        "canonical_hash": report.canonical_hash,
+        "summary": report.summary.to_dict(),
+        "signed": bool(getattr(report, "signed", False)),
+        "signature": signature.to_dict() if signature is not None else None,
+        "stored": [
+            {
+                "store": _name(o.store),
+                "ok": o.error is None,
+                "location": getattr(o.record, "location", None),
+                "error": _err(o.error),
+            }
+            for o in result.stored
+        ],
+        "published": [
+            {
+                "publisher": _name(o.publisher),
+                "ok": o.error is None or bool(o.queued),
+                "queued": bool(o.queued),
+                "receipt": o.receipt.to_dict() if o.receipt is not None else None,
+                "error": _err(o.error),
+            }
+            for o in result.published
+        ],
+    }
+
+
+def _print_result(entry: dict[str, Any]) -> None:
+    s = entry["summary"]
+    sig = entry["signature"]
+    status = "OK  " if entry["ok"] else "PART" if _partly_done(entry) else "FAIL"
+    signed = f"signed by {sig['certificate_subject'] or sig['key_fingerprint'][:23]}" if sig else "unsigned"
+    click.echo(
+        f"{status} {entry['file']}: sha256:{short_hash(entry['canonical_hash'])} {signed}; "
+        f"{s['tests']} tests, {s['failures']} failures, {s['errors']} errors"
+    )
+    for o in entry["stored"]:
+        if o["ok"]:
+            click.echo(f"     stored in {o['store']}" + (f": {o['location']}" if o["location"] else ""))
+        else:
+            click.echo(f"     store {o['store']} failed: {o['error']['message']}")
+    for o in entry["published"]:
+        if o["queued"]:
+            reason = o["error"]["message"] if o["error"] else "queued"
+            click.echo(f"     publish to {o['publisher']} queued for retry ({reason}); run `jux publish --queue`")
+        elif o["ok"]:
+            r = o["receipt"] or {}
+            run = f", run {r['run_id']}" if r.get("run_id") else ""
+            click.echo(f"     published to {o['publisher']} ({r.get('status', 'ok')}{run})")
+        else:
+            click.echo(f"     publish to {o['publisher']} failed: {o['error']['message']}")
+            if o["error"].get("hint"):
+                click.echo(f"     hint: {o['error']['hint']}")
+
+
+def _partly_done(entry: dict[str, Any]) -> bool:
+    return any(o["ok"] for o in entry["stored"]) or any(o["ok"] for o in entry["published"])
+
+
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.argument("files", nargs=-1, required=True, metavar="FILE|DIR|GLOB…")
+@click.option("--project", help="Project name written into the report (overrides configuration and detection).")
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="K=V",
+    help="Extra report property, written before signing (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Re-sign a report that is already signed (replace its signature).")
+@click.option(
+    "--merge", "merge", is_flag=True, help="Merge all the reports into one (see `jux merge`) and submit that one."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a JSON list.")
+@global_options(hidden=True)
+def submit(
+    files: tuple[str, ...], project: str | None, properties: tuple[str, ...], force: bool, merge: bool, as_json: bool
+) -> None:
+    """Sign (if a signer is configured), store and publish each FILE, per the configuration.
+
+    The pipeline is `Jux.from_config()`: the configured signer (by default the `jux keygen` key),
+    stores and publishers, with storage_mode deciding what a publish failure means. Prints one
+    result per file. Exit 0 when every file went through, 4 when some steps or files failed but
+    others succeeded, 3 (or 2 for configuration errors) when nothing succeeded.
+
+    A FILE may be a directory (its TEST-*.xml, else every *.xml below it) or a quoted glob
+    ('build/**/*.xml'). With --merge, all the reports are merged into one <testsuites> report
+    (suites intact, totals recomputed, sources' hashes recorded) which is submitted instead.
+    """
+    from ._batch import expand_args, progress, progress_wanted
+
+    get_state()
+    props = parse_properties(properties)
+    overrides: dict[str, Any] = {"project": project} if project else {}
+    config = load_config(overrides or None)
+    merged: Any = None
+    if merge:
+        import juxsdk
+        from juxsdk.discovery import find_reports
+
+        merged = juxsdk.merge_reports(find_reports(list(files)), source=files[0] if len(files) == 1 else "merged.xml")
+        names, bad_args = [str(merged.source)], list[tuple[str, JuxError]]()
+    else:
+        names, bad_args = expand_args(files)
+    client = make_client(config)
+    entries: list[dict[str, Any]] = []
+    failures: list[JuxError] = []
+    shown: list[tuple[str, dict[str, Any], JuxError | None]] = []
+    bar = progress_wanted(len(names), quiet=as_json)
+
+    def show(name: str, entry: dict[str, Any], error: JuxError | None) -> None:
+        if as_json:
+            return
+        if bar:  # printed after the loop so that results are not interleaved with the bar
+            shown.append((name, entry, error))
+        elif error is not None:
+            message = error.message if name in error.message else f"{name}: {error.message}"
+            render_error(JuxError(message, hint=error.hint))
+        else:
+            _print_result(entry)
+
+    for arg, exc in bad_args:
+        failures.append(exc)
+        entries.append({"file": arg, "ok": False, "error": _err(exc)})
+        show(arg, entries[-1], exc)
+    try:
+        with progress(names, label="submitting", enabled=bar) as items:
+            for name in items:
+                try:
+                    if merged is not None:
+                        result = client.submit(merged, properties=dict(props) or None, replace=force)
+                    else:
+                        data, source = read_input(name)
+                        result = client.submit(data, source=source, properties=dict(props) or None, replace=force)
+                except JuxError as exc:
+                    failures.append(exc)
+                    entry = {"file": name, "ok": False, "error": _err(exc)}
+                    entries.append(entry)
+                    show(name, entry, exc)
+                    continue
+                entry = result_to_dict(name, result)
+                entries.append(entry)
+                show(name, entry, None)
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+    if as_json:
+        echo_json(entries)
+    else:
+        bar = False
+        for name, entry, error in shown:
+            show(name, entry, error)
+        if len(entries) > 1:
+            done = sum(1 for e in entries if e["ok"])
+            click.echo(f"{done} of {len(entries)} reports submitted", err=True)
+    if all(e["ok"] for e in entries):
+        code = EXIT_OK
+    elif any(e["ok"] or ("stored" in e and _partly_done(e)) for e in entries):
+        code = EXIT_PARTIAL
+    elif failures and len({f.exit_code for f in failures}) == 1 and len(failures) == len(entries):
+        code = failures[0].exit_code
+    else:
+        code = EXIT_ERROR
+    if code:
+        raise click.exceptions.Exit(code)

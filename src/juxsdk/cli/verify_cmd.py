@@ -1,0 +1,140 @@
+"""``jux verify``: check signed reports against an explicit trust policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, JuxError, VerificationError
+
+from ._common import (
+    CONTEXT_SETTINGS,
+    JuxCommand,
+    echo_json,
+    get_state,
+    global_options,
+    parse_datetime,
+    read_input,
+)
+
+_PEM = click.Path(path_type=Path, dir_okay=False, exists=True)
+
+
+def _policy(certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path, ...], unsafe: bool) -> Any:
+    kinds = sum(bool(x) for x in (certs, pubkeys, cas, unsafe))
+    if kinds != 1:
+        raise click.UsageError(
+            "give exactly one trust policy: --cert PEM (pinned certificate), --pubkey PEM (pinned key), "
+            "--ca BUNDLE (CA bundle) or --unsafe-accept-any-key"
+        )
+    from juxsdk import trust
+
+    if unsafe:
+        return trust.UnsafeAcceptAnyKey()
+    return trust.policy_from_files(certs=certs, pubkeys=pubkeys, cas=cas)
+
+
+def _error_dict(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, JuxError):
+        return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    return {"type": type(exc).__name__, "message": str(exc), "hint": None}
+
+
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.argument("files", nargs=-1, required=True, metavar="FILE…")
+@click.option(
+    "--cert",
+    "certs",
+    type=_PEM,
+    multiple=True,
+    help="Trust only this signing certificate (PEM; repeatable, a file may hold several).",
+)
+@click.option(
+    "--pubkey",
+    "pubkeys",
+    type=_PEM,
+    multiple=True,
+    help="Trust only this public key (PEM public key or certificate; repeatable).",
+)
+@click.option(
+    "--ca",
+    "cas",
+    type=_PEM,
+    multiple=True,
+    help="Trust certificates that chain to a root in this CA bundle (PEM; repeatable).",
+)
+@click.option(
+    "--unsafe-accept-any-key",
+    "unsafe",
+    is_flag=True,
+    help="Accept ANY key: checks integrity only, not who signed. Never use it to establish trust.",
+)
+@click.option(
+    "--at",
+    "at",
+    metavar="ISO8601",
+    help="Check certificate validity at this time instead of now (e.g. 2025-01-31T12:00:00Z).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a JSON list.")
+@global_options(hidden=True)
+def verify(
+    files: tuple[str, ...],
+    certs: tuple[Path, ...],
+    pubkeys: tuple[Path, ...],
+    cas: tuple[Path, ...],
+    unsafe: bool,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Verify the XMLDSig signature of each FILE ('-' reads stdin) against a trust policy.
+
+    Prints one line per file: OK with the signer and the signed counts (which come only from the
+    signed content), or FAIL with the reason. Exit 0 when every file verified, 1 when any
+    signature failed, 3 when a file could not be read or parsed.
+    """
+    import juxsdk
+
+    get_state()
+    when = parse_datetime(at, option="--at") if at else None
+    policy = _policy(certs, pubkeys, cas, unsafe)
+    results: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for name in files:
+        try:
+            data, source = read_input(name)
+            verified = juxsdk.verify_report(data, policy, at=when, source=source)
+        except VerificationError as exc:
+            code = max(code, EXIT_VERIFICATION_FAILED)
+            results.append({"file": name, "verified": False, "error": _error_dict(exc)})
+            if not as_json:
+                click.echo(f"FAIL {name}: {exc.message}")
+                if exc.hint:
+                    click.echo(f"     hint: {exc.hint}")
+            continue
+        except JuxError as exc:
+            code = max(code, EXIT_ERROR)
+            results.append({"file": name, "verified": False, "error": _error_dict(exc)})
+            if not as_json:
+                click.echo(f"ERROR {name}: {exc.message}")
+                if exc.hint:
+                    click.echo(f"      hint: {exc.hint}")
+            continue
+        entry = verified.to_dict()
+        entry["file"] = name
+        results.append(entry)
+        if not as_json:
+            s = verified.summary
+            sig = verified.signature
+            click.echo(
+                f"OK   {name}: signed by {sig.signer} ({sig.algorithm}); "
+                f"{s.tests} tests, {s.failures} failures, {s.errors} errors, {s.skipped} skipped"
+            )
+            click.echo(f"     trust: {verified.trust}")
+            for warning in verified.warnings:
+                click.echo(f"     warning: {warning}")
+    if as_json:
+        echo_json(results)
+    if code:
+        raise click.exceptions.Exit(code)

@@ -39,6 +39,7 @@ run_pytest() {
   return "$rc"
 }
 
+export JUX_REQUIRE_SOFTHSM=1  # SoftHSM2 is installed above: its tests must run, not skip
 echo "+ pytest (core)"
 run_pytest -q tests
 echo "+ pytest (pytest-jux plugin)"

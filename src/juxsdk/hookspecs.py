@@ -39,7 +39,7 @@ def juxsdk_register_publishers() -> Sequence[type[Any]]:  # type: ignore[empty-b
 
 
 @hookspec
-def juxsdk_collect_metadata(context: Mapping[str, Any]) -> Mapping[str, str] | None:  # type: ignore[empty-body]
+def juxsdk_collect_metadata(context: Mapping[str, Any]) -> Mapping[str, str] | None:
     """Return extra provenance properties (name → value) to add to a report before signing.
 
     Args:

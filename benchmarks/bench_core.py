@@ -92,20 +92,22 @@ print(json.dumps(out))
 '''
 
 RSS_WORKER = r'''
-import resource, sys, json
+import sys, json
+def hwm():  # this process's peak RSS in KiB (ru_maxrss would include a forking parent's)
+    return int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1])
 from pathlib import Path
 import juxsdk
 from juxsdk_backends.file_key import FileKeySigner, FileKeyOptions
 workdir = Path(sys.argv[1]); n = sys.argv[2]
 signer = FileKeySigner(FileKeyOptions(key=workdir / "key.pem", certificate=workdir / "cert.pem"))
 trust = juxsdk.TrustedCertificates.from_pem_file(workdir / "cert.pem")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm()
 data = (workdir / f"report-{n}.xml").read_bytes()
 signed = juxsdk.sign_report(data, signer).data
-after_sign = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after_sign = hwm()
 del data
 juxsdk.verify_report(signed, trust)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm()
 print(json.dumps({"base_kb": base, "sign_peak_kb": after_sign, "peak_kb": peak}))
 '''
 

@@ -1,0 +1,255 @@
+"""``SqliteStore``: juxsdk reports in one SQLite database file.
+
+Written only against juxsdk's public plugin module (:mod:`juxsdk.plugin`), as any third-party
+backend should be. One table holds the exact report bytes and the metadata record::
+
+    reports(hex TEXT PRIMARY KEY,     -- canonical hash without "sha256:"
+            data BLOB,                -- the exact bytes (never re-serialised)
+            record TEXT,              -- StoredReport.to_dict() as JSON
+            project TEXT,             -- first "project" property, for the list filter
+            stored_at_us INTEGER,     -- stored_at in microseconds since the epoch (UTC)
+            failed INTEGER)           -- 1 when the report has failures or errors
+
+Writers take SQLite's write lock (``BEGIN IMMEDIATE``) for the compare-and-write of ``put``,
+so concurrent threads and processes sharing the file stay consistent. The file uses WAL mode.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+
+from juxsdk.plugin import (
+    Report,
+    ReportNotFoundError,
+    SignedReport,
+    StoredReport,
+    StoreError,
+    stored_record,
+)
+
+__all__ = ["SqliteStore"]
+
+_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (
+    hex TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    record TEXT NOT NULL,
+    project TEXT,
+    stored_at_us INTEGER NOT NULL,
+    failed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_stored_at ON reports (stored_at_us);
+CREATE INDEX IF NOT EXISTS reports_project ON reports (project);
+"""
+
+
+def _to_path(value: str | Path) -> Path:
+    return Path(value).expanduser()
+
+
+def _micros(value: dt.datetime) -> int:
+    aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return (aware - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+class SqliteStore:
+    """Stores reports in one SQLite file, keyed by canonical hash.
+
+    Args:
+        options: :class:`SqliteStore.Options`. The constructor does no I/O; the database is
+            created on first use.
+    """
+
+    name: ClassVar[str] = "sqlite"
+
+    @attrs.frozen
+    class Options:
+        """Options of the ``sqlite`` store (``[tool.jux.backends.sqlite]``).
+
+        Attributes:
+            path: The database file (created with its parent directories; ``~`` expanded).
+            timeout: Seconds to wait for another writer's lock before failing.
+        """
+
+        path: Path = attrs.field(converter=_to_path)
+        timeout: float = 30.0
+
+    def __init__(self, options: SqliteStore.Options) -> None:
+        self.options = options
+        self.path = options.path
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore(path={str(self.path)!r})"
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _error(self, exc: Exception, action: str) -> StoreError:
+        return StoreError(
+            f"sqlite store: cannot {action} in {self.path}: {exc}",
+            hint="check that the file is a writable SQLite database and not locked for too long",
+        )
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.options.timeout, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+            except (OSError, sqlite3.Error) as exc:
+                raise self._error(exc, "open the database") from exc
+            self._conn = conn
+        return self._conn
+
+    def _hex(self, canonical_hash: str) -> str:
+        match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
+        if match is None:
+            raise StoreError(
+                f"invalid canonical hash {str(canonical_hash)[:80]!r}",
+                hint="expected 'sha256:' followed by 64 lowercase hex digits",
+            )
+        return match.group(1)
+
+    def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> builtins.list[Any]:
+        with self._lock:
+            try:
+                return self._db().execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc, action) from exc
+
+    @staticmethod
+    def _record(raw: str) -> StoredReport:
+        return StoredReport.from_dict(json.loads(raw))
+
+    # -- Store protocol -------------------------------------------------------------------
+
+    def put(self, report: Report | SignedReport) -> StoredReport:
+        """Store ``report`` (idempotent; different bytes under the same hash replace them).
+
+        Raises:
+            juxsdk.errors.StoreError: invalid hash or a database error.
+        """
+        hexd = self._hex(report.canonical_hash)
+        data = bytes(report.data)
+        with self._lock:
+            db = self._db()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = db.execute("SELECT data, record FROM reports WHERE hex = ?", (hexd,)).fetchone()
+                    old = self._record(row[1]) if row is not None else None
+                    if row is not None and bytes(row[0]) == data and old is not None:
+                        db.execute("COMMIT")
+                        return old
+                    record = stored_record(
+                        report,
+                        store=self.name,
+                        location=f"sqlite://{self.path}#{hexd}",
+                        stored_at=old.stored_at if old is not None else None,
+                    )
+                    db.execute(
+                        "INSERT OR REPLACE INTO reports (hex, data, record, project, stored_at_us, failed) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            hexd,
+                            data,
+                            json.dumps(record.to_dict(), sort_keys=True),
+                            record.project,
+                            _micros(record.stored_at),
+                            0 if record.summary.ok else 1,
+                        ),
+                    )
+                    db.execute("COMMIT")
+                    return record
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(exc, "store a report") from exc
+
+    def get(self, canonical_hash: str) -> bytes:
+        """Return the exact stored bytes.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
+            juxsdk.errors.StoreError: invalid hash or a database error.
+        """
+        rows = self._query("read", "SELECT data FROM reports WHERE hex = ?", (self._hex(canonical_hash),))
+        if not rows:
+            raise ReportNotFoundError(f"no report {canonical_hash} in {self.path}")
+        return bytes(rows[0][0])
+
+    def exists(self, canonical_hash: str) -> bool:
+        """Return True when a report is stored under that hash."""
+        return bool(self._query("read", "SELECT 1 FROM reports WHERE hex = ?", (self._hex(canonical_hash),)))
+
+    def metadata(self, canonical_hash: str) -> StoredReport:
+        """Return the metadata record.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
+        """
+        rows = self._query("read", "SELECT record FROM reports WHERE hex = ?", (self._hex(canonical_hash),))
+        if not rows:
+            raise ReportNotFoundError(f"no report {canonical_hash} in {self.path}")
+        return self._record(rows[0][0])
+
+    def list(
+        self,
+        *,
+        project: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        failed_only: bool = False,
+    ) -> Iterator[StoredReport]:
+        """Yield matching records, oldest ``stored_at`` first (filters run in SQL)."""
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if project is not None:
+            where.append("project = ?")
+            params.append(project)
+        if since is not None:
+            where.append("stored_at_us >= ?")
+            params.append(_micros(since))
+        if until is not None:
+            where.append("stored_at_us < ?")
+            params.append(_micros(until))
+        if failed_only:
+            where.append("failed = 1")
+        sql = "SELECT record FROM reports"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._query("list", sql + " ORDER BY stored_at_us, hex", tuple(params))
+        return iter([self._record(r[0]) for r in rows])
+
+    def delete(self, canonical_hash: str) -> bool:
+        """Delete a report; return False when it was not there."""
+        hexd = self._hex(canonical_hash)
+        with self._lock:
+            try:
+                return self._db().execute("DELETE FROM reports WHERE hex = ?", (hexd,)).rowcount > 0
+            except sqlite3.Error as exc:
+                raise self._error(exc, "delete a report") from exc
+
+    def close(self) -> None:
+        """Close the database connection (idempotent; the next call reopens it)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

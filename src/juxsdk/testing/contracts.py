@@ -1,0 +1,536 @@
+"""The backend conformance kit: test classes a backend's own tests subclass.
+
+Each contract is a plain class (no ``Test`` prefix, so pytest does not collect it by itself)
+whose ``test_*`` methods check one protocol of :mod:`juxsdk.protocols`. A backend's test module
+subclasses it with a ``Test…`` name and provides the backend through fixtures::
+
+    import pytest
+    from juxsdk.testing import StoreContract
+    from my_package import MyStore
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = MyStore(MyStore.Options(path=tmp_path / "db"))
+            yield store          # must be empty at the start of each test
+            store.close()
+
+        @pytest.fixture
+        def secret_values(self):
+            return ["the-password-in-options"]   # strings that must never be shown
+
+Fixtures a subclass provides (or overrides):
+
+=========================  =====================================================================
+fixture                    meaning
+=========================  =====================================================================
+``store``                  StoreContract: an **empty** store instance (one per test)
+``signer``                 SignerContract: a signer instance
+``publisher``              PublisherContract: a publisher that can reach its destination
+``unreachable_publisher``  PublisherContract: the same backend pointed at a dead endpoint
+``secret_values``          strings (tokens, passphrases, PINs…) that must not appear in a
+                           ``repr()``/``str()`` or in error messages; default: none
+``contract_signer``        the signer used to produce signed reports for store/publisher
+                           tests; default: an in-memory ECDSA P-256 key with a self-signed
+                           certificate (:class:`juxsdk.testing.fakes.MemorySigner`)
+``publishable_report``     PublisherContract: the report to publish; default: a fresh signed
+                           report unique to the test
+=========================  =====================================================================
+
+Assertions in this module are rewritten by pytest (``juxsdk.testing`` registers it), so a
+failure shows the compared values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from juxsdk.errors import (
+    DigestMismatchError,
+    JuxError,
+    ReportNotFoundError,
+    StoreError,
+    TransientPublishError,
+    VerificationError,
+)
+from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport
+from juxsdk.protocols import SIGNATURE_ALGORITHMS, Publisher, Signer, Store
+
+from . import samples
+from .fakes import MemorySigner
+
+__all__ = ["PublisherContract", "SignerContract", "StoreContract"]
+
+_MISSING_HASH = "sha256:" + "0" * 64
+_SMALL_SAMPLES = tuple(n for n in samples.SAMPLE_NAMES if n != "large")
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+@functools.cache
+def _default_contract_signer() -> MemorySigner:
+    return MemorySigner(MemorySigner.Options(algorithm="ecdsa-sha256", certificate=True))
+
+
+def _unique(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex}"
+
+
+def _sign(report: Report, signer: Any) -> SignedReport:
+    from juxsdk.xmldsig import sign_report
+
+    return sign_report(report, signer)
+
+
+def _assert_no_secret(text: str, secret_values: Sequence[str], what: str) -> None:
+    for secret in secret_values:
+        if secret:
+            assert secret not in text, f"a secret value appears in {what}"
+
+
+def _is_attrs_class(obj: object) -> bool:
+    return isinstance(obj, type) and attrs.has(obj)
+
+
+class _BackendShape:
+    """Fixtures and checks shared by every contract."""
+
+    @pytest.fixture
+    def secret_values(self) -> Sequence[str]:
+        """Strings that must never be shown; override to list your backend's secrets."""
+        return ()
+
+    @pytest.fixture
+    def contract_signer(self) -> Any:
+        """Signer used to build signed reports for store and publisher tests (one per process)."""
+        return _default_contract_signer()
+
+    @staticmethod
+    def _check_shape(backend: Any, protocol: type) -> None:
+        cls = type(backend)
+        assert isinstance(getattr(cls, "name", None), str) and cls.name, "backend needs a non-empty `name`"
+        assert _is_attrs_class(getattr(cls, "Options", None)), "backend needs an attrs `Options` class"
+        assert isinstance(backend, protocol), f"{cls.__name__} does not implement {protocol.__name__}"
+
+
+class StoreContract(_BackendShape):
+    """Conformance tests for :class:`juxsdk.protocols.Store` backends.
+
+    Subclass with a ``Test…`` name and provide a ``store`` fixture yielding an **empty** store.
+    """
+
+    # -- shape ----------------------------------------------------------------------------
+
+    def test_implements_store_protocol(self, store: Store) -> None:
+        self._check_shape(store, Store)
+
+    # -- round trips ----------------------------------------------------------------------
+
+    @pytest.mark.parametrize("sample", _SMALL_SAMPLES)
+    def test_round_trip_is_byte_exact(self, store: Store, sample: str) -> None:
+        report = samples.sample_report(sample)
+        record = store.put(report)
+        assert isinstance(record, StoredReport)
+        assert record.canonical_hash == report.canonical_hash
+        assert record.size == len(report.data)
+        assert store.get(report.canonical_hash) == report.data, f"{sample}: stored bytes changed"
+
+    def test_large_report_round_trip(self, store: Store) -> None:
+        report = samples.sample_report("large")
+        assert len(report.data) >= samples.LARGE_SIZE
+        store.put(report)
+        got = store.get(report.canonical_hash)
+        assert len(got) == len(report.data)
+        assert got == report.data, "the 5 MB report changed in the store"
+
+    def test_signed_report_round_trip(self, store: Store, contract_signer: Any) -> None:
+        report = samples.make_report(5, failures=1, project="contract", tag=_unique("signed"))
+        signed = _sign(report, contract_signer)
+        record = store.put(signed)
+        assert record.canonical_hash == report.canonical_hash
+        assert store.get(signed.canonical_hash) == signed.data
+        meta = store.metadata(signed.canonical_hash)
+        assert meta.signature is not None, "metadata of a signed report must carry the signature info"
+        assert meta.signature.key_fingerprint == signed.signature.key_fingerprint
+        assert meta.signed
+
+    def test_metadata_describes_the_report(self, store: Store) -> None:
+        report = samples.make_report(7, failures=2, errors=1, project="meta-proj", tag=_unique("meta"))
+        before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        store.put(report)
+        meta = store.metadata(report.canonical_hash)
+        assert meta.canonical_hash == report.canonical_hash
+        assert meta.size == len(report.data)
+        assert (meta.summary.tests, meta.summary.failures, meta.summary.errors) == (7, 2, 1)
+        assert meta.project == "meta-proj"
+        assert tuple(meta.properties) == tuple(report.properties)
+        assert meta.store == type(store).name
+        assert meta.stored_at.tzinfo is not None, "stored_at must be timezone-aware (UTC)"
+        assert before <= meta.stored_at <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        assert not meta.signed
+
+    def test_exists(self, store: Store) -> None:
+        report = samples.make_report(tag=_unique("exists"))
+        assert store.exists(report.canonical_hash) is False
+        store.put(report)
+        assert store.exists(report.canonical_hash) is True
+
+    # -- idempotence and replacement ------------------------------------------------------
+
+    def test_put_is_idempotent(self, store: Store) -> None:
+        report = samples.make_report(4, project="idem", tag=_unique("idem"))
+        first = store.put(report)
+        second = store.put(report)
+        assert second.canonical_hash == first.canonical_hash
+        assert second.stored_at == first.stored_at, "a repeated put must be a no-op returning the record"
+        assert store.get(report.canonical_hash) == report.data
+        listed = [r for r in store.list() if r.canonical_hash == report.canonical_hash]
+        assert len(listed) == 1, "a repeated put must not create a second entry"
+        assert listed[0].stored_at == first.stored_at
+
+    def test_concurrent_puts_of_one_report(self, store: Store) -> None:
+        report = samples.make_report(3, tag=_unique("concurrent"))
+        errors: list[Exception] = []
+        records: list[StoredReport] = []
+
+        def worker() -> None:
+            try:
+                records.append(store.put(report))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, f"concurrent puts of the same report failed: {errors[0]!r}"
+        assert len(records) == 4
+        assert store.get(report.canonical_hash) == report.data
+        assert len([r for r in store.list() if r.canonical_hash == report.canonical_hash]) == 1
+
+    def test_put_different_bytes_same_hash_replaces(self, store: Store, contract_signer: Any) -> None:
+        report = samples.make_report(3, tag=_unique("resign"))
+        first = _sign(report, contract_signer)
+        other_signer = MemorySigner(MemorySigner.Options(algorithm="ecdsa-sha256"))
+        second = _sign(report, other_signer)
+        assert first.canonical_hash == second.canonical_hash and first.data != second.data
+        store.put(first)
+        store.put(second)
+        assert store.get(report.canonical_hash) == second.data, "re-signing must replace the stored bytes"
+        meta = store.metadata(report.canonical_hash)
+        assert meta.size == len(second.data)
+        assert meta.signature is not None
+        assert meta.signature.key_fingerprint == second.signature.key_fingerprint
+        assert len([r for r in store.list() if r.canonical_hash == report.canonical_hash]) == 1
+
+    # -- missing keys ---------------------------------------------------------------------
+
+    def test_get_missing_raises_report_not_found(self, store: Store, secret_values: Sequence[str]) -> None:
+        with pytest.raises(ReportNotFoundError) as info:
+            store.get(_MISSING_HASH)
+        _assert_no_secret(str(info.value), secret_values, "the not-found error")
+
+    def test_metadata_missing_raises_report_not_found(self, store: Store) -> None:
+        with pytest.raises(ReportNotFoundError):
+            store.metadata(_MISSING_HASH)
+
+    def test_missing_does_not_exist_and_delete_returns_false(self, store: Store) -> None:
+        assert store.exists(_MISSING_HASH) is False
+        assert store.delete(_MISSING_HASH) is False
+
+    @pytest.mark.parametrize("bad", ["sha256:../../../etc/passwd", "md5:abc", "", "sha256:" + "G" * 64])
+    def test_malformed_hash_is_a_store_error(self, store: Store, bad: str) -> None:
+        with pytest.raises(StoreError):
+            store.get(bad)
+        try:
+            assert store.exists(bad) is False
+        except StoreError:
+            pass
+
+    # -- delete ---------------------------------------------------------------------------
+
+    def test_delete(self, store: Store) -> None:
+        keep = samples.make_report(tag=_unique("keep"))
+        gone = samples.make_report(tag=_unique("gone"))
+        store.put(keep)
+        store.put(gone)
+        assert store.delete(gone.canonical_hash) is True
+        assert store.exists(gone.canonical_hash) is False
+        with pytest.raises(ReportNotFoundError):
+            store.get(gone.canonical_hash)
+        assert store.delete(gone.canonical_hash) is False
+        assert [r.canonical_hash for r in store.list()] == [keep.canonical_hash]
+        assert store.get(keep.canonical_hash) == keep.data
+
+    # -- listing --------------------------------------------------------------------------
+
+    def test_list_empty(self, store: Store) -> None:
+        assert list(store.list()) == []
+
+    def test_list_filters(self, store: Store) -> None:
+        passing = samples.make_report(3, project="alpha", tag=_unique("pass"))
+        failing = samples.make_report(3, failures=1, project="alpha", tag=_unique("fail"))
+        erroring = samples.make_report(3, errors=1, project="beta", tag=_unique("err"))
+        for r in (passing, failing, erroring):
+            store.put(r)
+
+        def hashes_of(**filters: Any) -> set[str]:
+            records = list(store.list(**filters))
+            assert all(isinstance(r, StoredReport) for r in records)
+            return {r.canonical_hash for r in records}
+
+        assert hashes_of() == {passing.canonical_hash, failing.canonical_hash, erroring.canonical_hash}
+        assert hashes_of(project="alpha") == {passing.canonical_hash, failing.canonical_hash}
+        assert hashes_of(project="beta") == {erroring.canonical_hash}
+        assert hashes_of(project="nope") == set()
+        assert hashes_of(failed_only=True) == {failing.canonical_hash, erroring.canonical_hash}
+        assert hashes_of(project="alpha", failed_only=True) == {failing.canonical_hash}
+
+    def test_list_time_window(self, store: Store) -> None:
+        early = samples.make_report(tag=_unique("early"))
+        late = samples.make_report(tag=_unique("late"))
+        store.put(early)
+        time.sleep(0.05)
+        middle = dt.datetime.now(dt.UTC)
+        time.sleep(0.05)
+        store.put(late)
+        e, lt = early.canonical_hash, late.canonical_hash
+        assert {r.canonical_hash for r in store.list(since=middle)} == {lt}
+        assert {r.canonical_hash for r in store.list(until=middle)} == {e}
+        far = middle + dt.timedelta(days=1)
+        assert {r.canonical_hash for r in store.list(since=middle - dt.timedelta(days=1), until=far)} == {
+            e,
+            lt,
+        }
+        assert list(store.list(since=far)) == []
+
+    # -- hygiene --------------------------------------------------------------------------
+
+    def test_close_is_idempotent(self, store: Store) -> None:
+        store.close()
+        store.close()
+
+    def test_secrets_not_in_repr_or_errors(self, store: Store, secret_values: Sequence[str]) -> None:
+        _assert_no_secret(repr(store), secret_values, "repr(store)")
+        _assert_no_secret(str(store), secret_values, "str(store)")
+        options = getattr(store, "options", None)
+        if options is not None:
+            _assert_no_secret(repr(options), secret_values, "repr(store.options)")
+        for call in (lambda: store.get(_MISSING_HASH), lambda: store.metadata(_MISSING_HASH)):
+            try:
+                call()
+            except JuxError as exc:
+                _assert_no_secret(str(exc), secret_values, "an error message")
+                _assert_no_secret(str(exc.hint or ""), secret_values, "an error hint")
+
+
+def _verify_raw(signer: Signer, data: bytes, signature: bytes) -> None:
+    family, _, hash_name = signer.algorithm.partition("-")
+    algo = _HASHES[hash_name]()
+    key = signer.public_key()
+    if family == "rsa":
+        assert isinstance(key, rsa.RSAPublicKey)
+        key.verify(signature, data, padding.PKCS1v15(), algo)
+    else:
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(signature, data, ec.ECDSA(algo))
+
+
+def _keys(*items: Any) -> Any:
+    """Wrap trust anchors for TrustedPublicKeys / TrustedCertificates (typed loosely on purpose)."""
+    return tuple(items)
+
+
+def _spki(key: Any) -> bytes:
+    return bytes(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def _tamper_testcase_name(data: bytes) -> bytes:
+    marker = b'<testcase classname="'
+    start = data.index(marker)
+    name_at = data.index(b'name="', start + len(marker)) + len(b'name="')
+    ch = data[name_at : name_at + 1]
+    flipped = b"X" if ch != b"X" else b"Y"
+    return data[:name_at] + flipped + data[name_at + 1 :]
+
+
+class SignerContract(_BackendShape):
+    """Conformance tests for :class:`juxsdk.protocols.Signer` backends.
+
+    Subclass with a ``Test…`` name and provide a ``signer`` fixture. A signer with a certificate
+    is checked on the certificate path (``TrustedCertificates``); one without on the key-value
+    path (its signatures must carry ``KeyValue``); both on ``TrustedPublicKeys``.
+    """
+
+    def test_implements_signer_protocol(self, signer: Signer) -> None:
+        self._check_shape(signer, Signer)
+
+    def test_algorithm_is_known_and_matches_key(self, signer: Signer) -> None:
+        assert signer.algorithm in SIGNATURE_ALGORITHMS
+        key = signer.public_key()
+        if signer.algorithm.startswith("rsa-"):
+            assert isinstance(key, rsa.RSAPublicKey), "rsa-* algorithm with a non-RSA key"
+        else:
+            assert isinstance(key, ec.EllipticCurvePublicKey), "ecdsa-* algorithm with a non-EC key"
+
+    def test_raw_signature_verifies_with_public_key(self, signer: Signer) -> None:
+        data = b"<ds:SignedInfo>juxsdk conformance kit</ds:SignedInfo>"
+        signature = signer.sign(data)
+        assert isinstance(signature, bytes) and signature
+        try:
+            _verify_raw(signer, data, signature)
+        except InvalidSignature:
+            pytest.fail("sign() output does not verify with public_key(): wrong key, hash or encoding")
+
+    def test_certificate_chain_matches_public_key(self, signer: Signer) -> None:
+        chain = list(signer.certificate_chain())
+        if chain:
+            assert _spki(chain[0].public_key()) == _spki(signer.public_key()), (
+                "the first certificate must be the signing key's certificate"
+            )
+
+    @pytest.mark.parametrize("sample", _SMALL_SAMPLES)
+    def test_sign_verify_with_trusted_public_key(self, signer: Signer, sample: str) -> None:
+        from juxsdk.trust import TrustedPublicKeys
+        from juxsdk.xmldsig import verify_report
+
+        report = samples.sample_report(sample)
+        signed = _sign(report, signer)
+        assert signed.canonical_hash == report.canonical_hash
+        assert signed.signature.algorithm == signer.algorithm
+        verified = verify_report(signed.data, TrustedPublicKeys(_keys(signer.public_key())))
+        assert verified.canonical_hash == report.canonical_hash
+        assert verified.summary.tests == report.summary.tests
+
+    def test_key_value_path(self, signer: Signer) -> None:
+        if list(signer.certificate_chain()):
+            pytest.skip("signer has a certificate: see test_certificate_path")
+        from juxsdk.trust import TrustedPublicKeys
+        from juxsdk.xmldsig import verify_report
+
+        signed = _sign(samples.make_report(tag=_unique("kv")), signer)
+        assert b"KeyValue" in signed.data, "a signer without certificate must produce ds:KeyValue"
+        assert b"X509Certificate" not in signed.data
+        verified = verify_report(signed.data, TrustedPublicKeys(_keys(signer.public_key())))
+        assert verified.signature.certificate_subject is None
+        assert verified.signature.key_fingerprint == signed.signature.key_fingerprint
+
+    def test_certificate_path(self, signer: Signer) -> None:
+        chain = list(signer.certificate_chain())
+        if not chain:
+            pytest.skip("signer has no certificate: see test_key_value_path")
+        from juxsdk.trust import TrustedCertificates
+        from juxsdk.xmldsig import verify_report
+
+        signed = _sign(samples.make_report(tag=_unique("cert")), signer)
+        assert b"X509Certificate" in signed.data, "a signer with a certificate must embed it"
+        verified = verify_report(signed.data, TrustedCertificates(_keys(chain[0])))
+        assert verified.signature.certificate_subject == chain[0].subject.rfc4514_string()
+
+    def test_large_report_sign_verify(self, signer: Signer) -> None:
+        from juxsdk.trust import TrustedPublicKeys
+        from juxsdk.xmldsig import verify_report
+
+        report = samples.sample_report("large")
+        signed = _sign(report, signer)
+        verified = verify_report(signed.data, TrustedPublicKeys(_keys(signer.public_key())))
+        assert verified.canonical_hash == report.canonical_hash
+
+    def test_tampered_report_is_rejected(self, signer: Signer) -> None:
+        from juxsdk.trust import TrustedPublicKeys
+        from juxsdk.xmldsig import verify_report
+
+        signed = _sign(samples.make_report(tag=_unique("tamper")), signer)
+        tampered = _tamper_testcase_name(signed.data)
+        assert tampered != signed.data
+        with pytest.raises(DigestMismatchError):
+            verify_report(tampered, TrustedPublicKeys(_keys(signer.public_key())))
+
+    def test_other_key_is_not_trusted(self, signer: Signer) -> None:
+        from juxsdk.trust import TrustedPublicKeys
+        from juxsdk.xmldsig import verify_report
+
+        signed = _sign(samples.make_report(tag=_unique("other")), signer)
+        stranger = MemorySigner(MemorySigner.Options(algorithm="ecdsa-sha256"))
+        with pytest.raises(VerificationError):
+            verify_report(signed.data, TrustedPublicKeys(_keys(stranger.public_key())))
+
+    def test_close_is_idempotent(self, signer: Signer) -> None:
+        signer.close()
+        signer.close()
+
+    def test_secrets_not_in_repr(self, signer: Signer, secret_values: Sequence[str]) -> None:
+        _assert_no_secret(repr(signer), secret_values, "repr(signer)")
+        _assert_no_secret(str(signer), secret_values, "str(signer)")
+        options = getattr(signer, "options", None)
+        if options is not None:
+            _assert_no_secret(repr(options), secret_values, "repr(signer.options)")
+
+
+class PublisherContract(_BackendShape):
+    """Conformance tests for :class:`juxsdk.protocols.Publisher` backends.
+
+    Subclass with a ``Test…`` name and provide ``publisher`` (reachable) and
+    ``unreachable_publisher`` (pointed at a dead endpoint) fixtures. Override
+    ``contract_signer`` or ``publishable_report`` when the destination only accepts reports
+    signed by a trusted key.
+    """
+
+    @pytest.fixture
+    def publishable_report(self, contract_signer: Any) -> Report | SignedReport:
+        """A fresh signed report, unique to the test."""
+        return _sign(samples.make_report(4, failures=1, project="contract", tag=_unique("pub")), contract_signer)
+
+    def test_implements_publisher_protocol(self, publisher: Publisher) -> None:
+        self._check_shape(publisher, Publisher)
+
+    def test_publish_returns_receipt(self, publisher: Publisher, publishable_report: SignedReport) -> None:
+        receipt = publisher.publish(publishable_report)
+        assert isinstance(receipt, PublishReceipt)
+        assert receipt.canonical_hash == publishable_report.canonical_hash
+        assert receipt.publisher == type(publisher).name
+        assert receipt.status in ("created", "duplicate")
+
+    def test_publishing_twice_is_not_an_error(self, publisher: Publisher, publishable_report: SignedReport) -> None:
+        first = publisher.publish(publishable_report)
+        second = publisher.publish(publishable_report)
+        assert first.canonical_hash == second.canonical_hash == publishable_report.canonical_hash
+        assert second.status in ("duplicate", "created")
+
+    def test_unreachable_raises_transient(
+        self,
+        unreachable_publisher: Publisher,
+        publishable_report: SignedReport,
+        secret_values: Sequence[str],
+    ) -> None:
+        with pytest.raises(TransientPublishError) as info:
+            unreachable_publisher.publish(publishable_report)
+        _assert_no_secret(str(info.value), secret_values, "the transient error")
+        _assert_no_secret(repr(info.value.details), secret_values, "the error details")
+
+    def test_close_is_idempotent(self, publisher: Publisher) -> None:
+        publisher.close()
+        publisher.close()
+
+    def test_secrets_not_in_repr(self, publisher: Publisher, secret_values: Sequence[str]) -> None:
+        _assert_no_secret(repr(publisher), secret_values, "repr(publisher)")
+        _assert_no_secret(str(publisher), secret_values, "str(publisher)")
+        options = getattr(publisher, "options", None)
+        if options is not None:
+            _assert_no_secret(repr(options), secret_values, "repr(publisher.options)")

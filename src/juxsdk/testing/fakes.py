@@ -1,0 +1,289 @@
+"""In-memory fake backends for tests: :class:`MemoryStore`, :class:`MemoryPublisher`, :class:`MemorySigner`.
+
+They implement the :mod:`juxsdk.protocols` contracts faithfully (they pass the conformance kit),
+so they can stand in for real backends when a test is about something else, e.g. the
+:class:`juxsdk.client.Jux` pipeline. They are not registered as plugins; pass instances
+directly (``Jux(signer=MemorySigner(), stores=[MemoryStore()])``) or register them with
+``Registry(plugins=[...])`` from a test module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+import attrs
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.x509.oid import NameOID
+
+from juxsdk.errors import (
+    PermanentPublishError,
+    ReportNotFoundError,
+    SigningError,
+    TransientPublishError,
+)
+from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport, stored_record
+
+__all__ = ["MemoryPublisher", "MemorySigner", "MemoryStore", "record_matches", "self_signed_certificate"]
+
+_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+def record_matches(
+    record: StoredReport,
+    *,
+    project: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    failed_only: bool,
+) -> bool:
+    """Return True when ``record`` passes every list filter of :meth:`juxsdk.protocols.Store.list`.
+
+    ``stored_at`` must be in ``[since, until)``; ``failed_only`` keeps records whose summary has
+    at least one failure or error. Naive datetimes are taken as UTC.
+    """
+    if project is not None and record.project != project:
+        return False
+    at = record.stored_at if record.stored_at.tzinfo else record.stored_at.replace(tzinfo=dt.UTC)
+    if since is not None and at < (since if since.tzinfo else since.replace(tzinfo=dt.UTC)):
+        return False
+    if until is not None and at >= (until if until.tzinfo else until.replace(tzinfo=dt.UTC)):
+        return False
+    return not (failed_only and record.summary.ok)
+
+
+class MemoryStore:
+    """A thread-safe store that keeps reports in a dict (lost when the object goes away)."""
+
+    name: ClassVar[str] = "memory"
+
+    @attrs.frozen
+    class Options:
+        """No options."""
+
+    def __init__(self, options: MemoryStore.Options | None = None) -> None:
+        self.options = options or MemoryStore.Options()
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[bytes, StoredReport]] = {}
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(reports={len(self._data)})"
+
+    @staticmethod
+    def _check(canonical_hash: str) -> str:
+        if not isinstance(canonical_hash, str) or not _HASH_RE.match(canonical_hash):
+            raise ReportNotFoundError(
+                f"not a canonical hash: {canonical_hash!r}", hint="expected sha256:<64 hex digits>"
+            )
+        return canonical_hash
+
+    def put(self, report: Report | SignedReport) -> StoredReport:
+        """Store ``report`` (idempotent; different bytes under the same hash replace)."""
+        key = self._check(report.canonical_hash)
+        with self._lock:
+            existing = self._data.get(key)
+            if existing is not None and existing[0] == report.data:
+                return existing[1]
+            record = stored_record(report, store=self.name, location=f"memory:{key}")
+            self._data[key] = (bytes(report.data), record)
+            return record
+
+    def get(self, canonical_hash: str) -> bytes:
+        """Return the stored bytes; raises ReportNotFoundError when absent."""
+        key = self._check(canonical_hash)
+        with self._lock:
+            try:
+                return self._data[key][0]
+            except KeyError:
+                raise ReportNotFoundError(f"no report {key} in the memory store") from None
+
+    def exists(self, canonical_hash: str) -> bool:
+        """Return True when a report is stored under that hash."""
+        with self._lock:
+            return canonical_hash in self._data
+
+    def metadata(self, canonical_hash: str) -> StoredReport:
+        """Return the sidecar record; raises ReportNotFoundError when absent."""
+        key = self._check(canonical_hash)
+        with self._lock:
+            try:
+                return self._data[key][1]
+            except KeyError:
+                raise ReportNotFoundError(f"no report {key} in the memory store") from None
+
+    def list(
+        self,
+        *,
+        project: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        failed_only: bool = False,
+    ) -> Iterator[StoredReport]:
+        """Yield matching records, oldest first."""
+        with self._lock:
+            records = [rec for _, rec in self._data.values()]
+        records.sort(key=lambda r: (r.stored_at, r.canonical_hash))
+        for rec in records:
+            if record_matches(rec, project=project, since=since, until=until, failed_only=failed_only):
+                yield rec
+
+    def delete(self, canonical_hash: str) -> bool:
+        """Delete; return False when it was not there."""
+        with self._lock:
+            return self._data.pop(canonical_hash, None) is not None
+
+    def close(self) -> None:
+        """Mark closed (idempotent); the data stays readable."""
+        self.closed = True
+
+
+class MemoryPublisher:
+    """Records published reports; can be told to fail transiently or permanently.
+
+    Attributes:
+        published: ``(canonical_hash, bytes)`` of every successful publish, in order.
+    """
+
+    name: ClassVar[str] = "memory-publisher"
+
+    @attrs.frozen
+    class Options:
+        """Options of :class:`MemoryPublisher`.
+
+        Attributes:
+            fail: ``None`` (succeed), ``"transient"`` or ``"permanent"``.
+            url: Label used in receipts.
+        """
+
+        fail: str | None = attrs.field(default=None, validator=attrs.validators.in_([None, "transient", "permanent"]))
+        url: str = "memory://publisher"
+
+    def __init__(self, options: MemoryPublisher.Options | None = None) -> None:
+        self.options = options or MemoryPublisher.Options()
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self.published: list[tuple[str, bytes]] = []
+        self.closed = False
+
+    def publish(self, report: Report | SignedReport) -> PublishReceipt:
+        """Record ``report``; ``status`` is ``"duplicate"`` when its hash was published before.
+
+        Raises:
+            TransientPublishError: ``fail="transient"``.
+            PermanentPublishError: ``fail="permanent"``.
+        """
+        if self.options.fail == "transient":
+            raise TransientPublishError(f"cannot reach {self.options.url} (simulated)", hint="retry later")
+        if self.options.fail == "permanent":
+            raise PermanentPublishError(f"{self.options.url} rejected the report (simulated)", status=422)
+        with self._lock:
+            status = "duplicate" if report.canonical_hash in self._seen else "created"
+            self._seen.add(report.canonical_hash)
+            self.published.append((report.canonical_hash, bytes(report.data)))
+        return PublishReceipt(
+            publisher=self.name, canonical_hash=report.canonical_hash, status=status, url=self.options.url
+        )
+
+    def close(self) -> None:
+        """Mark closed (idempotent)."""
+        self.closed = True
+
+
+def self_signed_certificate(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    common_name: str = "juxsdk test signer",
+    *,
+    days: int = 30,
+) -> x509.Certificate:
+    """Build a self-signed certificate for ``key`` valid from one hour ago for ``days`` days."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+class MemorySigner:
+    """Signs with a key generated in memory (RSA 2048 or an EC P-256/P-384 key).
+
+    Args:
+        options: ``algorithm`` picks the key type and hash; ``certificate`` adds a self-signed
+            certificate (so signatures carry ``X509Data`` instead of ``KeyValue``).
+    """
+
+    name: ClassVar[str] = "memory-signer"
+
+    @attrs.frozen
+    class Options:
+        """Options of :class:`MemorySigner`.
+
+        Attributes:
+            algorithm: One of :data:`juxsdk.protocols.SIGNATURE_ALGORITHMS`.
+            certificate: Also make a self-signed certificate.
+        """
+
+        algorithm: str = "ecdsa-sha256"
+        certificate: bool = False
+
+    def __init__(self, options: MemorySigner.Options | None = None, **kwargs: Any) -> None:
+        self.options = options or MemorySigner.Options(**kwargs)
+        family, _, hash_name = self.options.algorithm.partition("-")
+        if hash_name not in _HASHES or family not in ("rsa", "ecdsa"):
+            raise SigningError(f"unsupported algorithm {self.options.algorithm!r}")
+        self._hash = _HASHES[hash_name]
+        self._key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+        if family == "rsa":
+            self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            curve: ec.EllipticCurve = ec.SECP384R1() if hash_name != "sha256" else ec.SECP256R1()
+            self._key = ec.generate_private_key(curve)
+        self._chain: tuple[x509.Certificate, ...] = (
+            (self_signed_certificate(self._key),) if self.options.certificate else ()
+        )
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"MemorySigner(algorithm={self.algorithm!r}, certificate={bool(self._chain)})"
+
+    @property
+    def algorithm(self) -> str:
+        """The configured algorithm name."""
+        return self.options.algorithm
+
+    def public_key(self) -> PublicKeyTypes:
+        """Return the public half of the in-memory key."""
+        return self._key.public_key()
+
+    def certificate_chain(self) -> Sequence[x509.Certificate]:
+        """Return the self-signed certificate, or an empty tuple."""
+        return self._chain
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data``: RSA PKCS #1 v1.5 or DER ECDSA with the configured hash."""
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), self._hash())
+        return self._key.sign(data, ec.ECDSA(self._hash()))
+
+    def close(self) -> None:
+        """Mark closed (idempotent)."""
+        self.closed = True

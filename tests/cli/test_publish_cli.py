@@ -163,7 +163,7 @@ def test_cache_mode_refused_then_queue_drain_gives_one_run_each(runner, tmp_path
     assert all(e["attempts"] == 1 and "connection refused" in e["last_error"] for e in entries)
 
     with JuxApiServer(port=port) as srv:
-        drained = runner.invoke(cli, ["publish", "--config", str(cfg), "--queue", "--force"])
+        drained = runner.invoke(cli, ["publish", "--config", str(cfg), "--queue", "--force", "-j", "2"])
         assert drained.exit_code == 0, drained.output
         hashes = Counter(r["canonical_hash"] for r in srv.runs)
         assert hashes == Counter(parse_report(Path(f).read_bytes()).canonical_hash for f in files)

@@ -132,6 +132,10 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
     "--force", is_flag=True, help="With --queue: try every queued report now, ignoring its next-attempt time."
 )
 @click.option(
+    "-j", "--jobs", type=click.IntRange(1, 32), default=1, show_default=True,
+    help="With --queue: reports sent concurrently.",
+)
+@click.option(
     "--url",
     metavar="URL",
     help="Publish to this Jux API base URL (…/api/v1) with the http publisher, "
@@ -151,6 +155,7 @@ def publish(
     files: tuple[str, ...],
     drain: bool,
     force: bool,
+    jobs: int,
     url: str | None,
     enqueue: bool | None,
     allow_unsigned: bool,
@@ -177,7 +182,7 @@ def publish(
         raise click.UsageError("--force only applies to --queue")
     config = load_config(_url_overrides(url))
     if drain:
-        _drain(config, force=force, dry_run=dry_run, as_json=as_json)
+        _drain(config, force=force, jobs=jobs, dry_run=dry_run, as_json=as_json)
         return
     _publish_files(
         config, files, enqueue=enqueue, allow_unsigned=allow_unsigned, dry_run=dry_run, as_json=as_json
@@ -293,7 +298,7 @@ def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: b
                 click.echo(f"     hint: {o.error.hint}")
 
 
-def _drain(config: Any, *, force: bool, dry_run: bool, as_json: bool) -> None:
+def _drain(config: Any, *, force: bool, jobs: int, dry_run: bool, as_json: bool) -> None:
     outbox = _outbox(config)
     if dry_run:
         from datetime import UTC, datetime
@@ -309,7 +314,7 @@ def _drain(config: Any, *, force: bool, dry_run: bool, as_json: bool) -> None:
                 click.echo(f"     sha256:{short_hash(e.canonical_hash)} -> {e.publisher}")
         return
     with configured_publishers(config, required=False) as pubs:
-        result = _run_drain(outbox, pubs, force=force, as_json=as_json)
+        result = _run_drain(outbox, pubs, force=force, jobs=jobs, as_json=as_json)
     if as_json:
         echo_json(result.to_dict())
     else:
@@ -320,16 +325,17 @@ def _drain(config: Any, *, force: bool, dry_run: bool, as_json: bool) -> None:
     _exit(len(result.published), attempted)
 
 
-def _run_drain(outbox: Outbox, pubs: Mapping[str, Any], *, force: bool, as_json: bool) -> DrainResult:
+def _run_drain(outbox: Outbox, pubs: Mapping[str, Any], *, force: bool, jobs: int,
+               as_json: bool) -> DrainResult:
     if not _use_progress(as_json):
-        return outbox.drain(pubs, force=force)
+        return outbox.drain(pubs, force=force, workers=jobs)
     total = len(outbox.entries())
     with click.progressbar(length=total, label="publishing", file=sys.stderr) as bar:
 
         def tick(_entry: QueueEntry, _outcome: str) -> None:
             bar.update(1)
 
-        return outbox.drain(pubs, force=force, progress=tick)
+        return outbox.drain(pubs, force=force, progress=tick, workers=jobs)
 
 
 def _print_drain(result: DrainResult, outbox: Outbox) -> None:

@@ -1,0 +1,1089 @@
+"""The outbox: a durable, crash-safe queue of reports waiting to be published.
+
+When a publisher fails *transiently* (network, timeout, 5xx, 429 past its budget) in ``cache``
+storage mode, the report's exact bytes are queued here, one entry per
+``(canonical hash, publisher name)``. ``jux publish --queue`` (or :meth:`Outbox.drain`) sends them
+later. Layout under the outbox directory (default ``<user data dir>/outbox``)::
+
+    queue/<hex>.<publisher>/report.xml    exact bytes (never re-serialised)
+    queue/<hex>.<publisher>/state.json    attempts, last_error, next_attempt_at, created_at …
+    dead/<hex>.<publisher>/…              permanent failures, with the server's reason
+    published/receipts.jsonl              receipts of successful publishes (run ids), one per line
+    locks/<hex>.<publisher>.lock          per-entry file lock;  locks/drain.lock
+    trash/                                entries being deleted (renamed here atomically)
+
+Guarantees:
+
+* **Atomic writes**: every file is written to a temporary name, fsynced and renamed; an entry
+  exists only once its ``state.json`` is in place, and leaves the queue in one ``rename``.
+* **Crash safety**: an entry is removed only after its publisher returned a receipt. A drain
+  killed at any point (even SIGKILL) loses nothing; at worst the next drain re-sends a report the
+  server already has, which the idempotency key and the server's dedupe by canonical hash turn
+  into "already there" (no duplicate run).
+* **Concurrency**: a drain holds ``drain.lock`` (a second drain waits, then finds the work done),
+  and every entry is processed under its own lock, re-reading its state after locking, so two
+  drains never publish the same item and an ``enqueue``/``drop`` never races a publish.
+* **Backoff**: a failed entry waits ``min(backoff_base * 2**(attempts-1), backoff_max)`` seconds
+  (80-100 % of it, jittered), or longer when the server asked (``Retry-After``); after
+  ``max_attempts`` transient failures it is dead-lettered. Permanent rejections of the report
+  (HTTP 400/413/422) are dead-lettered at once; permanent *configuration* problems (401, 403,
+  404/405/415, TLS) keep the entry queued, since fixing the configuration fixes them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import queue
+import random
+import re
+import secrets
+import shutil
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import filelock
+
+from .client import PublishOutcome
+from .errors import (
+    ConfigError,
+    JuxError,
+    PermanentPublishError,
+    PublishError,
+    ReportNotFoundError,
+    TransientPublishError,
+)
+from .models import PublishReceipt, Report, ReportSummary, SignedReport
+from .protocols import Publisher
+
+__all__ = [
+    "DrainResult",
+    "Outbox",
+    "PublishOutcome",
+    "PublishState",
+    "QueueEntry",
+    "default_outbox_dir",
+    "outcome_to_dict",
+    "publish_with_mode",
+]
+
+log = logging.getLogger("juxsdk.outbox")
+
+#: HTTP statuses meaning "this report will never be accepted": dead-letter at once.
+DEAD_LETTER_STATUSES = frozenset({400, 413, 422})
+#: Permanent failures that a configuration change fixes: keep the entry queued.
+KEEP_QUEUED_STATUSES = frozenset({401, 403, 404, 405, 407, 415})
+
+STORAGE_MODES = ("local", "api", "both", "cache")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat()
+
+
+def default_outbox_dir() -> Path:
+    """Return the default outbox directory: ``<user data dir>/outbox``.
+
+    Uses :func:`juxsdk.config.user_data_dir` when available, else ``$JUX_DATA_DIR``, else
+    platformdirs' user data dir for ``jux``.
+    """
+    from . import config as _config
+
+    fn = getattr(_config, "user_data_dir", None)
+    if callable(fn):
+        base = Path(fn())
+    elif os.environ.get("JUX_DATA_DIR"):
+        base = Path(os.environ["JUX_DATA_DIR"]).expanduser()
+    else:
+        import platformdirs
+
+        base = platformdirs.user_data_path("jux", appauthor=False)
+    return base / "outbox"
+
+
+# --- values ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class QueueEntry:
+    """One queued (or dead-lettered) report for one publisher.
+
+    Attributes:
+        canonical_hash: ``sha256:<hex>`` of the report.
+        publisher: Publisher backend name.
+        state: ``"queued"`` or ``"dead"``.
+        attempts: Publish attempts made so far (the failure that queued it counts).
+        last_error: One-line message of the last failure, if any.
+        last_status: HTTP status (or backend code) of the last failure, if any.
+        next_attempt_at: Earliest time a drain retries it (UTC).
+        created_at: When it was first queued (UTC).
+        updated_at: Last state change (UTC).
+        size: Size of the report bytes.
+        sha256: SHA-256 hex of the exact bytes (integrity check before sending).
+        source: Original file name, if known.
+        project: The report's ``project`` property, if any.
+        signed: Whether the report carries a signature.
+        summary: Test counts.
+        properties: Report properties (name, value).
+        dead_reason: Why it was dead-lettered (the server's ``error``), for dead entries.
+        details: Server-provided details of the last failure (``error``, ``details``, ``suggestions``).
+        path: Directory holding the entry.
+    """
+
+    canonical_hash: str
+    publisher: str
+    state: str = "queued"
+    attempts: int = 0
+    last_error: str | None = None
+    last_status: int | None = None
+    next_attempt_at: dt.datetime = attrs.field(factory=_utcnow)
+    created_at: dt.datetime = attrs.field(factory=_utcnow)
+    updated_at: dt.datetime = attrs.field(factory=_utcnow)
+    size: int = 0
+    sha256: str = ""
+    source: str | None = None
+    project: str | None = None
+    signed: bool = False
+    summary: ReportSummary = attrs.field(factory=ReportSummary)
+    properties: tuple[tuple[str, str], ...] = ()
+    dead_reason: str | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+    path: Path | None = attrs.field(default=None, eq=False)
+
+    @property
+    def key(self) -> str:
+        """``<hex>.<publisher>``: the entry's directory name."""
+        return _key(self.canonical_hash, self.publisher)
+
+    def is_due(self, now: dt.datetime) -> bool:
+        """True when a drain at ``now`` should try it."""
+        return self.state == "queued" and self.next_attempt_at <= now
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``state.json`` content plus ``state``)."""
+        return {
+            "canonical_hash": self.canonical_hash,
+            "publisher": self.publisher,
+            "state": self.state,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "last_status": self.last_status,
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "size": self.size,
+            "sha256": self.sha256,
+            "source": self.source,
+            "project": self.project,
+            "signed": self.signed,
+            "summary": self.summary.to_dict(),
+            "properties": [list(p) for p in self.properties],
+            "dead_reason": self.dead_reason,
+            "details": _jsonable(dict(self.details)),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, path: Path | None = None) -> QueueEntry:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            KeyError, ValueError, TypeError: not an outbox state record.
+        """
+        return cls(
+            canonical_hash=str(data["canonical_hash"]),
+            publisher=str(data["publisher"]),
+            state=str(data.get("state", "queued")),
+            attempts=int(data.get("attempts", 0)),
+            last_error=data.get("last_error"),
+            last_status=data.get("last_status"),
+            next_attempt_at=dt.datetime.fromisoformat(data["next_attempt_at"]),
+            created_at=dt.datetime.fromisoformat(data["created_at"]),
+            updated_at=dt.datetime.fromisoformat(data.get("updated_at", data["created_at"])),
+            size=int(data.get("size", 0)),
+            sha256=str(data.get("sha256", "")),
+            source=data.get("source"),
+            project=data.get("project"),
+            signed=bool(data.get("signed", False)),
+            summary=ReportSummary.from_dict(data.get("summary", {})),
+            properties=tuple((str(n), str(v)) for n, v in data.get("properties", [])),
+            dead_reason=data.get("dead_reason"),
+            details=dict(data.get("details") or {}),
+            path=path,
+        )
+
+
+@attrs.frozen
+class PublishState:
+    """What the outbox knows about one report, for ``jux cache list``.
+
+    Attributes:
+        canonical_hash: ``sha256:<hex>``.
+        state: ``"queued"`` (any publisher still pending), else ``"dead"`` (any dead-lettered),
+            else ``"published"``; a hash the outbox does not know is ``"local"``.
+        publishers: Per publisher name: ``"queued"``, ``"dead"`` or ``"published"``.
+        run_ids: Per publisher name: the server's run id, for published ones.
+        detail: Last error or dead-letter reason, if any.
+    """
+
+    canonical_hash: str
+    state: str
+    publishers: Mapping[str, str] = attrs.field(factory=dict)
+    run_ids: Mapping[str, str] = attrs.field(factory=dict)
+    detail: str | None = None
+
+    @property
+    def run_id(self) -> str | None:
+        """The first known run id, if any."""
+        return next(iter(self.run_ids.values()), None)
+
+    def __str__(self) -> str:
+        """``local``, ``queued``, ``dead`` or ``published(<run id>)``."""
+        if self.state == "published" and self.run_id:
+            return f"published({self.run_id})"
+        return self.state
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "canonical_hash": self.canonical_hash,
+            "state": self.state,
+            "publishers": dict(self.publishers),
+            "run_ids": dict(self.run_ids),
+            "detail": self.detail,
+        }
+
+
+@attrs.frozen
+class DrainResult:
+    """What one :meth:`Outbox.drain` did.
+
+    Attributes:
+        published: ``(entry, receipt)`` for every entry sent (created or already there).
+        retrying: Entries that failed and stay queued (with their new ``next_attempt_at``).
+        dead: Entries moved to the dead-letter area during this drain.
+        skipped: Entries not tried: not yet due, locked by another process, or no publisher
+            of that name was given.
+        busy: True when another drain held the drain lock past ``lock_timeout`` (nothing done).
+    """
+
+    published: tuple[tuple[QueueEntry, PublishReceipt], ...] = ()
+    retrying: tuple[QueueEntry, ...] = ()
+    dead: tuple[QueueEntry, ...] = ()
+    skipped: tuple[QueueEntry, ...] = ()
+    busy: bool = False
+
+    @property
+    def attempted(self) -> int:
+        """Entries a publish was attempted for."""
+        return len(self.published) + len(self.retrying) + len(self.dead)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed (skipped entries do not count)."""
+        return not self.retrying and not self.dead and not self.busy
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "published": [
+                {"canonical_hash": e.canonical_hash, "publisher": e.publisher, **r.to_dict()}
+                for e, r in self.published
+            ],
+            "retrying": [e.to_dict() for e in self.retrying],
+            "dead": [e.to_dict() for e in self.dead],
+            "skipped": [{"canonical_hash": e.canonical_hash, "publisher": e.publisher}
+                        for e in self.skipped],
+            "busy": self.busy,
+        }
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def outcome_to_dict(outcome: PublishOutcome) -> dict[str, Any]:
+    """JSON-ready view of a :class:`juxsdk.client.PublishOutcome` (errors as message/hint/status)."""
+    err: dict[str, Any] | None = None
+    if outcome.error is not None:
+        err = {"type": type(outcome.error).__name__, "message": outcome.error.message,
+               "hint": outcome.error.hint}
+        if isinstance(outcome.error, PublishError):
+            err["status"] = outcome.error.status
+            err["details"] = _jsonable(outcome.error.details)
+    return {
+        "publisher": outcome.publisher,
+        "ok": outcome.ok,
+        "queued": outcome.queued,
+        "receipt": outcome.receipt.to_dict() if outcome.receipt else None,
+        "error": err,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _hex(canonical_hash: str) -> str:
+    algo, sep, hexpart = canonical_hash.partition(":")
+    if not sep or algo != "sha256" or not _HEX_RE.match(hexpart):
+        raise ValueError(f"not a canonical hash: {canonical_hash!r}")
+    return hexpart
+
+
+def _key(canonical_hash: str, publisher: str) -> str:
+    if not _NAME_RE.match(publisher):
+        raise ConfigError(f"invalid publisher name {publisher!r} for the outbox")
+    return f"{_hex(canonical_hash)}.{publisher}"
+
+
+def _split_key(name: str) -> tuple[str, str] | None:
+    hexpart, sep, publisher = name.partition(".")
+    if not sep or not _HEX_RE.match(hexpart) or not _NAME_RE.match(publisher):
+        return None
+    return f"sha256:{hexpart}", publisher
+
+
+def _write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _error_line(exc: BaseException) -> str:
+    if isinstance(exc, JuxError):
+        return exc.message
+    return f"{type(exc).__name__}"
+
+
+def _server_reason(exc: PublishError) -> str:
+    details = exc.details or {}
+    error = details.get("error")
+    parts = [str(error) if error else exc.message]
+    inner = details.get("details")
+    if isinstance(inner, Mapping) and inner:
+        parts.append(", ".join(f"{k}={v}" for k, v in inner.items()))
+    sugg = details.get("suggestions")
+    if isinstance(sugg, list) and sugg:
+        parts.append("suggestions: " + "; ".join(str(s) for s in sugg))
+    return " — ".join(parts)
+
+
+def _is_dead_letter(exc: PermanentPublishError) -> bool:
+    if exc.status is None:
+        return True  # a non-HTTP publisher said "never": believe it
+    if exc.status in KEEP_QUEUED_STATUSES or 300 <= exc.status < 400:
+        return False
+    return exc.status in DEAD_LETTER_STATUSES or 400 <= exc.status < 500
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+class Outbox:
+    """A durable publish queue in a directory (see the module docstring for the layout).
+
+    Args:
+        path: Outbox directory (created on first write); default :func:`default_outbox_dir`.
+        backoff_base: First retry delay, seconds (doubles per attempt).
+        backoff_max: Longest retry delay, seconds.
+        max_attempts: Transient failures after which an entry is dead-lettered.
+        lock_timeout: How long :meth:`drain` waits for another drain, and an entry operation
+            for a busy entry, seconds.
+        durable: fsync every state write (turn off only for benchmarks/tests).
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        backoff_base: float = 30.0,
+        backoff_max: float = 6 * 3600.0,
+        max_attempts: int = 20,
+        lock_timeout: float = 60.0,
+        durable: bool = True,
+    ) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_outbox_dir()
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self.max_attempts = int(max_attempts)
+        self.lock_timeout = float(lock_timeout)
+        self.durable = durable
+
+    @classmethod
+    def from_config(cls, config: Any = None) -> Outbox:
+        """Build the outbox from a :class:`juxsdk.JuxConfig` (its ``outbox`` settings, if any).
+
+        Recognised settings (all optional): ``outbox.path`` / ``outbox_dir``,
+        ``outbox.backoff_base``, ``outbox.backoff_max``, ``outbox.max_attempts``.
+        """
+        if config is None:
+            return cls()
+        section = getattr(config, "outbox", None)
+
+        def pick(name: str) -> Any:
+            if section is not None:
+                value = (section.get(name) if isinstance(section, Mapping)
+                         else getattr(section, name, None))
+                if value is not None:
+                    return value
+            return getattr(config, f"outbox_{name}", None)
+
+        kwargs: dict[str, Any] = {}
+        path = pick("path") or pick("dir")
+        for name in ("backoff_base", "backoff_max", "max_attempts"):
+            value = pick(name)
+            if value is not None:
+                kwargs[name] = value
+        return cls(path, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Outbox({str(self.path)!r})"
+
+    # -- paths and locks ----------------------------------------------------------------------
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.path / "queue"
+
+    @property
+    def dead_dir(self) -> Path:
+        return self.path / "dead"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.path / "published"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.path / "locks"
+
+    @property
+    def trash_dir(self) -> Path:
+        return self.path / "trash"
+
+    def _ensure(self) -> None:
+        for d in (self.queue_dir, self.dead_dir, self.published_dir, self.locks_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def _entry_lock(self, key: str) -> filelock.FileLock:
+        return filelock.FileLock(str(self.locks_dir / f"{key}.lock"))
+
+    @contextlib.contextmanager
+    def _locked(self, key: str, timeout: float | None = None) -> Iterator[None]:
+        self._ensure()
+        lock = self._entry_lock(key)
+        try:
+            lock.acquire(timeout=self.lock_timeout if timeout is None else timeout)
+        except filelock.Timeout:
+            raise JuxError(
+                f"outbox entry {key} is busy (another jux process is publishing it)",
+                hint="try again in a moment",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def backoff(self, attempts: int, *, retry_after: float | None = None) -> float:
+        """Seconds to wait before attempt ``attempts + 1`` (jittered, at least ``retry_after``)."""
+        if attempts <= 0:
+            delay = 0.0
+        else:
+            delay = min(self.backoff_base * (2 ** min(attempts - 1, 60)), self.backoff_max)
+            delay *= random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not crypto
+        if retry_after is not None:
+            delay = max(delay, float(retry_after))
+        return delay
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _read_entry(self, directory: Path) -> QueueEntry | None:
+        try:
+            data = json.loads((directory / "state.json").read_bytes())
+            return QueueEntry.from_dict(data, path=directory)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable outbox entry %s: %s", directory, exc)
+            return None
+
+    def _scan(self, base: Path) -> Iterator[QueueEntry]:
+        try:
+            names = sorted(os.listdir(base))
+        except FileNotFoundError:
+            return
+        for name in names:
+            if _split_key(name) is None:
+                continue
+            entry = self._read_entry(base / name)
+            if entry is not None:
+                yield entry
+
+    def entries(self, *, include_dead: bool = False) -> list[QueueEntry]:
+        """Return queued entries (and dead ones when asked), oldest first."""
+        items = list(self._scan(self.queue_dir))
+        if include_dead:
+            items += list(self._scan(self.dead_dir))
+        return sorted(items, key=lambda e: (e.created_at, e.canonical_hash, e.publisher))
+
+    def dead_entries(self) -> list[QueueEntry]:
+        """Return dead-lettered entries, oldest first."""
+        return sorted(self._scan(self.dead_dir), key=lambda e: (e.created_at, e.canonical_hash))
+
+    def __len__(self) -> int:
+        return len(self.entries())
+
+    def read_bytes(self, entry: QueueEntry) -> bytes:
+        """Return the exact queued bytes of ``entry``.
+
+        Raises:
+            ReportNotFoundError: the entry is gone.
+        """
+        base = self.dead_dir if entry.state == "dead" else self.queue_dir
+        try:
+            return (base / entry.key / "report.xml").read_bytes()
+        except FileNotFoundError:
+            raise ReportNotFoundError(f"outbox entry {entry.key} is gone") from None
+
+    def published_records(self) -> list[dict[str, Any]]:
+        """Return the receipts recorded for published entries (latest per hash and publisher).
+
+        Receipts are lines of ``published/receipts.jsonl`` (one ``O_APPEND`` write each, so
+        concurrent drains never interleave them; a line torn by a crash is skipped).
+        """
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        try:
+            raw = (self.published_dir / "receipts.jsonl").read_bytes()
+        except FileNotFoundError:
+            return []
+        for line in raw.splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                latest[(str(rec.get("canonical_hash")), str(rec.get("publisher")))] = rec
+        return list(latest.values())
+
+    def states(self) -> dict[str, PublishState]:
+        """Return the publish state of every report the outbox knows, by canonical hash.
+
+        A report absent from the result is ``"local"`` (stored only); see :meth:`state_of`.
+        """
+        per: dict[str, dict[str, str]] = {}
+        runs: dict[str, dict[str, str]] = {}
+        detail: dict[str, str] = {}
+        for rec in self.published_records():
+            h, pub = rec.get("canonical_hash"), rec.get("publisher")
+            if not isinstance(h, str) or not isinstance(pub, str):
+                continue
+            per.setdefault(h, {})[pub] = "published"
+            if rec.get("run_id"):
+                runs.setdefault(h, {})[pub] = str(rec["run_id"])
+        for e in self.dead_entries():
+            per.setdefault(e.canonical_hash, {})[e.publisher] = "dead"
+            detail[e.canonical_hash] = e.dead_reason or e.last_error or "dead"
+        for e in self.entries():
+            per.setdefault(e.canonical_hash, {})[e.publisher] = "queued"
+            if e.last_error:
+                detail[e.canonical_hash] = e.last_error
+        result: dict[str, PublishState] = {}
+        for h, pubs in per.items():
+            values = set(pubs.values())
+            state = "queued" if "queued" in values else "dead" if "dead" in values else "published"
+            result[h] = PublishState(h, state, dict(pubs), runs.get(h, {}), detail.get(h))
+        return result
+
+    def state_of(self, canonical_hash: str) -> PublishState:
+        """Return the publish state of one report (``"local"`` when the outbox never saw it)."""
+        return self.states().get(canonical_hash, PublishState(canonical_hash, "local"))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write_entry(self, directory: Path, entry: QueueEntry, data: bytes | None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if data is not None:
+            _write_atomic(directory / "report.xml", data, durable=self.durable)
+        _write_atomic(directory / "state.json",
+                      json.dumps(entry.to_dict(), indent=1).encode(), durable=self.durable)
+
+    def _retire(self, directory: Path) -> Path | None:
+        """Atomically take an entry directory out of ``queue/``/``dead/`` (rename into ``trash/``).
+
+        Returns the new location (to delete at leisure), or None when it was already gone.
+        """
+        self.trash_dir.mkdir(parents=True, exist_ok=True)
+        target = self.trash_dir / f"{directory.name}.{secrets.token_hex(4)}"
+        try:
+            os.replace(directory, target)
+        except FileNotFoundError:
+            return None
+        return target
+
+    def _remove_dir(self, directory: Path) -> None:
+        target = self._retire(directory)
+        if target is not None:
+            shutil.rmtree(target, ignore_errors=True)
+
+    def _trash_leftovers(self) -> list[Path]:
+        try:
+            return [self.trash_dir / n for n in os.listdir(self.trash_dir)]
+        except FileNotFoundError:
+            return []
+
+    def enqueue(
+        self,
+        report: Report | SignedReport,
+        publisher: str,
+        error: BaseException | None = None,
+        *,
+        now: dt.datetime | None = None,
+    ) -> QueueEntry:
+        """Queue ``report`` for ``publisher`` (idempotent per canonical hash and publisher).
+
+        Args:
+            report: The report; its exact ``data`` bytes are kept.
+            publisher: Publisher backend name.
+            error: The failure that made it queue (counts as one attempt; a
+                ``details["retry_after"]`` delays the next attempt accordingly).
+            now: Current time (UTC), for tests.
+
+        Returns:
+            The queued entry (the existing one, updated, when it was already queued).
+
+        Raises:
+            JuxError: the entry is locked by another process past ``lock_timeout``, or the
+                directory cannot be written.
+        """
+        now = now or _utcnow()
+        key = _key(report.canonical_hash, publisher)
+        try:
+            with self._locked(key):
+                directory = self.queue_dir / key
+                existing = self._read_entry(directory)
+                attempts = (existing.attempts if existing else 0) + (1 if error is not None else 0)
+                retry_after = _retry_after(error)
+                status = error.status if isinstance(error, PublishError) else None
+                entry = QueueEntry(
+                    canonical_hash=report.canonical_hash,
+                    publisher=publisher,
+                    attempts=attempts,
+                    last_error=_error_line(error) if error is not None else (
+                        existing.last_error if existing else None),
+                    last_status=status,
+                    next_attempt_at=now + dt.timedelta(
+                        seconds=self.backoff(attempts, retry_after=retry_after)),
+                    created_at=existing.created_at if existing else now,
+                    updated_at=now,
+                    size=len(report.data),
+                    sha256=hashlib.sha256(report.data).hexdigest(),
+                    source=report.source,
+                    project=report.project,
+                    signed=bool(report.signed),
+                    summary=report.summary,
+                    properties=tuple(report.properties),
+                    details=_jsonable(dict(error.details)) if isinstance(error, PublishError) else {},
+                    path=directory,
+                )
+                same_bytes = existing is not None and existing.sha256 == entry.sha256
+                self._write_entry(directory, entry, None if same_bytes else report.data)
+                # a fresh enqueue supersedes an old dead letter for the same pair
+                dead = self.dead_dir / key
+                if dead.exists():
+                    self._remove_dir(dead)
+                return entry
+        except OSError as exc:
+            raise JuxError(f"cannot write to the outbox {self.path}: {exc.strerror or exc}",
+                           hint="check the permissions of the jux data directory") from exc
+
+    def _match(self, hash_prefix: str | None, *, include_dead: bool = True) -> list[QueueEntry]:
+        items = self.entries(include_dead=include_dead)
+        if hash_prefix is None:
+            return items
+        prefix = hash_prefix.strip().lower()
+        if prefix.startswith("sha256:"):
+            prefix = prefix[len("sha256:"):]
+        if not prefix or not re.fullmatch(r"[0-9a-f]+", prefix):
+            raise ConfigError(f"{hash_prefix!r} is not a canonical hash prefix",
+                              hint="give the first hex digits of the hash, e.g. 3fa9c1")
+        matched = [e for e in items if _hex(e.canonical_hash).startswith(prefix)]
+        hashes = {e.canonical_hash for e in matched}
+        if len(hashes) > 1:
+            listed = ", ".join(sorted(_hex(h)[:12] for h in hashes))
+            raise ConfigError(f"hash prefix {hash_prefix!r} is ambiguous: {listed}",
+                              hint="give more hex digits")
+        return matched
+
+    def retry(self, hash_prefix: str | None = None, *, now: dt.datetime | None = None) -> int:
+        """Make matching entries due now; dead ones go back to the queue with attempts reset.
+
+        Args:
+            hash_prefix: Canonical hash or a prefix of its hex digits; None = every entry.
+            now: Current time (UTC), for tests.
+
+        Returns:
+            Number of entries reset.
+
+        Raises:
+            juxsdk.errors.ConfigError: the prefix is not hex or matches several reports.
+        """
+        now = now or _utcnow()
+        count = 0
+        for e in self._match(hash_prefix):
+            with self._locked(e.key):
+                src = (self.dead_dir if e.state == "dead" else self.queue_dir) / e.key
+                current = self._read_entry(src)
+                if current is None:
+                    continue
+                fresh = attrs.evolve(current, state="queued", next_attempt_at=now, updated_at=now,
+                                     attempts=0 if current.state == "dead" else current.attempts,
+                                     dead_reason=None)
+                if current.state == "dead":
+                    dst = self.queue_dir / e.key
+                    self._write_entry(dst, fresh, (src / "report.xml").read_bytes())
+                    self._remove_dir(src)
+                else:
+                    self._write_entry(src, fresh, None)
+                count += 1
+        return count
+
+    def drop(self, hash_prefix: str | None, *, dead_only: bool = False) -> int:
+        """Delete matching entries (queued and dead) without publishing them.
+
+        Args:
+            hash_prefix: Canonical hash or hex prefix; None = every entry.
+            dead_only: Only delete dead-lettered entries.
+
+        Returns:
+            Number of entries deleted.
+
+        Raises:
+            juxsdk.errors.ConfigError: the prefix is not hex or matches several reports.
+        """
+        count = 0
+        for e in self._match(hash_prefix):
+            if dead_only and e.state != "dead":
+                continue
+            with self._locked(e.key):
+                directory = (self.dead_dir if e.state == "dead" else self.queue_dir) / e.key
+                if (directory / "state.json").exists():
+                    self._remove_dir(directory)
+                    count += 1
+        return count
+
+    # -- draining -----------------------------------------------------------------------------
+
+    def _record_published(self, entry: QueueEntry, receipt: PublishReceipt, now: dt.datetime) -> None:
+        record = {**receipt.to_dict(), "canonical_hash": entry.canonical_hash,
+                  "publisher": entry.publisher, "published_at": _iso(now),
+                  "source": entry.source, "project": entry.project}
+        line = json.dumps(_jsonable(record), separators=(",", ":")).encode() + b"\n"
+        fd = os.open(self.published_dir / "receipts.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)  # one write per record: appends never interleave
+        finally:
+            os.close(fd)
+
+    def record_published(self, receipt: PublishReceipt, *, publisher: str | None = None,
+                         source: str | None = None, project: str | None = None) -> None:
+        """Remember a receipt obtained outside a drain (so ``jux cache list`` shows the run id).
+
+        Best effort: a write failure is logged, never raised.
+
+        Args:
+            receipt: The publisher's receipt.
+            publisher: Configured publisher name (default: ``receipt.publisher``).
+            source: Report file name, if known.
+            project: Report project, if known.
+        """
+        entry = QueueEntry(canonical_hash=receipt.canonical_hash, publisher=publisher or receipt.publisher,
+                           source=source, project=project)
+        try:
+            self._ensure()
+            self._record_published(entry, receipt, _utcnow())
+        except (OSError, ValueError) as exc:  # best effort: the publish itself succeeded
+            log.warning("could not record the publish receipt in %s: %s", self.path, exc)
+
+    def drain(
+        self,
+        publishers: Mapping[str, Publisher],
+        *,
+        now: dt.datetime | None = None,
+        progress: Callable[[QueueEntry, str], None] | None = None,
+        force: bool = False,
+        limit: int | None = None,
+        workers: int = 1,
+    ) -> DrainResult:
+        """Publish every due queued entry with the publisher of its name.
+
+        Args:
+            publishers: Publisher instances by name (entries of other names are skipped).
+            now: Current time (UTC) for due-ness and backoff, for tests.
+            progress: Called after each entry with ``(entry, outcome)``, outcome one of
+                ``"published"``, ``"duplicate"``, ``"retrying"``, ``"dead"``, ``"skipped"``
+                (from worker threads when ``workers > 1``, one call at a time).
+            force: Ignore ``next_attempt_at`` (try every queued entry now).
+            limit: Try at most this many entries.
+            workers: Entries published concurrently (threads sharing the publishers; the
+                ``http`` publisher's pooled session is safe to share). Each entry is still
+                processed under its own lock.
+
+        Returns:
+            A :class:`DrainResult`.
+
+        Raises:
+            JuxError: the outbox directory cannot be written.
+        """
+        self._ensure()
+        drain_lock = filelock.FileLock(str(self.locks_dir / "drain.lock"))
+        try:
+            drain_lock.acquire(timeout=self.lock_timeout)
+        except filelock.Timeout:
+            return DrainResult(busy=True)
+        published: list[tuple[QueueEntry, PublishReceipt]] = []
+        retrying: list[QueueEntry] = []
+        dead: list[QueueEntry] = []
+        skipped: list[QueueEntry] = []
+        mutex = threading.Lock()
+        # Published entries are renamed into trash/ at once (atomic removal) and deleted by a
+        # background thread, overlapping slow unlinks with network waits.
+        trash: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        for leftover in self._trash_leftovers():
+            trash.put(leftover)
+
+        def empty_trash() -> None:
+            while (item := trash.get()) is not None:
+                shutil.rmtree(item, ignore_errors=True)
+
+        cleaner = threading.Thread(target=empty_trash, name="jux-outbox-trash", daemon=True)
+        cleaner.start()
+
+        def report(entry: QueueEntry, outcome: str, result: Any) -> None:
+            with mutex:
+                if outcome in ("published", "duplicate"):
+                    published.append(result)
+                elif outcome == "retrying":
+                    retrying.append(result)
+                elif outcome == "dead":
+                    dead.append(result)
+                else:
+                    skipped.append(entry)
+                if progress:
+                    progress(entry, outcome)
+
+        def one(entry: QueueEntry, pub: Publisher) -> None:
+            t = now or _utcnow()
+            lock = self._entry_lock(entry.key)
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:  # another process works on it
+                report(entry, "skipped", None)
+                return
+            try:
+                outcome, result = self._drain_one(entry.key, pub, t, force=force, discard=trash.put)
+            finally:
+                lock.release()
+            report(entry, outcome, result)
+
+        try:
+            todo: list[tuple[QueueEntry, Publisher]] = []
+            for entry in self.entries():
+                pub = publishers.get(entry.publisher)
+                if pub is None or (not force and not entry.is_due(now or _utcnow())) or (
+                        limit is not None and len(todo) >= limit):
+                    report(entry, "skipped", None)
+                    continue
+                todo.append((entry, pub))
+            if workers <= 1 or len(todo) <= 1:
+                for entry, pub in todo:
+                    one(entry, pub)
+            else:
+                with concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                           thread_name_prefix="jux-drain") as pool:
+                    for fut in [pool.submit(one, e, p) for e, p in todo]:
+                        fut.result()
+        finally:
+            trash.put(None)
+            cleaner.join()
+            drain_lock.release()
+        return DrainResult(tuple(published), tuple(retrying), tuple(dead), tuple(skipped))
+
+    def _drain_one(
+        self, key: str, pub: Publisher, now: dt.datetime, *, force: bool,
+        discard: Callable[[Path], None],
+    ) -> tuple[str, tuple[QueueEntry, PublishReceipt] | QueueEntry | None]:
+        directory = self.queue_dir / key
+        entry = self._read_entry(directory)  # re-read under the lock: another drain may be done
+        if entry is None or (not force and not entry.is_due(now)):
+            return "skipped", None
+        try:
+            data = (directory / "report.xml").read_bytes()
+        except FileNotFoundError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            return "dead", self._to_dead(entry, directory, now,
+                                         "queued bytes are missing or corrupted (SHA-256 mismatch)", None)
+        report = Report(
+            data=data,
+            summary=entry.summary,
+            properties=entry.properties,
+            canonical_hash=entry.canonical_hash,
+            signed=entry.signed,
+            source=entry.source,
+        )
+        try:
+            receipt = pub.publish(report)
+        except PermanentPublishError as exc:
+            if _is_dead_letter(exc):
+                return "dead", self._to_dead(entry, directory, now, _server_reason(exc), exc)
+            return "retrying", self._failed(entry, directory, now, exc)
+        except TransientPublishError as exc:
+            failed = self._failed(entry, directory, now, exc)
+            if failed.attempts >= self.max_attempts:
+                reason = f"gave up after {failed.attempts} attempts: {exc.message}"
+                return "dead", self._to_dead(failed, directory, now, reason, exc)
+            return "retrying", failed
+        except JuxError as exc:  # configuration (missing token secret…): keep it queued
+            return "retrying", self._failed(entry, directory, now, exc)
+        self._record_published(entry, receipt, now)
+        retired = self._retire(directory)  # the entry is gone from the queue from here on
+        if retired is not None:
+            discard(retired)
+        return ("duplicate" if receipt.status == "duplicate" else "published"), (entry, receipt)
+
+    def _failed(self, entry: QueueEntry, directory: Path, now: dt.datetime, exc: JuxError) -> QueueEntry:
+        attempts = entry.attempts + 1
+        updated = attrs.evolve(
+            entry,
+            attempts=attempts,
+            last_error=exc.message,
+            last_status=exc.status if isinstance(exc, PublishError) else None,
+            next_attempt_at=now + dt.timedelta(seconds=self.backoff(attempts, retry_after=_retry_after(exc))),
+            updated_at=now,
+            details=_jsonable(dict(exc.details)) if isinstance(exc, PublishError) else {},
+        )
+        self._write_entry(directory, updated, None)
+        return updated
+
+    def _to_dead(self, entry: QueueEntry, directory: Path, now: dt.datetime, reason: str,
+                 exc: JuxError | None) -> QueueEntry:
+        target = self.dead_dir / entry.key
+        dead = attrs.evolve(
+            entry,
+            state="dead",
+            dead_reason=reason,
+            last_error=exc.message if exc is not None else reason,
+            last_status=exc.status if isinstance(exc, PublishError) else entry.last_status,
+            updated_at=now,
+            details=_jsonable(dict(exc.details)) if isinstance(exc, PublishError) else entry.details,
+            path=target,
+        )
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(directory / "report.xml", target / "report.xml")
+        _write_atomic(target / "state.json", json.dumps(dead.to_dict(), indent=1).encode(),
+                      durable=self.durable)
+        self._remove_dir(directory)
+        return dead
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    if isinstance(error, PublishError):
+        value = error.details.get("retry_after")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+# --- storage modes ---------------------------------------------------------------------------
+
+
+def publish_with_mode(
+    report: Report | SignedReport,
+    publishers: Mapping[str, Publisher] | Sequence[Publisher],
+    mode: str,
+    outbox: Outbox | None = None,
+) -> list[PublishOutcome]:
+    """Publish ``report`` to every publisher as the storage mode says; one outcome each.
+
+    * ``local``: nothing is published (returns ``[]``).
+    * ``api`` / ``both``: publish; failures are reported in the outcomes (the caller decides
+      that in ``api`` mode a failure is an error).
+    * ``cache``: publish; a :class:`~juxsdk.errors.TransientPublishError` queues the report in
+      ``outbox`` (``queued=True``); permanent failures are reported, not queued.
+
+    Args:
+        report: The (signed) report; its exact bytes are sent.
+        publishers: Publisher instances, by name or as a sequence (their ``name`` is used).
+        mode: ``"local"``, ``"api"``, ``"both"`` or ``"cache"``.
+        outbox: Queue for ``cache`` mode (default: :class:`Outbox` in the user data dir).
+
+    Returns:
+        One :class:`PublishOutcome` per publisher, in order.
+
+    Raises:
+        juxsdk.errors.ConfigError: unknown ``mode``.
+    """
+    if mode not in STORAGE_MODES:
+        raise ConfigError(f"unknown storage_mode {mode!r}", hint="use one of: " + ", ".join(STORAGE_MODES))
+    if mode == "local":
+        return []
+    items: list[tuple[str, Publisher]] = (
+        list(publishers.items()) if isinstance(publishers, Mapping)
+        else [(p.name, p) for p in publishers]
+    )
+    outcomes: list[PublishOutcome] = []
+    for name, pub in items:
+        try:
+            receipt = pub.publish(report)
+        except TransientPublishError as exc:
+            if mode != "cache":
+                outcomes.append(PublishOutcome(name, error=exc))
+                continue
+            box = outbox if outbox is not None else Outbox()
+            try:
+                box.enqueue(report, name, exc)
+            except JuxError as qexc:
+                log.warning("could not queue %s for %s: %s", report.canonical_hash, name, qexc.message)
+                outcomes.append(PublishOutcome(name, error=exc))
+                continue
+            outcomes.append(PublishOutcome(name, error=exc, queued=True))
+        except JuxError as exc:
+            outcomes.append(PublishOutcome(name, error=exc))
+        else:
+            outcomes.append(PublishOutcome(name, receipt=receipt))
+            if outbox is not None:
+                outbox.record_published(receipt, publisher=name, source=report.source, project=report.project)
+    return outcomes

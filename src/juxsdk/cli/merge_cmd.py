@@ -65,9 +65,7 @@ def provenance(report: Any, *, project: str | None, config: Any) -> Any:
 )
 @click.option("--sign", "do_sign", is_flag=True, help="Sign the merged report (configured signer, or --key).")
 @click.option("--signer", "signer_name", metavar="NAME", help="Signer backend for --sign (default: configuration).")
-@click.option(
-    "--key", type=click.Path(path_type=Path, dir_okay=False), help="Private key for --sign (file signer)."
-)
+@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="Private key for --sign (file signer).")
 @click.option(
     "--signing-cert",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -80,9 +78,7 @@ def provenance(report: Any, *, project: str | None, config: Any) -> Any:
 @click.option("--project", help="Project name written into the merged report.")
 @click.option("--property", "properties", multiple=True, metavar="K=V", help="Extra property (repeatable).")
 @click.option("--name", "root_name", metavar="NAME", help="name attribute of the merged <testsuites> root.")
-@click.option(
-    "--no-metadata", is_flag=True, help="Do not add provenance properties (git, CI, host, time)."
-)
+@click.option("--no-metadata", is_flag=True, help="Do not add provenance properties (git, CI, host, time).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (needs -o OUT).")
 @global_options(hidden=True)
 def merge(

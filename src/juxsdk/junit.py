@@ -329,7 +329,8 @@ def add_properties(
     encoding = tree.docinfo.encoding or "UTF-8"
     standalone = tree.docinfo.standalone
     kwargs: dict[str, Any] = {"xml_declaration": True, "encoding": encoding}
-    if standalone is not None:
+    # lxml reports False when the declaration has no standalone pseudo-attribute at all
+    if standalone is not None and b"standalone" in report.data[:200]:
         kwargs["standalone"] = standalone
     data = etree.tostring(tree, **kwargs)
     return _report_from_tree(data, tree, report.source)

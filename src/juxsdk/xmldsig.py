@@ -42,8 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
-from signxml.signer import XMLSigner
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
+from signxml.signer import XMLSigner
 
 from .canonical import DS_NS, exc_c14n, hash_c14n, remove_signature
 from .errors import (

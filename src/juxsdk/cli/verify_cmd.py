@@ -36,6 +36,15 @@ def _policy(certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path,
     return trust.policy_from_files(certs=certs, pubkeys=pubkeys, cas=cas)
 
 
+def _reason(message: str, name: str) -> str:
+    """The error message without a leading ``<file>:`` that repeats the file name."""
+    base = name.rsplit("/", 1)[-1]
+    for prefix in (f"{name}: ", f"{base}: ", f"{name}:", f"{base}:"):
+        if message.startswith(prefix):
+            return message[len(prefix) :].lstrip()
+    return message
+
+
 def _error_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, JuxError):
         return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
@@ -109,7 +118,7 @@ def verify(
             code = max(code, EXIT_VERIFICATION_FAILED)
             results.append({"file": name, "verified": False, "error": _error_dict(exc)})
             if not as_json:
-                click.echo(f"FAIL {name}: {exc.message}")
+                click.echo(f"FAIL {name}: {_reason(exc.message, name)}")
                 if exc.hint:
                     click.echo(f"     hint: {exc.hint}")
             continue
@@ -117,7 +126,7 @@ def verify(
             code = max(code, EXIT_ERROR)
             results.append({"file": name, "verified": False, "error": _error_dict(exc)})
             if not as_json:
-                click.echo(f"ERROR {name}: {exc.message}")
+                click.echo(f"ERROR {name}: {_reason(exc.message, name)}")
                 if exc.hint:
                     click.echo(f"      hint: {exc.hint}")
             continue

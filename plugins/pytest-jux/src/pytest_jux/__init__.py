@@ -1,0 +1,11 @@
+"""pytest-jux: sign, store and publish the JUnit XML report of every pytest run with juxsdk.
+
+The plugin itself lives in :mod:`pytest_jux.plugin` (registered through the ``pytest11``
+entry point ``jux``). It only translates pytest options and ini keys into juxsdk's
+configuration and calls juxsdk's public API; signing, configuration parsing and storage are
+juxsdk's.
+"""
+
+__version__ = "1.0.0"
+
+__all__ = ["__version__"]

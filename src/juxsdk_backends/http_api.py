@@ -37,20 +37,19 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import requests
-import requests.adapters
-import requests.auth
-import requests.utils
-import urllib3.exceptions
-from urllib3.util.retry import Retry
 
 import juxsdk
 from juxsdk.config import Secret
 from juxsdk.errors import ConfigError, PermanentPublishError, TransientPublishError
 from juxsdk.models import PublishReceipt, Report, SignedReport
+
+if TYPE_CHECKING:  # requests/urllib3 load on first publish, not when the backend registers
+    import requests
+
+    from ._http_transport import _BudgetRetry
 
 __all__ = ["HttpApiPublisher", "HttpApiPublisherOptions"]
 
@@ -159,74 +158,6 @@ def server_wait_seconds(headers: Mapping[str, str], *, now: float | None = None)
     return None
 
 
-class _BudgetRetry(Retry):
-    """urllib3 Retry bounded by a total deadline and a cap on server-requested waits.
-
-    * A ``Retry-After`` / ``X-RateLimit-Reset`` longer than the cap, or than the time left,
-      ends retrying at once (the last response is returned and mapped to a transient error).
-    * No wait extends past the deadline, and no retry starts after it.
-    """
-
-    def __init__(self, *args: Any, budget: _Budget | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.budget = budget
-
-    def new(self, **kw: Any) -> _BudgetRetry:
-        kw.setdefault("budget", self.budget)
-        return super().new(**kw)
-
-    def get_retry_after(self, response: Any) -> float | None:
-        if response is None or response.status not in (429, 503):
-            return None
-        return server_wait_seconds(response.headers)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> _BudgetRetry:
-        budget = self.budget
-        if budget is not None and response is not None:
-            wait = self.get_retry_after(response)
-            if wait is not None:
-                budget.server_wait = wait
-                if wait > budget.retry_after_cap or wait >= budget.remaining():
-                    reason = urllib3.exceptions.ResponseError(f"server asked to wait {wait:.0f} s")
-                    raise urllib3.exceptions.MaxRetryError(_pool, url or "", reason)
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
-        if budget is not None and budget.remaining() <= 0:
-            why: Exception = error or urllib3.exceptions.ResponseError("total deadline reached")
-            raise urllib3.exceptions.MaxRetryError(_pool, url or "", why) from why
-        return new
-
-    def sleep(self, response: Any = None) -> None:
-        wait = self.get_retry_after(response) if response is not None else None
-        if wait is None:
-            wait = self.get_backoff_time()
-        if self.budget is not None:
-            wait = min(wait, max(self.budget.remaining(), 0.0))
-        if wait > 0:
-            time.sleep(wait)
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    """Adds ``Authorization: Bearer …``; its repr never shows the token."""
-
-    def __init__(self, secret: Secret) -> None:
-        self._secret = secret
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._secret.get()}"
-        return r
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(****)"
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -321,6 +252,8 @@ class HttpApiPublisher:
     # -- session ------------------------------------------------------------------------------
 
     def _make_retry(self) -> _BudgetRetry:
+        from ._http_transport import _BudgetRetry
+
         o = self.options
         return _BudgetRetry(
             total=o.max_attempts - 1,
@@ -341,6 +274,12 @@ class HttpApiPublisher:
         )
 
     def _get_session(self) -> requests.Session:
+        import requests
+        import requests.adapters
+        import requests.utils
+
+        from ._http_transport import _BearerAuth
+
         with self._lock:
             if self._session is None:
                 s = requests.Session()
@@ -411,6 +350,11 @@ class HttpApiPublisher:
                 404/405/415/3xx (wrong URL), a TLS verification failure, or another 4xx.
             juxsdk.errors.ConfigError: the token secret cannot be resolved.
         """
+        import requests
+        import urllib3.exceptions
+
+        from ._http_transport import _reason
+
         o = self.options
         token_value: str | None = None
         if o.token is not None:
@@ -575,32 +519,6 @@ class HttpApiPublisher:
             message=str(message) if message is not None else None,
             counts=counts,
         )
-
-
-def _reason(exc: BaseException) -> str:
-    """A short reason for a requests exception, without URLs' userinfo or headers."""
-    cur: BaseException | None = exc
-    seen = 0
-    while cur is not None and seen < 10:
-        seen += 1
-        if isinstance(cur, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cur, urllib3.exceptions.NameResolutionError):
-            return "host name not resolved"
-        if isinstance(cur, urllib3.exceptions.NewConnectionError):  # subclasses ConnectTimeoutError
-            return "connection refused" if "refused" in str(cur).lower() else "cannot connect"
-        if isinstance(cur, (urllib3.exceptions.TimeoutError, TimeoutError)):
-            return "timed out"
-        if isinstance(cur, urllib3.exceptions.ProtocolError):
-            return "connection closed without a response"
-        if isinstance(cur, urllib3.exceptions.MaxRetryError) and cur.reason is not None:
-            cur = cur.reason
-            continue
-        nxt = cur.__cause__ or cur.__context__
-        if nxt is None and cur.args and isinstance(cur.args[0], BaseException):
-            nxt = cur.args[0]
-        cur = nxt
-    return type(exc).__name__
 
 
 def _error_fields(

@@ -11,7 +11,7 @@ from juxsdk.testing import PublisherContract
 from juxsdk.testing.server import JuxApiServer
 from juxsdk_backends.http_api import HttpApiPublisher, HttpApiPublisherOptions
 
-TOKEN = "contract-token-8f1e2d"  # noqa: S105 - test secret
+TOKEN = "contract-token-8f1e2d"
 
 
 def _dead_port() -> int:

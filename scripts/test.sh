@@ -26,8 +26,9 @@ PY=${PYTHON:-python3}
 
 echo "+ ruff"
 .venv/bin/ruff check src tests plugins examples benchmarks
-echo "+ mypy --strict src"
+echo "+ mypy --strict src and the plugin"
 .venv/bin/mypy
+MYPYPATH=src .venv/bin/mypy --strict plugins/pytest-jux/src/pytest_jux
 
 run_pytest() {
   # pytest exit code 5 (no tests collected) is a failure here too.

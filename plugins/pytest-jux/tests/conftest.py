@@ -22,11 +22,11 @@ import juxsdk.xmldsig  # noqa: F401
 import juxsdk_backends.file_key
 import juxsdk_backends.filesystem
 import juxsdk_backends.hooks
+import juxsdk_backends._http_transport  # requests loads lazily on first publish
 import juxsdk_backends.http_api  # noqa: F401
 from juxsdk.keys import generate_key_pair
 
 pytest_plugins = ["pytester"]
-
 
 
 @pytest.fixture(scope="session")

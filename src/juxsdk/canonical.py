@@ -25,7 +25,14 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["DS_NS", "c14n_without_signatures", "canonical_hash", "hash_c14n", "remove_signature"]
+__all__ = [
+    "DS_NS",
+    "c14n_without_signatures",
+    "canonical_hash",
+    "digest_without_signatures",
+    "hash_c14n",
+    "remove_signature",
+]
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 _DS_SIGNATURE = f"{{{DS_NS}}}Signature"
@@ -53,6 +60,45 @@ def exc_c14n(tree: Any) -> bytes:
     return bytes(etree.tostring(tree, method="c14n", exclusive=True, with_comments=False))
 
 
+class _HashSink:
+    """File-like sink that hashes what lxml's C14N writer streams into it."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self) -> None:
+        self.hash = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        self.hash.update(chunk)
+
+
+def _without_signatures(tree: Any) -> Any:
+    if not any(True for _ in tree.getroot().iter(_DS_SIGNATURE)):
+        return tree
+    clone = copy.deepcopy(tree)
+    for sig in list(clone.getroot().iter(_DS_SIGNATURE)):
+        if sig.getparent() is not None:
+            remove_signature(sig)
+    return clone
+
+
+def digest_without_signatures(tree: Any) -> bytes:
+    """SHA-256 digest of the canonical octets of ``tree`` (signatures removed), streamed.
+
+    Same value as ``hashlib.sha256(c14n_without_signatures(tree)).digest()`` without holding
+    the canonical octets in memory (lxml streams its C14N output into the hash).
+
+    Args:
+        tree: An lxml ``_ElementTree``; not modified.
+
+    Returns:
+        The 32-byte digest.
+    """
+    sink = _HashSink()
+    _without_signatures(tree).write_c14n(sink, exclusive=True, with_comments=False)
+    return sink.hash.digest()
+
+
 def c14n_without_signatures(tree: Any) -> bytes:
     """Exclusive C14N (no comments) of ``tree`` with every ``ds:Signature`` removed.
 
@@ -64,14 +110,7 @@ def c14n_without_signatures(tree: Any) -> bytes:
     Returns:
         The canonical octets.
     """
-    root = tree.getroot()
-    if not any(True for _ in root.iter(_DS_SIGNATURE)):
-        return exc_c14n(tree)
-    clone = copy.deepcopy(tree)
-    for sig in list(clone.getroot().iter(_DS_SIGNATURE)):
-        if sig.getparent() is not None:
-            remove_signature(sig)
-    return exc_c14n(clone)
+    return exc_c14n(_without_signatures(tree))
 
 
 def hash_c14n(c14n: bytes) -> str:
@@ -96,7 +135,7 @@ def canonical_hash(report: Any) -> str:
     if isinstance(report, bytes | bytearray | memoryview):
         from .junit import parse_xml  # local: junit imports this module
 
-        return hash_c14n(c14n_without_signatures(parse_xml(bytes(report))))
+        return "sha256:" + digest_without_signatures(parse_xml(bytes(report))).hex()
     value = getattr(report, "canonical_hash", None)
     if isinstance(value, str):
         return value

@@ -20,11 +20,19 @@ from typing import Any
 
 from lxml import etree
 
-from .canonical import DS_NS, c14n_without_signatures, hash_c14n
+from .canonical import DS_NS, digest_without_signatures
 from .errors import AlreadySignedError, ReportError, ReportParseError
 from .models import Report, ReportSummary
 
-__all__ = ["DEFAULT_MAX_BYTES", "add_properties", "parse_report", "parse_xml", "summarize"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "add_properties",
+    "parse_report",
+    "parse_xml",
+    "properties_of",
+    "scan",
+    "summarize",
+]
 
 #: Default upper bound on a report's size, in bytes (256 MiB). Raise it with ``max_bytes=``.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -32,9 +40,6 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _ROOT_NAMES = ("testsuites", "testsuite")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _DS_SIGNATURE = f"{{{DS_NS}}}Signature"
-
-_OUTCOMES = ("{*}failure", "{*}error", "{*}skipped")
-
 
 def _parser() -> etree.XMLParser:
     # A new parser per call: lxml parsers are not thread-safe.
@@ -132,42 +137,76 @@ def _to_float(value: str | None) -> float:
         return 0.0
 
 
-def summarize(root: Any) -> ReportSummary:
-    """Count testcases in a parsed report, each once, ignoring any ``ds:Signature``.
+_SCAN_TAGS = (
+    "{*}testcase",
+    "{*}failure",
+    "{*}error",
+    "{*}skipped",
+    "{*}testsuite",
+    "{*}testsuites",
+    "{*}properties",
+)
+
+
+def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
+    """Summary and properties of a parsed report in one walk of the tree.
 
     A testcase with a ``<failure>`` counts as a failure; else with an ``<error>`` as an error;
     else with ``<skipped>`` as skipped. ``time`` is the root's ``time`` attribute, else the sum of
     the top-level suites' ``time``, else the sum of the testcases' ``time`` (seconds).
+    Properties are the ``(name, value)`` pairs of the root's and every testsuite's
+    ``<properties>``, in document order (testcase-level ones excluded); a property's value is its
+    ``value`` attribute, else its text. Anything inside a ``ds:Signature`` is ignored.
 
     Args:
-        root: The root element (``<testsuites>`` or ``<testsuite>``) of a tree **without**
-            signatures, or with signatures that must be ignored (they are skipped).
+        root: The root element (``<testsuites>`` or ``<testsuite>``).
 
     Returns:
-        The summary.
+        ``(summary, properties)``.
     """
     sigs = [child for child in root if child.tag == _DS_SIGNATURE]
     holder: list[tuple[Any, int]] = []
-    for sig in sigs:  # detach unsigned ds:Signature content while counting
+    for sig in sigs:  # detach unsigned ds:Signature content while scanning
         holder.append((sig, root.index(sig)))
         tail = sig.tail
         root.remove(sig)
         sig.tail = tail
     try:
-        # One pass in C-filtered iterators: lxml's tag wildcards match any namespace.
-        tests = sum(1 for _ in root.iter("{*}testcase"))
+        tests = suites = 0
+        case_time = 0.0
         outcomes: dict[Any, int] = {}
-        for outcome in root.iter(*_OUTCOMES):
-            case = outcome.getparent()
-            if case is None or _local(case.tag) != "testcase":
+        props: list[tuple[str, str]] = []
+        # One walk of the tree, filtered in C by tag ({*} matches any namespace).
+        for el in root.iter(*_SCAN_TAGS):
+            name = el.tag.rpartition("}")[2]
+            if name == "testcase":
+                tests += 1
+                t = el.get("time")
+                if t:
+                    case_time += _to_float(t)
+            elif name == "testsuite":
+                suites += 1
+            elif name == "testsuites":
                 continue
-            name = _local(outcome.tag)
-            bit = 1 if name == "failure" else 2 if name == "error" else 4
-            outcomes[case] = outcomes.get(case, 0) | bit
+            elif name == "properties":
+                parent = el.getparent()
+                if parent is None or _local(parent.tag) not in _ROOT_NAMES:
+                    continue
+                for prop in el.iterchildren("{*}property"):
+                    key = prop.get("name")
+                    if key is None:
+                        continue
+                    value = prop.get("value")
+                    props.append((key, value if value is not None else "".join(prop.itertext())))
+            else:
+                case = el.getparent()
+                if case is None or _local(case.tag) != "testcase":
+                    continue
+                bit = 1 if name == "failure" else 2 if name == "error" else 4
+                outcomes[case] = outcomes.get(case, 0) | bit
         failures = sum(1 for bits in outcomes.values() if bits & 1)
         errors = sum(1 for bits in outcomes.values() if bits & 2 and not bits & 1)
         skipped = sum(1 for bits in outcomes.values() if bits == 4)
-        suites = sum(1 for _ in root.iter("{*}testsuite"))
         if root.get("time") is not None:
             total = _to_float(root.get("time"))
         else:
@@ -175,13 +214,13 @@ def summarize(root: Any) -> ReportSummary:
             if top and all(c.get("time") is not None for c in top):
                 total = sum(_to_float(c.get("time")) for c in top)
             else:
-                total = sum(_to_float(c.get("time")) for c in root.iter("{*}testcase"))
+                total = case_time
     finally:
         for sig, index in holder:
             tail = sig.tail
             root.insert(index, sig)
             sig.tail = tail
-    return ReportSummary(
+    summary = ReportSummary(
         tests=tests,
         failures=failures,
         errors=errors,
@@ -189,26 +228,24 @@ def summarize(root: Any) -> ReportSummary:
         time=round(total, 6),
         suites=suites,
     )
+    return summary, tuple(props)
+
+
+def summarize(root: Any) -> ReportSummary:
+    """Count testcases of a parsed report, each once (see :func:`scan` for the rules).
+
+    Args:
+        root: The root element, or any ``<testsuite>`` element.
+
+    Returns:
+        The summary.
+    """
+    return scan(root)[0]
 
 
 def properties_of(root: Any) -> tuple[tuple[str, str], ...]:
-    """Return ``(name, value)`` of the root's and every testsuite's properties, in document order.
-
-    A property's value is its ``value`` attribute, else its text content. Testcase-level
-    properties are not included.
-    """
-    out: list[tuple[str, str]] = []
-    for holder in root.iter("{*}testsuites", "{*}testsuite"):
-        for props in holder.iterchildren("{*}properties"):
-            for prop in props.iterchildren("{*}property"):
-                name = prop.get("name")
-                if name is None:
-                    continue
-                value = prop.get("value")
-                if value is None:
-                    value = "".join(prop.itertext())
-                out.append((name, value))
-    return tuple(out)
+    """Return ``(name, value)`` of the root's and every testsuite's properties, in document order."""
+    return scan(root)[1]
 
 
 def parse_report(
@@ -241,16 +278,17 @@ def _report_from_tree(data: bytes, tree: Any, source: str | None) -> Report:
     root = tree.getroot()
     _check_root(root, source)
     signed = any(True for _ in root.iter(_DS_SIGNATURE))
-    c14n = c14n_without_signatures(tree)
+    digest = digest_without_signatures(tree)
+    summary, properties = scan(root)
     return Report(
         data=data,
-        summary=summarize(root),
-        properties=properties_of(root),
-        canonical_hash=hash_c14n(c14n),
+        summary=summary,
+        properties=properties,
+        canonical_hash="sha256:" + digest.hex(),
         signed=signed,
         source=source,
         _root=root,
-        _c14n=c14n,
+        _digest=digest,
     )
 
 

@@ -246,10 +246,10 @@ class Report:
     canonical_hash: str
     signed: bool = False
     source: str | None = None
-    # Internal: the parsed tree and its exclusive C14N (signature removed), reused by
-    # sign_report so a report is parsed and canonicalised once. Never exposed.
+    # Internal: the parsed tree and the SHA-256 digest of its exclusive C14N (signatures
+    # removed), reused by sign_report so a report is parsed and canonicalised once.
     _root: Any = attrs.field(default=None, repr=False, alias="_root")
-    _c14n: bytes | None = attrs.field(default=None, repr=False, alias="_c14n")
+    _digest: bytes | None = attrs.field(default=None, repr=False, alias="_digest")
 
     signature: None = attrs.field(default=None, init=False)
 

@@ -56,8 +56,7 @@ from .errors import (
     SigningError,
     UnsupportedAlgorithmError,
 )
-from .junit import DEFAULT_MAX_BYTES, _check_root, _report_from_tree, parse_report, parse_xml, properties_of
-from .junit import summarize as _summarize
+from .junit import DEFAULT_MAX_BYTES, _check_root, _report_from_tree, parse_report, parse_xml, scan
 from .models import Report, SignatureInfo, SignedReport, VerifiedReport
 from .protocols import SIGNATURE_ALGORITHMS, Signer
 from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint
@@ -149,19 +148,21 @@ class _SignerKey:
 
 
 class _EnvelopedSigner(XMLSigner):
-    """signxml's XMLSigner, fed precomputed reference octets instead of copying the document.
+    """signxml's XMLSigner, fed the precomputed reference digest instead of the document.
 
-    The payload handed to ``sign`` is a tiny stand-in element; ``_c14n`` returns the report's
-    canonical octets for it, so signxml never copies or re-canonicalises the report.
+    The payload handed to ``sign`` is a tiny stand-in element; ``_c14n`` returns a marker for
+    it and ``_get_digest`` answers the marker with the report's canonical digest (computed once,
+    streamed, while parsing), so signxml never copies or re-canonicalises the report.
     """
 
-    def __init__(self, payload_c14n: bytes, method: SignatureMethod) -> None:
+    def __init__(self, payload_digest: bytes, method: SignatureMethod) -> None:
         super().__init__(
             signature_algorithm=method,
             digest_algorithm=DigestAlgorithm.SHA256,
             c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
         )
-        self._payload_c14n = payload_c14n
+        self._payload_digest = payload_digest
+        self._marker = b"juxsdk:precomputed-reference-digest"
         self.stand_in = etree.Element("stand-in")
 
     def get_root(self, data: Any) -> Any:
@@ -169,8 +170,15 @@ class _EnvelopedSigner(XMLSigner):
 
     def _c14n(self, nodes: Any, algorithm: Any, inclusive_ns_prefixes: Any = None) -> bytes:
         if nodes is self.stand_in:
-            return self._payload_c14n
+            return self._marker
         return bytes(super()._c14n(nodes, algorithm=algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes))
+
+    def _get_digest(self, data: bytes, algorithm: Any) -> bytes:
+        if data is self._marker:
+            if algorithm != DigestAlgorithm.SHA256:
+                raise SigningError("internal: the precomputed reference digest is SHA-256")
+            return self._payload_digest
+        return bytes(super()._get_digest(data, algorithm=algorithm))
 
     def _unpack(self, data: Any, references: Any) -> Any:
         sig_root, doc_root, c14n_inputs, _ = super()._unpack(data, references)
@@ -208,7 +216,8 @@ def _splice(report: Report, signature_xml: bytes) -> bytes | None:
         return None
     if not re.fullmatch(re.escape(end) + _MISC_TAIL, data[index:], re.S):
         return None
-    return data[:index] + signature_xml + data[index:]
+    view = memoryview(data)
+    return b"".join((view[:index], signature_xml, view[index:]))  # one copy of the report
 
 
 def _reserialise_with(report: Report, signature_el: Any) -> bytes:
@@ -312,8 +321,8 @@ def sign_report(
             "the signing certificate does not match the signing key",
             hint="configure the certificate that belongs to this key",
         )
-    assert report._c14n is not None
-    xml_signer = _EnvelopedSigner(report._c14n, _SIGNXML_METHODS[algorithm])
+    assert report._digest is not None
+    xml_signer = _EnvelopedSigner(report._digest, _SIGNXML_METHODS[algorithm])
     key = _SignerKey(signer, algorithm.split("-")[1])
     try:
         xml_signer.sign(xml_signer.stand_in, key=key, cert=chain or None)  # type: ignore[arg-type]
@@ -565,14 +574,14 @@ def verify_report(
         canonical = octets
     else:
         canonical = exc_c14n(tree)
-    # Summary and properties of the signed content only: the signature (and any ds:Object
-    # in it) is gone; comments are not signed, so drop them before reading text.
-    etree.strip_tags(root, etree.Comment)
+    # Summary and properties of the signed content only: the signature (and any ds:Object in
+    # it) is gone; comments are not signed, and the scan never reads them (itertext skips them).
+    summary, properties = scan(root)
     return VerifiedReport(
         signed_content=canonical,
         canonical_hash=hash_c14n(canonical),
-        summary=_summarize(root),
-        properties=properties_of(root),
+        summary=summary,
+        properties=properties,
         signature=signature_info(algorithm, decision.key, decision.certificate),
         verified_at=when,
         trust=decision.description,

@@ -72,8 +72,10 @@ class _HashSink:
         self.hash.update(chunk)
 
 
-def _without_signatures(tree: Any) -> Any:
-    if not any(True for _ in tree.getroot().iter(_DS_SIGNATURE)):
+def _without_signatures(tree: Any, has_signatures: bool | None = None) -> Any:
+    if has_signatures is None:
+        has_signatures = any(True for _ in tree.getroot().iter(_DS_SIGNATURE))
+    if not has_signatures:
         return tree
     clone = copy.deepcopy(tree)
     for sig in list(clone.getroot().iter(_DS_SIGNATURE)):
@@ -82,7 +84,7 @@ def _without_signatures(tree: Any) -> Any:
     return clone
 
 
-def digest_without_signatures(tree: Any) -> bytes:
+def digest_without_signatures(tree: Any, *, has_signatures: bool | None = None) -> bytes:
     """SHA-256 digest of the canonical octets of ``tree`` (signatures removed), streamed.
 
     Same value as ``hashlib.sha256(c14n_without_signatures(tree)).digest()`` without holding
@@ -90,12 +92,14 @@ def digest_without_signatures(tree: Any) -> bytes:
 
     Args:
         tree: An lxml ``_ElementTree``; not modified.
+        has_signatures: Whether the tree holds a ``ds:Signature``, when the caller knows
+            (saves a walk of the tree); None = look.
 
     Returns:
         The 32-byte digest.
     """
     sink = _HashSink()
-    _without_signatures(tree).write_c14n(sink, exclusive=True, with_comments=False)
+    _without_signatures(tree, has_signatures).write_c14n(sink, exclusive=True, with_comments=False)
     return sink.hash.digest()
 
 

@@ -138,6 +138,7 @@ def _to_float(value: str | None) -> float:
 
 
 _SCAN_TAGS = (
+    _DS_SIGNATURE,
     "{*}testcase",
     "{*}failure",
     "{*}error",
@@ -149,6 +150,12 @@ _SCAN_TAGS = (
 
 
 def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
+    """Summary and properties of a parsed report in one walk of the tree (see :func:`scan_report`)."""
+    summary, props, _ = scan_report(root)
+    return summary, props
+
+
+def scan_report(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...], int]:
     """Summary and properties of a parsed report in one walk of the tree.
 
     A testcase with a ``<failure>`` counts as a failure; else with an ``<error>`` as an error;
@@ -162,7 +169,8 @@ def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
         root: The root element (``<testsuites>`` or ``<testsuite>``).
 
     Returns:
-        ``(summary, properties)``.
+        ``(summary, properties, signatures)``: ``signatures`` counts ``ds:Signature`` elements
+        anywhere in the document.
     """
     sigs = [child for child in root if child.tag == _DS_SIGNATURE]
     holder: list[tuple[Any, int]] = []
@@ -173,7 +181,10 @@ def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
         sig.tail = tail
     try:
         tests = suites = 0
+        nested_signatures = 0
         case_time = 0.0
+        top = [c for c in root if _local(c.tag) == "testsuite"]
+        need_case_time = root.get("time") is None and not (top and all(c.get("time") is not None for c in top))
         outcomes: dict[Any, int] = {}
         props: list[tuple[str, str]] = []
         # One walk of the tree, filtered in C by tag ({*} matches any namespace).
@@ -181,13 +192,17 @@ def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
             name = el.tag.rpartition("}")[2]
             if name == "testcase":
                 tests += 1
-                t = el.get("time")
-                if t:
-                    case_time += _to_float(t)
+                if need_case_time:
+                    t = el.get("time")
+                    if t:
+                        case_time += _to_float(t)
             elif name == "testsuite":
                 suites += 1
             elif name == "testsuites":
                 continue
+            elif name == "Signature":
+                if el.tag == _DS_SIGNATURE:
+                    nested_signatures += 1
             elif name == "properties":
                 parent = el.getparent()
                 if parent is None or _local(parent.tag) not in _ROOT_NAMES:
@@ -209,12 +224,10 @@ def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
         skipped = sum(1 for bits in outcomes.values() if bits == 4)
         if root.get("time") is not None:
             total = _to_float(root.get("time"))
+        elif not need_case_time:
+            total = sum(_to_float(c.get("time")) for c in top)
         else:
-            top = [c for c in root if _local(c.tag) == "testsuite"]
-            if top and all(c.get("time") is not None for c in top):
-                total = sum(_to_float(c.get("time")) for c in top)
-            else:
-                total = case_time
+            total = case_time
     finally:
         for sig, index in holder:
             tail = sig.tail
@@ -228,7 +241,7 @@ def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
         time=round(total, 6),
         suites=suites,
     )
-    return summary, tuple(props)
+    return summary, tuple(props), len(holder) + nested_signatures
 
 
 def summarize(root: Any) -> ReportSummary:
@@ -277,15 +290,14 @@ def parse_report(
 def _report_from_tree(data: bytes, tree: Any, source: str | None) -> Report:
     root = tree.getroot()
     _check_root(root, source)
-    signed = any(True for _ in root.iter(_DS_SIGNATURE))
-    digest = digest_without_signatures(tree)
-    summary, properties = scan(root)
+    summary, properties, signatures = scan_report(root)
+    digest = digest_without_signatures(tree, has_signatures=signatures > 0)
     return Report(
         data=data,
         summary=summary,
         properties=properties,
         canonical_hash="sha256:" + digest.hex(),
-        signed=signed,
+        signed=signatures > 0,
         source=source,
         _root=root,
         _digest=digest,

@@ -19,10 +19,10 @@ import juxsdk.metadata
 import juxsdk.registry
 import juxsdk.trust
 import juxsdk.xmldsig  # noqa: F401
+import juxsdk_backends._http_transport  # requests loads lazily on first publish
 import juxsdk_backends.file_key
 import juxsdk_backends.filesystem
 import juxsdk_backends.hooks
-import juxsdk_backends._http_transport  # requests loads lazily on first publish
 import juxsdk_backends.http_api  # noqa: F401
 from juxsdk.keys import generate_key_pair
 

@@ -7,7 +7,8 @@ re-serialises XML.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -20,6 +21,8 @@ __all__ = [
     "SignedReport",
     "StoredReport",
     "VerifiedReport",
+    "canonical_hex",
+    "select_records",
     "stored_record",
 ]
 
@@ -367,3 +370,72 @@ def stored_record(
         location=location,
         store=store,
     )
+
+
+_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
+
+
+def canonical_hex(canonical_hash: object) -> str:
+    """Validate a canonical hash and return its 64 hex digits.
+
+    Stores use the hex digits in file names and object keys, so anything else (path
+    separators, ``..``, upper case) is refused here.
+
+    Args:
+        canonical_hash: ``"sha256:"`` followed by 64 lowercase hex digits.
+
+    Returns:
+        The hex digits.
+
+    Raises:
+        juxsdk.errors.StoreError: the value is not a canonical hash.
+    """
+    match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
+    if match is None:
+        from .errors import StoreError
+
+        shown = repr(canonical_hash)[:80]
+        raise StoreError(
+            f"invalid canonical hash {shown}", hint="expected 'sha256:' followed by 64 lowercase hex digits"
+        )
+    return match.group(1)
+
+
+def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=_dt.UTC)
+
+
+def select_records(
+    records: Iterable[StoredReport | None],
+    *,
+    project: str | None = None,
+    since: _dt.datetime | None = None,
+    until: _dt.datetime | None = None,
+    failed_only: bool = False,
+) -> list[StoredReport]:
+    """Apply the :meth:`juxsdk.protocols.Store.list` filters and order.
+
+    Args:
+        records: Candidate records (None entries are skipped).
+        project: Keep records whose ``project`` property equals this.
+        since: Keep records stored at or after this time (naive = UTC).
+        until: Keep records stored before this time (naive = UTC).
+        failed_only: Keep records with failures or errors.
+
+    Returns:
+        The matching records sorted by ``(stored_at, canonical_hash)``.
+    """
+    lower, upper = _utc(since), _utc(until)
+    found = [
+        r
+        for r in records
+        if r is not None
+        and (project is None or r.project == project)
+        and (lower is None or _utc(r.stored_at) >= lower)  # type: ignore[operator]
+        and (upper is None or _utc(r.stored_at) < upper)  # type: ignore[operator]
+        and (not failed_only or not r.summary.ok)
+    ]
+    found.sort(key=lambda r: (r.stored_at, r.canonical_hash))
+    return found

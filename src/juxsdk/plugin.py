@@ -28,7 +28,15 @@ from .errors import (
     TransientPublishError,
 )
 from .hookspecs import PROJECT_NAME
-from .models import PublishReceipt, Report, SignedReport, StoredReport, stored_record
+from .models import (
+    PublishReceipt,
+    Report,
+    SignedReport,
+    StoredReport,
+    canonical_hex,
+    select_records,
+    stored_record,
+)
 from .protocols import SIGNATURE_ALGORITHMS, Publisher, Signer, Store
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -50,6 +58,8 @@ __all__ = [
     "StoreError",
     "StoredReport",
     "TransientPublishError",
+    "canonical_hex",
     "hookimpl",
+    "select_records",
     "stored_record",
 ]

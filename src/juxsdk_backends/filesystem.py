@@ -41,7 +41,7 @@ import filelock
 
 from juxsdk import config as _config
 from juxsdk.errors import ReportNotFoundError, StoreError
-from juxsdk.models import Report, SignedReport, StoredReport, stored_record
+from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
 
 __all__ = ["FilesystemStore", "default_root"]
 
@@ -59,7 +59,6 @@ _LOCK_POLL = 0.005
 #: Seconds after which ``clean`` treats a ``.tmp-*`` file as left by a dead writer.
 STALE_TEMP_AGE = 3600.0
 
-_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
@@ -166,13 +165,7 @@ class FilesystemStore:
 
     def _hex(self, canonical_hash: str) -> str:
         """Validate ``sha256:<64 lowercase hex>`` and return the hex part (blocks path tricks)."""
-        match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
-        if match is None:
-            raise StoreError(
-                f"invalid canonical hash {_short(canonical_hash)}",
-                hint="expected 'sha256:' followed by 64 lowercase hex digits",
-            )
-        return match.group(1)
+        return canonical_hex(canonical_hash)
 
     def _paths(self, hexd: str) -> tuple[Path, Path, Path]:
         shard = self.root / hexd[:2]
@@ -486,23 +479,8 @@ class FilesystemStore:
         Raises:
             juxsdk.errors.StoreError: the root or a shard cannot be read.
         """
-        lower, upper = _utc(since), _utc(until)
-        found: builtins.list[StoredReport] = []
-        for hexd, xml, side in self._scan():
-            record = self._load_or_none(hexd, xml, side)
-            if record is None:
-                continue
-            if project is not None and record.project != project:
-                continue
-            if lower is not None and record.stored_at < lower:
-                continue
-            if upper is not None and record.stored_at >= upper:
-                continue
-            if failed_only and record.summary.ok:
-                continue
-            found.append(record)
-        found.sort(key=lambda r: (r.stored_at, r.canonical_hash))
-        return iter(found)
+        records = (self._load_or_none(hexd, xml, side) for hexd, xml, side in self._scan())
+        return iter(select_records(records, project=project, since=since, until=until, failed_only=failed_only))
 
     def delete(self, canonical_hash: str) -> bool:
         """Delete a report (sidecar first, then XML).

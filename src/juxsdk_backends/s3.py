@@ -43,13 +43,12 @@ import attrs
 
 from juxsdk.config import Secret
 from juxsdk.errors import ConfigError, ReportNotFoundError, StoreError
-from juxsdk.models import Report, SignedReport, StoredReport, stored_record
+from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
 
 __all__ = ["S3Store"]
 
 logger = logging.getLogger(__name__)
 
-_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
 _KEY_RE = re.compile(r"([0-9a-f]{64})\.json")
 _INSTALL_HINT = "pip install 'juxsdk[s3]'"
 _CREDENTIAL_CODES = frozenset(
@@ -313,14 +312,7 @@ class S3Store:
     # ------------------------------------------------------------------ keys
 
     def _hex(self, canonical_hash: str) -> str:
-        match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
-        if match is None:
-            shown = repr(canonical_hash)
-            raise StoreError(
-                f"invalid canonical hash {shown[:80]}",
-                hint="expected 'sha256:' followed by 64 lowercase hex digits",
-            )
-        return match.group(1)
+        return canonical_hex(canonical_hash)
 
     def _keys(self, hexd: str) -> tuple[str, str]:
         return f"{self._base}{hexd}.xml", f"{self._base}{hexd}.json"
@@ -585,24 +577,15 @@ class S3Store:
         Raises:
             juxsdk.errors.StoreError: the bucket cannot be listed or read.
         """
-        lower = since if since is None or since.tzinfo else since.replace(tzinfo=dt.UTC)
-        upper = until if until is None or until.tzinfo else until.replace(tzinfo=dt.UTC)
         keys = builtins.list(self._sidecar_keys())
-        found: builtins.list[StoredReport] = []
         with ThreadPoolExecutor(max_workers=LIST_WORKERS, thread_name_prefix="jux-s3-list") as pool:
-            for record in pool.map(self._load_listed, keys):
-                if record is None:
-                    continue
-                if project is not None and record.project != project:
-                    continue
-                if lower is not None and record.stored_at < lower:
-                    continue
-                if upper is not None and record.stored_at >= upper:
-                    continue
-                if failed_only and record.summary.ok:
-                    continue
-                found.append(record)
-        found.sort(key=lambda r: (r.stored_at, r.canonical_hash))
+            found = select_records(
+                pool.map(self._load_listed, keys),
+                project=project,
+                since=since,
+                until=until,
+                failed_only=failed_only,
+            )
         return iter(found)
 
     def delete(self, canonical_hash: str) -> bool:

@@ -28,9 +28,9 @@ from juxsdk.errors import (
     SigningError,
     TransientPublishError,
 )
-from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport, stored_record
+from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport, select_records, stored_record
 
-__all__ = ["MemoryPublisher", "MemorySigner", "MemoryStore", "record_matches", "self_signed_certificate"]
+__all__ = ["MemoryPublisher", "MemorySigner", "MemoryStore", "self_signed_certificate"]
 
 _HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -38,29 +38,6 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-
-
-def record_matches(
-    record: StoredReport,
-    *,
-    project: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    failed_only: bool,
-) -> bool:
-    """Return True when ``record`` passes every list filter of :meth:`juxsdk.protocols.Store.list`.
-
-    ``stored_at`` must be in ``[since, until)``; ``failed_only`` keeps records whose summary has
-    at least one failure or error. Naive datetimes are taken as UTC.
-    """
-    if project is not None and record.project != project:
-        return False
-    at = record.stored_at if record.stored_at.tzinfo else record.stored_at.replace(tzinfo=dt.UTC)
-    if since is not None and at < (since if since.tzinfo else since.replace(tzinfo=dt.UTC)):
-        return False
-    if until is not None and at >= (until if until.tzinfo else until.replace(tzinfo=dt.UTC)):
-        return False
-    return not (failed_only and record.summary.ok)
 
 
 class MemoryStore:
@@ -134,10 +111,7 @@ class MemoryStore:
         """Yield matching records, oldest first."""
         with self._lock:
             records = [rec for _, rec in self._data.values()]
-        records.sort(key=lambda r: (r.stored_at, r.canonical_hash))
-        for rec in records:
-            if record_matches(rec, project=project, since=since, until=until, failed_only=failed_only):
-                yield rec
+        yield from select_records(records, project=project, since=since, until=until, failed_only=failed_only)
 
     def delete(self, canonical_hash: str) -> bool:
         """Delete; return False when it was not there."""

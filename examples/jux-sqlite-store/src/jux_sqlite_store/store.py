@@ -19,7 +19,6 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -34,12 +33,12 @@ from juxsdk.plugin import (
     SignedReport,
     StoredReport,
     StoreError,
+    canonical_hex,
     stored_record,
 )
 
 __all__ = ["SqliteStore"]
 
-_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -118,13 +117,7 @@ class SqliteStore:
         return self._conn
 
     def _hex(self, canonical_hash: str) -> str:
-        match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
-        if match is None:
-            raise StoreError(
-                f"invalid canonical hash {str(canonical_hash)[:80]!r}",
-                hint="expected 'sha256:' followed by 64 lowercase hex digits",
-            )
-        return match.group(1)
+        return canonical_hex(canonical_hash)
 
     def _query(self, action: str, sql: str, params: tuple[Any, ...] = ()) -> builtins.list[Any]:
         with self._lock:

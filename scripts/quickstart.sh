@@ -16,12 +16,12 @@ CORPUS=../shared/corpus/jux-test-fixtures
 JUX=.venv/bin/jux
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "1. signing key (RSA-2048 + self-signed certificate) in $JUX_CONFIG_DIR"
+step "1. signing key (RSA + self-signed certificate) in $JUX_CONFIG_DIR"
 [ -f "$JUX_CONFIG_DIR/signing-key.pem" ] || $JUX keygen --subject "juxsdk quickstart"
 CERT="$JUX_CONFIG_DIR/signing-cert.pem"
 
 step "2. sign one Maven Surefire report and verify it"
-$JUX sign --force "$CORPUS/raw/maven-surefire/spring-boot-tests.xml" -o .jux-demo/spring-boot-tests.signed.xml
+$JUX sign "$CORPUS/raw/maven-surefire/spring-boot-tests.xml" -o .jux-demo/spring-boot-tests.signed.xml
 $JUX verify --cert "$CERT" .jux-demo/spring-boot-tests.signed.xml
 $JUX inspect .jux-demo/spring-boot-tests.signed.xml
 

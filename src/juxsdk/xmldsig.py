@@ -35,6 +35,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
+import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -201,8 +202,8 @@ def _ascii_compatible(encoding: str | None) -> bool:
 _MISC_TAIL = rb"\s*>(?:\s+|<!--.*?-->|<\?.*?\?>)*"
 
 
-def _splice(report: Report, signature_xml: bytes) -> bytes | None:
-    """Insert ``signature_xml`` before the root end tag of ``report.data``; None if unsafe."""
+def _splice_point(report: Report) -> int | None:
+    """Offset of the root end tag in ``report.data``, where the signature goes; None if unsafe."""
     root = report._root
     data = report.data
     docinfo = root.getroottree().docinfo
@@ -216,8 +217,7 @@ def _splice(report: Report, signature_xml: bytes) -> bytes | None:
         return None
     if not re.fullmatch(re.escape(end) + _MISC_TAIL, data[index:], re.S):
         return None
-    view = memoryview(data)
-    return b"".join((view[:index], signature_xml, view[index:]))  # one copy of the report
+    return index
 
 
 def _reserialise_with(report: Report, signature_el: Any) -> bytes:
@@ -292,6 +292,7 @@ def sign_report(
         AlreadySignedError: the report is signed and ``replace`` is False.
         SigningError: unsupported algorithm, certificate/key mismatch, or the signer failed.
     """
+    owned = not isinstance(report, Report)  # parsed here: nobody else holds its tree
     if isinstance(report, SignedReport):
         report = parse_report(report.data, source=source or report.source)
     elif not isinstance(report, Report):
@@ -333,9 +334,14 @@ def sign_report(
     sig_el = xml_signer.stand_in[-1]
     _self_check(sig_el, public, algorithm)
     sig_xml = bytes(etree.tostring(sig_el, with_tail=False))
-    data = _splice(report, sig_xml)
-    if data is None:
+    index = _splice_point(report)
+    if index is None:
         data = _reserialise_with(report, sig_el)
+    else:
+        if owned:  # free the parsed tree before the output copy: lower peak memory
+            report = attrs.evolve(report, _root=None)
+        view = memoryview(report.data)
+        data = b"".join((view[:index], sig_xml, view[index:]))  # the input bytes + the signature
     return SignedReport(
         data=data,
         canonical_hash=report.canonical_hash,

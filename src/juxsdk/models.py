@@ -299,7 +299,8 @@ class VerifiedReport:
 
     Attributes:
         signed_content: Exclusive C14N of the document with the signature removed: exactly the
-            bytes the reference digest covers.
+            bytes the reference digest covers (joined on access from the chunks kept by
+            verification, so a caller that only needs the summary never pays for one buffer).
         canonical_hash: ``sha256:<hex>`` of ``signed_content``.
         summary: Counts computed from the signed content only.
         properties: Properties from the signed content only.
@@ -310,7 +311,7 @@ class VerifiedReport:
         source: File name, if known.
     """
 
-    signed_content: bytes
+    _content: tuple[bytes, ...] = attrs.field(repr=False, alias="_content")
     canonical_hash: str
     summary: ReportSummary
     properties: tuple[tuple[str, str], ...]
@@ -319,6 +320,11 @@ class VerifiedReport:
     trust: str
     warnings: tuple[str, ...] = ()
     source: str | None = None
+
+    @property
+    def signed_content(self) -> bytes:
+        """Exclusive C14N of the signed document (signature removed), as one bytes object."""
+        return b"".join(self._content)
 
     @property
     def project(self) -> str | None:

@@ -46,7 +46,7 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
-from .canonical import DS_NS, exc_c14n, hash_c14n, remove_signature
+from .canonical import DS_NS, remove_signature
 from .errors import (
     AlreadySignedError,
     DigestMismatchError,
@@ -372,6 +372,18 @@ def _self_check(sig_el: Any, public: PublicKeyTypes, algorithm: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+class _Chunks:
+    """File-like sink for lxml's ``write_c14n``: keeps the chunks and hashes them."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.hash = hashlib.new(algorithm)
+        self.chunks: list[bytes] = []
+
+    def write(self, chunk: bytes) -> None:
+        self.hash.update(chunk)
+        self.chunks.append(chunk)
+
+
 def _verify_value(key: PublicKeyTypes, value: bytes, octets: bytes, hash_alg: hashes.HashAlgorithm) -> None:
     if isinstance(key, rsa.RSAPublicKey):
         key.verify(value, octets, padding.PKCS1v15(), hash_alg)
@@ -570,22 +582,31 @@ def verify_report(
 
     # Enveloped transform: the signed content is the document without the signature.
     remove_signature(sig)
-    octets = exc_c14n(tree) if ref_c14n == _EXC_C14N and not ref_prefixes else _c14n_of(tree, ref_c14n, ref_prefixes)
-    if hashlib.new(_ACCEPTED_DIGESTS[digest_uri], octets).digest() != digest_value:
+    plain = ref_c14n == _EXC_C14N and not ref_prefixes
+    # The exclusive C14N is streamed into chunks (and the hash) rather than built as one
+    # buffer by libxml2, so the tree can be freed before the chunks are joined: lower peak RSS.
+    canonical = _Chunks(_ACCEPTED_DIGESTS[digest_uri] if plain else "sha256")
+    tree.write_c14n(canonical, exclusive=True, with_comments=False)
+    if plain:
+        actual = canonical.hash.digest()
+    else:
+        actual = hashlib.new(_ACCEPTED_DIGESTS[digest_uri], _c14n_of(tree, ref_c14n, ref_prefixes)).digest()
+    if actual != digest_value:
         raise DigestMismatchError(
             f"{label}: the report content was changed after it was signed (digest mismatch)",
             hint="do not edit or reformat signed reports; re-sign the original output",
         )
-    if ref_c14n == _EXC_C14N and not ref_prefixes:
-        canonical = octets
-    else:
-        canonical = exc_c14n(tree)
     # Summary and properties of the signed content only: the signature (and any ds:Object in
     # it) is gone; comments are not signed, and the scan never reads them (itertext skips them).
     summary, properties = scan(root)
+    del tree, root, sig, signed_info, reference
+    if canonical.hash.name == "sha256":
+        canonical_hash = "sha256:" + canonical.hash.hexdigest()
+    else:
+        canonical_hash = "sha256:" + hashlib.sha256(b"".join(canonical.chunks)).hexdigest()
     return VerifiedReport(
-        signed_content=canonical,
-        canonical_hash=hash_c14n(canonical),
+        _content=tuple(canonical.chunks),
+        canonical_hash=canonical_hash,
         summary=summary,
         properties=properties,
         signature=signature_info(algorithm, decision.key, decision.certificate),

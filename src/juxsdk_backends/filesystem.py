@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
-import filelock
 
 from juxsdk import config as _config
 from juxsdk.errors import ReportNotFoundError, StoreError
@@ -208,6 +207,8 @@ class FilesystemStore:
     @contextlib.contextmanager
     def _locked(self, shard: Path) -> Iterator[None]:
         """Hold the shard's lock file (released by the kernel if the process dies)."""
+        import filelock  # on first write: registering the backend stays cheap
+
         lock_path = shard / LOCK_NAME
         lock = filelock.FileLock(str(lock_path), mode=FILE_MODE)
         try:

@@ -74,7 +74,12 @@ def _print_result(entry: dict[str, Any]) -> None:
     s = entry["summary"]
     sig = entry["signature"]
     status = "OK  " if entry["ok"] else "PART" if _partly_done(entry) else "FAIL"
-    signed = f"signed by {sig['certificate_subject'] or sig['key_fingerprint'][:23]}" if sig else "unsigned"
+    if sig:
+        signed = f"signed by {sig['certificate_subject'] or sig['key_fingerprint'][:23]}"
+    elif entry.get("signed"):
+        signed = "already signed, kept as is (not verified; --force re-signs)"
+    else:
+        signed = "unsigned"
     click.echo(
         f"{status} {entry['file']}: sha256:{short_hash(entry['canonical_hash'])} {signed}; "
         f"{s['tests']} tests, {s['failures']} failures, {s['errors']} errors"

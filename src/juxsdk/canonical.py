@@ -32,6 +32,7 @@ __all__ = [
     "digest_without_signatures",
     "hash_c14n",
     "remove_signature",
+    "signed_content_of",
 ]
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -115,6 +116,28 @@ def c14n_without_signatures(tree: Any) -> bytes:
         The canonical octets.
     """
     return exc_c14n(_without_signatures(tree))
+
+
+def signed_content_of(data: bytes, canonical_hash: str) -> bytes:
+    """Recompute the signed content of verified bytes and check it against its hash.
+
+    Args:
+        data: Bytes that :func:`juxsdk.verify_report` accepted (one ``ds:Signature``).
+        canonical_hash: The canonical hash verification computed.
+
+    Returns:
+        The exclusive C14N octets of the document without its signature.
+
+    Raises:
+        juxsdk.errors.DigestMismatchError: the octets do not hash to ``canonical_hash``.
+    """
+    from .errors import DigestMismatchError
+    from .junit import parse_xml  # local: junit imports this module
+
+    octets = c14n_without_signatures(parse_xml(data, max_bytes=max(len(data), 1)))
+    if hash_c14n(octets) != canonical_hash:
+        raise DigestMismatchError("the signed content does not match the verified canonical hash")
+    return octets
 
 
 def hash_c14n(c14n: bytes) -> str:

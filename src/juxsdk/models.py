@@ -299,8 +299,9 @@ class VerifiedReport:
 
     Attributes:
         signed_content: Exclusive C14N of the document with the signature removed: exactly the
-            bytes the reference digest covers (joined on access from the chunks kept by
-            verification, so a caller that only needs the summary never pays for one buffer).
+            bytes the reference digest covers. Computed on access from the verified bytes and
+            checked against the verified canonical digest, so a caller that only needs the
+            summary never holds a second copy of a large report.
         canonical_hash: ``sha256:<hex>`` of ``signed_content``.
         summary: Counts computed from the signed content only.
         properties: Properties from the signed content only.
@@ -311,7 +312,7 @@ class VerifiedReport:
         source: File name, if known.
     """
 
-    _content: tuple[bytes, ...] = attrs.field(repr=False, alias="_content")
+    _verified_bytes: bytes = attrs.field(repr=False, alias="_verified_bytes")
     canonical_hash: str
     summary: ReportSummary
     properties: tuple[tuple[str, str], ...]
@@ -323,8 +324,15 @@ class VerifiedReport:
 
     @property
     def signed_content(self) -> bytes:
-        """Exclusive C14N of the signed document (signature removed), as one bytes object."""
-        return b"".join(self._content)
+        """Exclusive C14N of the signed document (signature removed), as one bytes object.
+
+        Raises:
+            juxsdk.errors.DigestMismatchError: never in practice (the verified bytes are
+                immutable); the recomputed content is checked against the canonical hash.
+        """
+        from .canonical import signed_content_of
+
+        return signed_content_of(self._verified_bytes, self.canonical_hash)
 
     @property
     def project(self) -> str | None:

@@ -94,6 +94,7 @@ _ACCEPTED_DIGESTS: dict[str, str] = {
     "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
     "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
 }
+_SHA256_URI = "http://www.w3.org/2001/04/xmlenc#sha256"
 _ACCEPTED_C14N = {_EXC_C14N: True, _C14N_10: False, _C14N_11: False}
 _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "urn:oid:1.2.840.10045.3.1.7": ec.SECP256R1(),
@@ -372,16 +373,14 @@ def _self_check(sig_el: Any, public: PublicKeyTypes, algorithm: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-class _Chunks:
-    """File-like sink for lxml's ``write_c14n``: keeps the chunks and hashes them."""
+class _HashSink:
+    """File-like sink for lxml's ``write_c14n``: hashes what it is given."""
 
     def __init__(self, algorithm: str) -> None:
         self.hash = hashlib.new(algorithm)
-        self.chunks: list[bytes] = []
 
     def write(self, chunk: bytes) -> None:
         self.hash.update(chunk)
-        self.chunks.append(chunk)
 
 
 def _verify_value(key: PublicKeyTypes, value: bytes, octets: bytes, hash_alg: hashes.HashAlgorithm) -> None:
@@ -583,12 +582,16 @@ def verify_report(
     # Enveloped transform: the signed content is the document without the signature.
     remove_signature(sig)
     plain = ref_c14n == _EXC_C14N and not ref_prefixes
-    # The exclusive C14N is streamed into chunks (and the hash) rather than built as one
-    # buffer by libxml2, so the tree can be freed before the chunks are joined: lower peak RSS.
-    canonical = _Chunks(_ACCEPTED_DIGESTS[digest_uri] if plain else "sha256")
+    # The exclusive C14N is streamed into the hash (no copy of the document is kept): the
+    # signed content is recomputed from the verified bytes only if a caller asks for it.
+    canonical = _HashSink("sha256")
     tree.write_c14n(canonical, exclusive=True, with_comments=False)
-    if plain:
+    if plain and digest_uri == _SHA256_URI:
         actual = canonical.hash.digest()
+    elif plain:
+        ref_sink = _HashSink(_ACCEPTED_DIGESTS[digest_uri])
+        tree.write_c14n(ref_sink, exclusive=True, with_comments=False)
+        actual = ref_sink.hash.digest()
     else:
         actual = hashlib.new(_ACCEPTED_DIGESTS[digest_uri], _c14n_of(tree, ref_c14n, ref_prefixes)).digest()
     if actual != digest_value:
@@ -599,14 +602,9 @@ def verify_report(
     # Summary and properties of the signed content only: the signature (and any ds:Object in
     # it) is gone; comments are not signed, and the scan never reads them (itertext skips them).
     summary, properties = scan(root)
-    del tree, root, sig, signed_info, reference
-    if canonical.hash.name == "sha256":
-        canonical_hash = "sha256:" + canonical.hash.hexdigest()
-    else:
-        canonical_hash = "sha256:" + hashlib.sha256(b"".join(canonical.chunks)).hexdigest()
     return VerifiedReport(
-        _content=tuple(canonical.chunks),
-        canonical_hash=canonical_hash,
+        _verified_bytes=bytes(data),
+        canonical_hash="sha256:" + canonical.hash.hexdigest(),
         summary=summary,
         properties=properties,
         signature=signature_info(algorithm, decision.key, decision.certificate),

@@ -263,3 +263,18 @@ def test_trailing_comment_and_crlf_are_kept(rsa_signer, rsa_cert_path: Path) -> 
     assert s.data.endswith(b"</testsuite>\r\n<!-- produced by x -->\r\n")
     assert s.data.startswith(doc[: doc.index(b"</testsuite>")])
     juxsdk.verify_report(s.data, juxsdk.TrustedCertificates.from_pem_file(rsa_cert_path))
+
+
+def test_signed_content_is_the_canonical_form_of_what_was_signed(rsa_signer, rsa_cert_path: Path, corpus_dir: Path) -> None:
+    import hashlib
+
+    from juxsdk.canonical import c14n_without_signatures
+    from juxsdk.junit import parse_xml
+
+    original = (corpus_dir / "raw/maven-surefire/basic.xml").read_bytes()
+    signed = juxsdk.sign_report(original, rsa_signer)
+    v = juxsdk.verify_report(signed.data, juxsdk.TrustedCertificates.from_pem_file(rsa_cert_path))
+    content = v.signed_content
+    assert content == c14n_without_signatures(parse_xml(original))
+    assert "sha256:" + hashlib.sha256(content).hexdigest() == v.canonical_hash == signed.canonical_hash
+    assert b"Signature" not in content

@@ -110,3 +110,30 @@ def test_we_verify_a_jdk_signature(jdk_tool: Path, rsa_keys: KeyMaterial, tmp_pa
                    check=True, capture_output=True, timeout=120)
     v = juxsdk.verify_report(out.read_bytes(), juxsdk.TrustedCertificates.from_pem_file(rsa_keys.cert_path))
     assert v.summary == juxsdk.parse_report(src.read_bytes()).summary
+
+
+INCLUSIVE_TEMPLATE = b"""<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>
+<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>
+<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+<ds:Reference URI=""><ds:Transforms>
+<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>
+</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature>"""
+
+
+def test_we_verify_xmlsec1_inclusive_c14n_default_transform(rsa_keys: KeyMaterial, tmp_path: Path) -> None:
+    """Inclusive C14N 1.0 for SignedInfo and the spec's default reference C14N (no explicit
+    C14N transform), on a root with an in-scope namespace declaration."""
+    src = b'<?xml version="1.0"?>\n<testsuite xmlns:x="urn:extra" name="s" tests="1"><testcase name="a"/></testsuite>'
+    end = src.rfind(b"</")
+    template = tmp_path / "template.xml"
+    template.write_bytes(src[:end] + INCLUSIVE_TEMPLATE + src[end:])
+    out = tmp_path / "signed.xml"
+    subprocess.run(
+        [_require(XMLSEC1, "xmlsec1"), "--sign", "--privkey-pem", f"{rsa_keys.key_path},{rsa_keys.cert_path}", "--output", str(out), str(template)],
+        check=True, capture_output=True, timeout=60,
+    )
+    trust = juxsdk.TrustedCertificates.from_pem_file(rsa_keys.cert_path)
+    assert juxsdk.verify_report(out.read_bytes(), trust).summary.tests == 1
+    with pytest.raises(juxsdk.DigestMismatchError):
+        juxsdk.verify_report(out.read_bytes().replace(b'name="a"', b'name="b"'), trust)

@@ -301,11 +301,8 @@ class Jux:
             explicit["project"] = self.project
         explicit.update(self.properties)
         explicit.update(properties or {})
-        if collected:
-            report = add_properties(report, collected, replace=False)
-        if explicit:
-            report = add_properties(report, explicit, replace=True)
-        return report
+        # one serialisation for both: detected values never override the report's own
+        return add_properties(report, explicit, replace=True, defaults=collected)
 
     def sign(self, report: Report | bytes, *, replace: bool = False, source: str | None = None) -> SignedReport:
         """Sign with the configured signer.

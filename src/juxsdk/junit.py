@@ -318,6 +318,7 @@ def add_properties(
     properties: Mapping[str, str] | Iterable[tuple[str, str]],
     *,
     replace: bool = True,
+    defaults: Mapping[str, str] | Iterable[tuple[str, str]] = (),
 ) -> Report:
     """Add provenance properties to the first ``<testsuite>``'s ``<properties>``.
 
@@ -329,6 +330,9 @@ def add_properties(
         properties: ``name -> value`` pairs, in the order to write them.
         replace: When True, a property that already exists gets the new value; when False, an
             existing property is kept and the new one skipped.
+        defaults: ``name -> value`` pairs written first and only where the property does not
+            exist yet (detected values that must not override the report's own), so explicit
+            and detected properties cost one serialisation together.
 
     Returns:
         A new Report (new ``data``, same canonical-hash recipe); ``report`` is unchanged.
@@ -341,9 +345,19 @@ def add_properties(
             "cannot add properties to a signed report: it would invalidate the signature",
             hint="add properties before signing, or re-sign with replace=True",
         )
-    items = list(properties.items() if isinstance(properties, Mapping) else properties)
+    def pairs(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return list(values.items() if isinstance(values, Mapping) else values)
+
+    items = [(n, v, False) for n, v in pairs(defaults)] + [(n, v, replace) for n, v in pairs(properties)]
     if not items:
         return report
+    # Nothing to write (every property already there with the value it would get): keep the
+    # report and its bytes as they are instead of serialising an identical document.
+    current_props = next((c for c in _first_suite(report._root) if _local(c.tag) == "properties"), None)
+    if current_props is not None:
+        have = {p.get("name"): p.get("value") for p in current_props if _local(p.tag) == "property"}
+        if all(n in have and (not o or have[n] == str(v)) for n, v, o in items):
+            return report
     tree = copy.deepcopy(report._root.getroottree())
     root = tree.getroot()
     suite = _first_suite(root)
@@ -362,10 +376,10 @@ def add_properties(
     else:
         last = props_el[-1] if len(props_el) else None
     existing = {p.get("name"): p for p in props_el if _local(p.tag) == "property"}
-    for name, value in items:
+    for name, value, overwrite in items:
         current = existing.get(name)
         if current is not None:
-            if replace:
+            if overwrite:
                 current.set("value", str(value))
             continue
         el = etree.SubElement(props_el, qn("property"), name=str(name), value=str(value))

@@ -7,12 +7,10 @@ create, SSE / storage class headers, options validation, the install hint when b
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import uuid
 from collections.abc import Iterator
 
-import boto3
 import pytest
 
 from juxsdk.config import Secret
@@ -20,6 +18,7 @@ from juxsdk.errors import ConfigError, StoreError
 from juxsdk.junit import parse_report
 from juxsdk.testing import StoreContract, make_report, sample_report
 from juxsdk_backends.s3 import S3Store
+from tests.s3support import make_s3_store, s3_client, start_moto
 
 ACCESS_KEY = "AKIAJUXTESTACCESSKEY"
 SECRET_KEY = "jux-s3-secret-key-must-never-be-shown-0123"
@@ -28,52 +27,22 @@ BUCKET = "jux-contract"
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-    client.create_bucket(Bucket=BUCKET)
-    yield endpoint
+    server, url = start_moto(BUCKET, ACCESS_KEY, SECRET_KEY)
+    yield url
     server.stop()
 
 
 @pytest.fixture
 def raw(moto_endpoint: str):
     """A plain boto3 client on the same server, to look behind the store's back."""
-    return boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
+    return s3_client(moto_endpoint, ACCESS_KEY, SECRET_KEY)
 
 
 def make_store(endpoint: str, **overrides) -> S3Store:
-    options = {
-        "bucket": BUCKET,
-        "prefix": f"runs/{uuid.uuid4().hex}",
-        "endpoint_url": endpoint,
-        "region": "us-east-1",
-        "addressing_style": "path",
-        "access_key_id": Secret(value=ACCESS_KEY),
-        "secret_access_key": Secret(value=SECRET_KEY),
-        "max_attempts": 2,
-        "connect_timeout": 2,
-        "read_timeout": 10,
-    }
-    options.update(overrides)
-    return S3Store(S3Store.Options(**options))
+    overrides = {"bucket": BUCKET, "connect_timeout": 2, "read_timeout": 10, **overrides}
+    return make_s3_store(
+        endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, prefix_root="runs", **overrides
+    )
 
 
 class TestS3StoreContract(StoreContract):

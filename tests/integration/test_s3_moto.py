@@ -8,7 +8,6 @@ credentials and a missing bucket, and the configured pipeline fanning out to
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from juxsdk.junit import parse_report
 from juxsdk.models import ReportSummary, StoredReport
 from juxsdk.testing import make_report, sample_report
 from juxsdk_backends.s3 import S3Store
+from tests.s3support import make_s3_store, s3_client, start_moto
 
 ACCESS_KEY = "AKIAJUXINTEGRATION01"
 SECRET_KEY = "jux-integration-secret-never-shown-987"
@@ -35,30 +35,13 @@ BUCKET = "jux-integration"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _server():
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    return ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-
-
 def _raw(endpoint: str, **creds):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=creds.get("key", ACCESS_KEY),
-        aws_secret_access_key=creds.get("secret", SECRET_KEY),
-    )
+    return s3_client(endpoint, creds.get("key", ACCESS_KEY), creds.get("secret", SECRET_KEY))
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = _server()
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    _raw(url).create_bucket(Bucket=BUCKET)
+    server, url = start_moto(BUCKET, ACCESS_KEY, SECRET_KEY)
     yield url
     server.stop()
 
@@ -69,20 +52,10 @@ def raw(endpoint: str):
 
 
 def store_for(endpoint: str, **overrides) -> S3Store:
-    options = {
-        "bucket": BUCKET,
-        "prefix": f"it/{uuid.uuid4().hex}",
-        "endpoint_url": endpoint,
-        "region": "us-east-1",
-        "addressing_style": "path",
-        "access_key_id": Secret(value=ACCESS_KEY),
-        "secret_access_key": Secret(value=SECRET_KEY),
-        "max_attempts": 2,
-        "connect_timeout": 1,
-        "read_timeout": 5,
-    }
-    options.update(overrides)
-    return S3Store(S3Store.Options(**options))
+    overrides = {"bucket": BUCKET, "connect_timeout": 1, "read_timeout": 5, **overrides}
+    return make_s3_store(
+        endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, prefix_root="it", **overrides
+    )
 
 
 def keys_under(raw, prefix: str, bucket: str = BUCKET) -> list[str]:
@@ -171,11 +144,8 @@ def test_list_paginates_past_1000_objects(endpoint: str, raw) -> None:
 def test_server_stopped_mid_put_reports_nothing_stored(endpoint: str) -> None:
     """The server dies after the XML was written and before the metadata object: clear error,
     and the report is not reported as stored (after the server is back, it does not exist)."""
-    server = _server()
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    _raw(url).create_bucket(Bucket="jux-dying")
+    server, url = start_moto("jux-dying", ACCESS_KEY, SECRET_KEY)
+    port = int(url.rsplit(":", 1)[1])
     store = store_for(url, bucket="jux-dying", max_attempts=1)
     before = make_report(tag=uuid.uuid4().hex)
     store.put(before)

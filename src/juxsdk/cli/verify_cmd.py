@@ -114,21 +114,15 @@ def verify(
         try:
             data, source = read_input(name)
             verified = juxsdk.verify_report(data, policy, at=when, source=source)
-        except VerificationError as exc:
-            code = max(code, EXIT_VERIFICATION_FAILED)
+        except JuxError as exc:  # VerificationError: FAIL (exit 1); anything else: ERROR (exit 3)
+            failed = isinstance(exc, VerificationError)
+            code = max(code, EXIT_VERIFICATION_FAILED if failed else EXIT_ERROR)
             results.append({"file": name, "verified": False, "error": _error_dict(exc)})
             if not as_json:
-                click.echo(f"FAIL {name}: {_reason(exc.message, name)}")
+                label = "FAIL" if failed else "ERROR"
+                click.echo(f"{label} {name}: {_reason(exc.message, name)}")
                 if exc.hint:
-                    click.echo(f"     hint: {exc.hint}")
-            continue
-        except JuxError as exc:
-            code = max(code, EXIT_ERROR)
-            results.append({"file": name, "verified": False, "error": _error_dict(exc)})
-            if not as_json:
-                click.echo(f"ERROR {name}: {_reason(exc.message, name)}")
-                if exc.hint:
-                    click.echo(f"      hint: {exc.hint}")
+                    click.echo(f"{' ' * len(label)} hint: {exc.hint}")
             continue
         entry = verified.to_dict()
         entry["file"] = name

@@ -271,5 +271,4 @@ def merge_reports(
     props.append(("jux:merged_reports", str(len(sources))))
     if properties:
         props.extend(properties.items() if isinstance(properties, Mapping) else properties)
-    with_props = add_properties(base, props, replace=True)
-    return parse_report(with_props.data, source=source)
+    return add_properties(base, props, replace=True)  # built from its own bytes' tree: no re-parse

@@ -26,7 +26,7 @@ from juxsdk.errors import SigningError
 
 from ._algorithms import HASHES
 
-__all__ = ["SignWithHash", "as_private_key", "self_signed_certificate"]
+__all__ = ["SignWithHash", "as_private_key", "certificate_signing_request", "self_signed_certificate"]
 
 #: ``sign(hash_name, data) -> signature``: ``hash_name`` is ``"sha256"``/``"sha384"``/``"sha512"``,
 #: ``data`` unhashed; RSA returns PKCS #1 v1.5 bytes, ECDSA the DER ``Ecdsa-Sig-Value``.
@@ -154,6 +154,7 @@ def self_signed_certificate(
     subject: str,
     days: int,
     not_before: dt.datetime | None = None,
+    hash_name: str = "sha256",
     what: str = "remote key",
 ) -> x509.Certificate:
     """The certificate profile of ``jux keygen`` (:func:`juxsdk.keys.self_signed_certificate`),
@@ -165,6 +166,8 @@ def self_signed_certificate(
         subject: Common name or RFC 4514 name (subject and issuer).
         days: Validity in days (≥ 1).
         not_before: Start of validity (default now, UTC).
+        hash_name: Hash of the certificate signature (``"sha256"``…; a KMS P-384 key only
+            signs with ``"sha384"``).
         what: Names the key in messages.
 
     Returns:
@@ -175,10 +178,43 @@ def self_signed_certificate(
         SigningError: the remote key failed, or produced a signature that does not verify.
     """
     adapter = as_private_key(public_key, sign_with_hash, what=what)
-    certificate = keys.self_signed_certificate(adapter, subject=subject, days=days, not_before=not_before)
+    certificate = keys.self_signed_certificate(
+        adapter, subject=subject, days=days, not_before=not_before, hash_name=hash_name
+    )
     try:
         certificate.verify_directly_issued_by(certificate)
     except (InvalidSignature, ValueError, TypeError) as exc:
         raise SigningError(f"the {what} produced a certificate signature that does not verify") from exc
     return certificate
 
+
+
+def certificate_signing_request(
+    public_key: PublicKeyTypes,
+    sign_with_hash: SignWithHash,
+    *,
+    subject: str,
+    hash_name: str = "sha256",
+    what: str = "remote key",
+) -> x509.CertificateSigningRequest:
+    """A PKCS #10 request (:func:`juxsdk.keys.certificate_signing_request`) signed by the remote key.
+
+    Args:
+        public_key: The remote key's public key.
+        sign_with_hash: See :data:`SignWithHash`.
+        subject: Common name or RFC 4514 name.
+        hash_name: Hash of the CSR signature (``"sha256"``…).
+        what: Names the key in messages.
+
+    Returns:
+        The CSR; its signature is checked before it is returned.
+
+    Raises:
+        ConfigError: bad subject.
+        SigningError: the remote key failed, or produced a signature that does not verify.
+    """
+    adapter = as_private_key(public_key, sign_with_hash, what=what)
+    csr = keys.certificate_signing_request(adapter, subject=subject, hash_name=hash_name)
+    if not csr.is_signature_valid:
+        raise SigningError(f"the {what} produced a CSR signature that does not verify")
+    return csr

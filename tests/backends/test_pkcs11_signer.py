@@ -23,15 +23,15 @@ from juxsdk.protocols import Signer
 from juxsdk.testing import SignerContract
 from juxsdk.trust import TrustedCertificates, TrustedPublicKeys
 from juxsdk.xmldsig import sign_report, verify_report
-from juxsdk_backends.pkcs11 import key as p11key
-from juxsdk_backends.pkcs11 import keygen as p11keygen
-from juxsdk_backends.pkcs11 import session as p11session
 from juxsdk_backends.pkcs11 import (
     Pkcs11Options,
     Pkcs11Signer,
     check_reachability,
     generate_token_key_pair,
 )
+from juxsdk_backends.pkcs11 import key as p11key
+from juxsdk_backends.pkcs11 import keygen as p11keygen
+from juxsdk_backends.pkcs11 import session as p11session
 from tests.conftest import CORPUS, good_corpus
 from tests.softhsm import requires_softhsm
 

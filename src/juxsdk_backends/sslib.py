@@ -398,10 +398,11 @@ class SslibSigner:
                 f"sslib: the private key of {o.private_key_uri} does not match {o.public_key}",
                 hint="public_key must be the public half of the key the URI names",
             )
-        if step == "load" and isinstance(exc, ValueError) and "scheme" in detail.lower():
+        if step == "load" and isinstance(exc, ValueError):
             return ConfigError(
-                f"sslib cannot use {o.private_key_uri}: {detail}",
-                hint="check the URI scheme (file2:, gcpkms:, azurekms:, hv:, awskms:, hsm:…) and the key scheme",
+                f"sslib cannot use {o.private_key_uri} with {o.public_key}: {detail}",
+                hint="check the URI scheme (file2:, gcpkms:, azurekms:, hv:, awskms:, hsm:…), and that "
+                "public_key is the public half of the key the URI names",
             )
         if isinstance(exc, OSError) and step == "load":
             return ConfigError(f"sslib cannot open the key {o.private_key_uri}: {name}: {detail}")

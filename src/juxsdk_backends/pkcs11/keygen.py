@@ -40,6 +40,7 @@ class GeneratedTokenKey:
         certificate: The self-signed certificate, signed by the token key.
         certificate_path: Where the PEM was written, or None.
         stored_in_token: True when the certificate was stored as a token object.
+        csr_path: Where the PKCS #10 request PEM was written, or None.
     """
 
     key_label: str
@@ -48,6 +49,7 @@ class GeneratedTokenKey:
     certificate: x509.Certificate
     certificate_path: Path | None
     stored_in_token: bool
+    csr_path: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (for ``jux keygen --signer pkcs11 --json``)."""
@@ -58,6 +60,7 @@ class GeneratedTokenKey:
             "algorithm": self.algorithm,
             "certificate_path": str(self.certificate_path) if self.certificate_path else None,
             "stored_in_token": self.stored_in_token,
+            "csr_path": str(self.csr_path) if self.csr_path else None,
             "subject": cert.subject.rfc4514_string(),
             "not_after": cert.not_valid_after_utc.isoformat(),
             "fingerprint": "sha256:" + cert.fingerprint(hashes.SHA256()).hex(),
@@ -89,6 +92,7 @@ def generate_token_key_pair(
     certificate_out: str | os.PathLike[str] | None = None,
     store_certificate: bool = True,
     not_before: _dt.datetime | None = None,
+    csr_out: str | os.PathLike[str] | None = None,
 ) -> GeneratedTokenKey:
     """Generate a non-extractable key pair in the token and a self-signed certificate signed by it.
 
@@ -114,6 +118,8 @@ def generate_token_key_pair(
         store_certificate: Also store the certificate in the token as a ``CKO_CERTIFICATE``
             object with the key's label and id.
         not_before: Start of the certificate validity (default: now, UTC).
+        csr_out: Also write a PKCS #10 certificate signing request (RFC 2986,
+            :func:`juxsdk.keys.certificate_signing_request`), signed by the token, here as PEM.
 
     Returns:
         :class:`GeneratedTokenKey`.
@@ -221,12 +227,20 @@ def generate_token_key_pair(
                 public_key, sign_with_hash, subject=subject, days=days, not_before=not_before,
                 what="PKCS#11 token key",
             )
+            csr = None
+            if csr_out is not None:
+                csr = _remote_key.certificate_signing_request(
+                    public_key, sign_with_hash, subject=subject, what="PKCS#11 token key"
+                )
             if store_certificate:
                 _store_certificate(shared, certificate, options.key_label, key_id)
         finally:
             release(shared)
     if out is not None:
         out = write_pem(out, certificate.public_bytes(serialization.Encoding.PEM))
+    csr_path = None
+    if csr_out is not None and csr is not None:
+        csr_path = write_pem(Path(csr_out), csr.public_bytes(serialization.Encoding.PEM), what="CSR")
     return GeneratedTokenKey(
         key_label=options.key_label,
         key_id=key_id.hex(),
@@ -234,6 +248,7 @@ def generate_token_key_pair(
         certificate=certificate,
         certificate_path=out,
         stored_in_token=store_certificate,
+        csr_path=csr_path,
     )
 
 

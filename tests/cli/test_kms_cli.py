@@ -208,15 +208,20 @@ def test_sslib_signer_by_configuration(jux, workdir, corpus_dir, ec_keys):
     assert check.exit_code == 0 and "test signature: ok (ecdsa-sha256)" in check.stdout
 
 
-def test_sslib_missing_extra_hint_in_config_check(jux, workdir, ec_keys, monkeypatch):
+@pytest.mark.parametrize(("module", "table", "hint"), [
+    ("securesystemslib", "sslib", "pip install 'juxsdk[sslib]'"),
+    ("boto3", "awskms", "pip install 'juxsdk[aws]'"),
+])
+def test_missing_extra_hint_in_config_check_and_sign(jux, workdir, corpus_dir, ec_keys, monkeypatch, module, table, hint):
     import sys
 
-    monkeypatch.setitem(sys.modules, "securesystemslib", None)
-    (workdir / "jux.toml").write_text(
-        'signer = "sslib"\n[backends.sslib]\n'
-        f'private_key_uri = "file2:{ec_keys.key_path}"\npublic_key = "{ec_keys.pubkey_path}"\n',
-        encoding="utf-8",
+    monkeypatch.setitem(sys.modules, module, None)
+    options = (
+        f'private_key_uri = "file2:{ec_keys.key_path}"\npublic_key = "{ec_keys.pubkey_path}"\n'
+        if table == "sslib" else 'key_id = "alias/jux-p256"\n'
     )
+    (workdir / "jux.toml").write_text(f'signer = "{table}"\n[backends.{table}]\n{options}', encoding="utf-8")
     check = jux("config", "check")
     assert check.exit_code == 2
-    assert "pip install 'juxsdk[sslib]'" in check.stdout
+    assert hint in check.stdout
+    assert_clean_error(jux("sign", corpus_dir / "raw/pytest/xunit2-basic.xml", "-o", "s.xml"), 2, hint)

@@ -82,6 +82,7 @@ class AwsKmsSigner:
             raise ConfigError("the awskms signer needs boto3, which is not installed", hint=INSTALL_HINT)
         self.options = options
         self._client_obj: Any = None
+        self._client_pid = 0
         self._lock = threading.Lock()
         self._chain: tuple[x509.Certificate, ...] | None = None
 
@@ -235,11 +236,14 @@ class AwsKmsSigner:
     # -- KMS access ---------------------------------------------------------------------
 
     def _client(self) -> Any:
-        if self._client_obj is not None:
-            return self._client_obj
+        client = self._client_obj
+        if client is not None and self._client_pid == os.getpid():
+            return client
         with self._lock:
-            if self._client_obj is None:
+            if self._client_obj is None or self._client_pid != os.getpid():
+                # After fork() the parent's connection pool is not ours: make a new client.
                 self._client_obj = self._make_client()
+                self._client_pid = os.getpid()
             return self._client_obj
 
     def _make_client(self) -> Any:

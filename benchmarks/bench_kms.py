@@ -155,7 +155,6 @@ def main() -> int:
     print(text)
     if not args.no_readme:
         _update_readme(text)
-    kms.server.stop()
     return 0
 
 

@@ -12,6 +12,7 @@ error parsing run, and forwards everything else to moto. It also counts requests
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import urllib.error
@@ -78,6 +79,7 @@ def kms_server() -> KmsServer:
     global _SERVER
     if _SERVER is None:
         server, url = start_moto_server()
+        atexit.register(server.stop)
         client = kms_client(url, ACCESS_KEY, SECRET_KEY)
         env = KmsServer(server=server, url=url, client=client)
         for name, spec in SPECS.items():

@@ -36,16 +36,25 @@ def kms():
     return kms_server()
 
 
+@pytest.fixture(scope="module")
+def module_env(kms):
+    """The standard AWS chain points at moto (module-wide: the contract's signers live per class)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in kms.env().items():
+            mp.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
+            mp.delenv(name, raising=False)
+        yield
+    kms_signer_module._CACHE.clear()
+
+
 @pytest.fixture(autouse=True)
-def aws_env(kms, monkeypatch):
-    """The standard AWS chain points at moto; each test starts with an empty key cache."""
-    for name, value in kms.env().items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    kms_signer_module._CACHE.clear()
-    yield
-    kms_signer_module._CACHE.clear()
+def aws_env(module_env):
+    """Every test runs with the module's AWS environment (tests may change it with monkeypatch).
+
+    The per-process key cache is keyed by endpoint: a test behind a fresh FaultProxy (its own
+    port) always starts with a cold cache.
+    """
 
 
 @pytest.fixture
@@ -74,12 +83,13 @@ def _small_report() -> bytes:
 
 
 class TestAwsKmsSignerContract(SignerContract):
-    @pytest.fixture(params=["rsa2048", "p384", "p256-cert"])
-    def signer(self, request, kms, tmp_path):
+    @pytest.fixture(scope="class", params=["rsa2048", "p384", "p256-cert"])
+    @classmethod
+    def signer(cls, request, kms, module_env, tmp_path_factory):
         name, _, variant = request.param.partition("-")
         signer = _signer(kms.keys[name].alias)
         if variant == "cert":
-            cert = tmp_path / "kms-cert.pem"
+            cert = tmp_path_factory.mktemp("kms") / "kms-cert.pem"
             generate_kms_key(signer, subject="CN=kms contract", days=2, certificate_out=cert)
             signer = _signer(kms.keys[name].alias, certificate=cert)
         yield signer

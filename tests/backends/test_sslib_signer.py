@@ -65,8 +65,9 @@ def _signer(files: KeyFiles, **options) -> SslibSigner:
 
 
 class TestSslibSignerContract(SignerContract):
-    @pytest.fixture(params=["rsa", "p256", "p384-cert"])
-    def signer(self, request, keyfiles):
+    @pytest.fixture(scope="class", params=["rsa", "p256", "p384-cert"])
+    @classmethod
+    def signer(cls, request, keyfiles):
         kind, _, variant = request.param.partition("-")
         files = keyfiles[kind]
         signer = _signer(files, certificate=files.cert) if variant == "cert" else _signer(files)

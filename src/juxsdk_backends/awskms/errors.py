@@ -13,7 +13,7 @@ from juxsdk.errors import ConfigError, SigningError
 
 from .options import AwsKmsOptions
 
-__all__ = ["ACCESS_CODES", "cause_code", "check_key_metadata", "error_code", "map_error", "scrub"]
+__all__ = ["ACCESS_CODES", "cause_code", "check_key_metadata", "error_code", "map_error", "scrub", "wrong_usage"]
 
 ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 _EXPIRED_CODES = frozenset(
@@ -38,6 +38,11 @@ _TRANSIENT_CODES = frozenset(
 
 
 def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``"AccessDeniedException"``…), else its HTTP status or "".
+
+    Args:
+        exc: Any exception; only botocore's ``response`` attribute is read.
+    """
     response = getattr(exc, "response", None) or {}
     error = response.get("Error") or {}
     status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
@@ -62,12 +67,36 @@ def _secrets(options: AwsKmsOptions) -> list[str]:
 
 
 def scrub(text: str, options: AwsKmsOptions) -> str:
+    """Replace every credential value (secrets, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``) by ``****``.
+
+    Args:
+        text: A message that may echo what a server or botocore was given.
+        options: The signer's options (their secrets are scrubbed too).
+    """
     for value in _secrets(options):
         text = text.replace(value, "****")
     return text
 
 
+def wrong_usage(arn: str, usage: object) -> ConfigError:
+    """The error for a key whose ``KeyUsage`` is not ``SIGN_VERIFY`` (e.g. ``ENCRYPT_DECRYPT``)."""
+    return ConfigError(
+        f"KMS key {arn} has key usage {usage}, not SIGN_VERIFY: it cannot sign",
+        hint="create an asymmetric SIGN_VERIFY key (RSA_2048..RSA_4096 or ECC_NIST_P256/P384) and set key_id to it",
+    )
+
+
 def check_key_metadata(meta: dict[str, Any], key_id: str) -> None:
+    """Refuse a key ``DescribeKey`` shows unusable: disabled, pending deletion, another state, wrong usage.
+
+    Args:
+        meta: ``KeyMetadata`` of ``DescribeKey`` (AWS KMS API Reference).
+        key_id: The configured key id (named when the metadata has no ARN).
+
+    Raises:
+        SigningError: the key state is not ``Enabled``.
+        ConfigError: the key usage is not ``SIGN_VERIFY``.
+    """
     arn = meta.get("Arn") or key_id
     state = meta.get("KeyState")
     if state == "Disabled":
@@ -84,14 +113,24 @@ def check_key_metadata(meta: dict[str, Any], key_id: str) -> None:
         raise SigningError(f"KMS key {arn} is in state {state} and cannot sign", hint="use an enabled key")
     usage = meta.get("KeyUsage")
     if usage is not None and usage != "SIGN_VERIFY":
-        raise ConfigError(
-            f"KMS key {arn} has key usage {usage}, not SIGN_VERIFY: it cannot sign",
-            hint="create an asymmetric SIGN_VERIFY key (RSA_2048..RSA_4096 or ECC_NIST_P256/P384) and set key_id to it",
-        )
+        raise wrong_usage(arn, usage)
 
 
 def map_error(exc: Exception, action: str, options: AwsKmsOptions, client: Any) -> NoReturn:
-    """Raise the juxsdk error for a boto3/botocore exception from ``kms:<action>``."""
+    """Raise the juxsdk error for a boto3/botocore exception from ``kms:<action>`` (the one boundary).
+
+    Args:
+        exc: The botocore ``ClientError`` or ``BotoCoreError``.
+        action: The KMS action, e.g. ``"Sign"``.
+        options: The signer's options (key id for messages, secrets to scrub, ``max_attempts``).
+        client: The boto3 client (its endpoint is named in messages).
+
+    Raises:
+        SigningError: access denied, disabled key, invalid key state, key not found, throttled
+            or unavailable after ``max_attempts``, unreachable endpoint, timeout, credentials
+            missing, expired or rejected, anything else (code and scrubbed message).
+        ConfigError: wrong key usage, unsupported operation, no region.
+    """
     from botocore import exceptions as bx
 
     key = options.key_id

@@ -22,7 +22,7 @@ from juxsdk.errors import ConfigError, SigningError
 from .._algorithms import ALGORITHMS, verify
 from .._certificates import load_chain, spki
 from . import keygen
-from .errors import ACCESS_CODES, cause_code, check_key_metadata, map_error, scrub
+from .errors import ACCESS_CODES, cause_code, check_key_metadata, map_error, scrub, wrong_usage
 from .options import INSTALL_HINT, KEY_SPECS, KMS_ALGORITHMS, MAX_RAW_MESSAGE, AwsKmsOptions
 
 __all__ = ["AwsKmsSigner", "KeyInfo"]
@@ -343,11 +343,7 @@ class AwsKmsSigner:
         arn = str((meta or {}).get("Arn") or response.get("KeyId") or key_id)
         usage = response.get("KeyUsage")
         if usage != "SIGN_VERIFY":
-            raise ConfigError(
-                f"KMS key {arn} has key usage {usage}, not SIGN_VERIFY: it cannot sign",
-                hint="create an asymmetric SIGN_VERIFY key (RSA_2048..RSA_4096 or ECC_NIST_P256/P384) "
-                "and set key_id to it",
-            )
+            raise wrong_usage(arn, usage)
         spec = str(response.get("KeySpec") or response.get("CustomerMasterKeySpec") or "")
         if spec not in KEY_SPECS:
             raise ConfigError(

@@ -204,16 +204,16 @@ def _signed_and_verified(
     return data, verified, signed_here
 
 
-def _subject(item: Subject) -> dict[str, Any]:
+def _descriptor(item: Subject, root: Path, *, git_blob: bool) -> dict[str, Any]:
+    """A mapping as given; a file with its digest, named relative to ``root`` (else by file name)."""
     if isinstance(item, Mapping):
         return dict(item)
-    return intoto.file_descriptor(item)
-
-
-def _configuration(item: Subject) -> dict[str, Any]:
-    if isinstance(item, Mapping):
-        return dict(item)
-    return intoto.file_descriptor(item, git_blob=True)
+    path = Path(item)
+    try:
+        name = path.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        name = path.as_posix() if not path.is_absolute() else path.name
+    return intoto.file_descriptor(path, name=name, git_blob=git_blob)
 
 
 def attest(
@@ -245,15 +245,16 @@ def attest(
         signer: Any :class:`~juxsdk.protocols.Signer`; it signs the envelope (keyid rule in
             :func:`juxsdk.dsse.keyid`).
         trust: Who may have signed a signed ``report`` (default: ``signer``'s own key).
-        subjects: Artifacts the results are about: file paths (recorded with their SHA-256)
-            or ready ResourceDescriptor mappings.
+        subjects: Artifacts the results are about: file paths (recorded with their SHA-256,
+            named relative to ``root``, else by file name) or ResourceDescriptor mappings.
         commit: The git commit subject (default: the report's signed ``git:commit``).
         url: The CI run's URL (default: the report's signed ``ci:build_url``).
         configuration: Files that configured the run (test configuration…), recorded with
             SHA-256 and ``gitBlob``; or ResourceDescriptor mappings.
         detect_ci: Also describe the CI pipeline file detected from the environment
             (:func:`juxsdk.intoto.ci_configuration`).
-        root: Repository root for that detection (default: the CI workspace or the cwd).
+        root: Directory file names are recorded relative to, and where the CI pipeline file
+            is looked for (default: the current directory; for CI detection the CI workspace).
         environ: Environment for that detection (default ``os.environ``).
         at: Time to check the report's certificate validity at (default now).
         source: File name of the report (recorded as the report descriptor's ``name``).
@@ -275,14 +276,15 @@ def attest(
     props = dict(reversed(verified.properties))  # the first occurrence wins
     commit = commit or props.get("git:commit")
     subject_list = [intoto.commit_subject(commit)] if commit else []
-    subject_list += [_subject(s) for s in subjects]
+    base = Path(root) if root is not None else Path.cwd()
+    subject_list += [_descriptor(s, base, git_blob=False) for s in subjects]
     name = PurePath(verified.source or source or "report.xml").name
     descriptors = [
         intoto.report_descriptor(
             name=name, canonical_hash=verified.canonical_hash, data=data, summary=verified.summary, names=names
         )
     ]
-    descriptors += [_configuration(c) for c in configuration]
+    descriptors += [_descriptor(c, base, git_blob=True) for c in configuration]
     if detect_ci:
         descriptors += intoto.ci_configuration(root, environ, commit=commit)
     statement = intoto.build_statement(

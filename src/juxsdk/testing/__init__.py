@@ -28,8 +28,8 @@ else:
 
 __all__ = [
     "LARGE_SIZE",
-    "AttachmentStoreContract",
     "SAMPLE_NAMES",
+    "AttachmentStoreContract",
     "Fault",
     "JuxApiServer",
     "MemoryPublisher",

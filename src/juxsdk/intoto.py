@@ -84,6 +84,8 @@ _GIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 #: Digest lengths (hex digits) of the algorithms juxsdk compares (digest_set.md names).
 _DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128, "gitCommit": 0, "gitBlob": 0, CANONICAL_DIGEST: 64}
 _WORST = {"passed": 0, "warned": 1, "failed": 2}
+_FAILED = ("failure", "error")
+_WARNED = ("skipped", "flakyFailure", "flakyError")
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,22 +131,30 @@ def test_names(root: Any) -> TestNames:
     Returns:
         A :class:`TestNames`.
     """
+    # One walk of the tree, filtered in C by tag (as juxsdk.junit.scan_report does).
+    cases: list[Any] = []
+    marks: dict[Any, str] = {}
+    for el in root.iter("{*}testcase", *(f"{{*}}{t}" for t in _FAILED + _WARNED)):
+        tag = _local(el.tag)
+        if tag == "testcase":
+            cases.append(el)
+            continue
+        case = el.getparent()
+        if case is None or _local(case.tag) != "testcase":
+            continue
+        state = "failed" if tag in _FAILED else "warned"
+        if _WORST[state] > _WORST[marks.get(case, "passed")]:
+            marks[case] = state
     outcome: dict[str, str] = {}
     duplicates = 0
-    for case in root.iter("{*}testcase"):
+    for case in cases:
         cls = (case.get("classname") or "").strip()
         if not cls:
             suite = next((a for a in case.iterancestors() if _local(a.tag) == "testsuite"), None)
             cls = (suite.get("name") or "").strip() if suite is not None else ""
         name = case.get("name") or ""
         full = f"{cls}::{name}" if cls else name
-        kinds = {_local(child.tag) for child in case}
-        if kinds & {"failure", "error"}:
-            state = "failed"
-        elif kinds & {"skipped", "flakyFailure", "flakyError"}:
-            state = "warned"
-        else:
-            state = "passed"
+        state = marks.get(case, "passed")
         if full in outcome:
             duplicates += 1
             if _WORST[state] > _WORST[outcome[full]]:

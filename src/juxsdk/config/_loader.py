@@ -1,29 +1,4 @@
-"""Layered, strict configuration for juxsdk.
-
-Sources, lowest precedence first (each one overrides the ones before it, key by key):
-
-1. built-in defaults;
-2. the system file ``/etc/jux/config.toml``;
-3. the user file ``<user config dir>/config.toml`` (``platformdirs.user_config_path("jux")``, e.g.
-   ``~/.config/jux/config.toml``; ``$JUX_CONFIG_DIR`` replaces the directory);
-4. the project file: ``jux.toml`` (top level), else ``[tool.jux]`` of ``pyproject.toml``, searched
-   from the project directory upward to the first directory holding ``.git`` (or the filesystem
-   root); ``jux.toml`` wins when both are in the same directory. ``$JUX_CONFIG`` or the
-   ``config_file`` argument names an explicit file instead of the search;
-5. environment variables ``JUX_*`` (see :func:`load_config`);
-6. explicit overrides: an API argument, a CLI flag or a pytest option.
-
-Tables merge deeply: a backend option set in the user file and another set in the project file
-both apply. Arrays are replaced, never concatenated.
-
-Every value is checked strictly by a private ``cattrs`` converter: unknown keys, wrong types
-(``"false"`` is *not* a boolean) and bad enum values raise :class:`~juxsdk.errors.ConfigError`
-naming the dotted key path and the file (or environment variable) it came from. The file format
-is TOML 1.0 (https://toml.io/en/v1.0.0), read with :mod:`tomllib`.
-
-Secrets (tokens, PINs, passphrases) are written as ``{env = "VAR"}`` or ``{file = "path"}`` and
-become :class:`Secret` values, which are masked in every ``repr``, dump and error message.
-"""
+"""The configuration loader: model, strict converter, layers, rendering (see :mod:`juxsdk.config`)."""
 
 from __future__ import annotations
 
@@ -42,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import attrs
 
-from .errors import ConfigError, PluginError
+from ..errors import ConfigError, PluginError
 
 if TYPE_CHECKING:
     import cattrs

@@ -496,8 +496,8 @@ def test_tool_jux_must_be_a_table(lay: Layout) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "path", "words"), [
-    ({"outbox.max_attempts": 0}, "outbox.max_attempts", "must be at least 1"),
-    ({"outbox.backoff_base": 0}, "outbox.backoff_base", "must be greater than 0"),
+    ({"outbox.max_attempts": 0}, "outbox.max_attempts", "out of range: expected a number between 1 and 1000"),
+    ({"outbox.backoff_base": 0}, "outbox.backoff_base", "out of range: expected a number greater than 0"),
     ({"outbox.backoff_max": 1.0}, "outbox.backoff_max", "must not be smaller"),
     ({"stores": ["filesystem", "filesystem"]}, "stores[1]", "backend 'filesystem' is listed twice"),
 ])

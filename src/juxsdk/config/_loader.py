@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import os
 import re
 import tomllib
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 import attrs
 
 from ..errors import ConfigError, PluginError
+from .numbers import ATTEMPTS, POSITIVE_SECONDS, Range
 
 if TYPE_CHECKING:
     import cattrs
@@ -234,15 +236,18 @@ class OutboxConfig:
 
     Attributes:
         path: Outbox directory; ``None`` means ``<user data dir>/outbox``.
-        max_attempts: Publish attempts before an entry becomes a dead letter (≥ 1).
-        backoff_base: Delay before the first retry, in seconds; doubles each attempt (> 0).
-        backoff_max: Upper bound of the retry delay, in seconds (≥ ``backoff_base``).
+        max_attempts: Publish attempts before an entry becomes a dead letter
+            (:data:`~juxsdk.config.numbers.ATTEMPTS`: 1 … 1000).
+        backoff_base: Delay before the first retry, in seconds; doubles each attempt
+            (:data:`~juxsdk.config.numbers.POSITIVE_SECONDS`: more than 0, at most one week).
+        backoff_max: Upper bound of the retry delay, in seconds (``POSITIVE_SECONDS``, and
+            ≥ ``backoff_base``).
     """
 
     path: Path | None = None
-    max_attempts: int = 8
-    backoff_base: float = 2.0
-    backoff_max: float = 3600.0
+    max_attempts: int = attrs.field(default=8, validator=ATTEMPTS)
+    backoff_base: float = attrs.field(default=2.0, validator=POSITIVE_SECONDS)
+    backoff_max: float = attrs.field(default=3600.0, validator=POSITIVE_SECONDS)
 
     def resolved_path(self, environ: Mapping[str, str] | None = None) -> Path:
         """Return ``path``, or ``<user data dir>/outbox`` when it is not set.
@@ -468,10 +473,17 @@ def _s_bool(value: Any, _: Any) -> bool:
     return value
 
 
+#: TOML 1.0 integers are signed 64-bit (https://toml.io/en/v1.0.0#integer).
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**63 - 1
+
+
 def _s_int(value: Any, _: Any) -> int:
     if type(value) is not int:
         hint = "write the number without quotes" if isinstance(value, str) else None
         raise _Invalid(f"expected an integer, got {_kind(value)}", hint=hint)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _Invalid("integer out of range: integers are signed 64-bit, as in TOML 1.0")
     return value
 
 
@@ -479,7 +491,55 @@ def _s_float(value: Any, _: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         hint = "write the number without quotes" if isinstance(value, str) else None
         raise _Invalid(f"expected a number, got {_kind(value)}", hint=hint)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _Invalid("not a finite number (nan, infinity, or too large for a float)")
+    return number
+
+
+def _field_range(validator: Any) -> Range | None:
+    """The :class:`Range` among a field's attrs validators (alone, in ``and_`` or ``optional``)."""
+    if isinstance(validator, Range):
+        return validator
+    for inner in (*getattr(validator, "_validators", ()), getattr(validator, "validator", None)):
+        if inner is not None and inner is not validator:
+            found = _field_range(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _ranged(conv: cattrs.Converter, tp: Any, rng: Range) -> Callable[[Any, Any], Any]:
+    """Structure hook of a field with a Range: the strict hook of its type, then the range."""
+
+    hint = f"expected a number {rng.describe()} (see docs/reference/configuration.md#numbers)"
+
+    def hook(value: Any, _: Any) -> Any:
+        try:
+            out = conv.structure(value, tp)
+        except _Invalid as exc:
+            raise _Invalid(str(exc), hint=exc.hint or hint) from None
+        problem = rng.problem(out)
+        if problem is not None:
+            raise _Invalid(problem, hint=hint)
+        return out
+
+    return hook
+
+
+def _range_overrides(conv: cattrs.Converter, cls: type[Any]) -> dict[str, Any]:
+    """cattrs ``override``s that check the :class:`Range` of each ranged field of ``cls``."""
+    from cattrs.gen import override
+
+    out: dict[str, Any] = {}
+    for f in _resolved_fields(cls):
+        rng = _field_range(f.validator)
+        if rng is not None:
+            out[f.name] = override(struct_hook=_ranged(conv, f.type, rng))
+    return out
 
 
 def _s_path(value: Any, tp: Any) -> Path:
@@ -647,7 +707,8 @@ def _union_hook(conv: cattrs.Converter, tp: Any) -> Callable[[Any, Any], Any]:
 def _attrs_hook(conv: cattrs.Converter, tp: type[Any]) -> Callable[[Any, Any], Any]:
     from cattrs.gen import make_dict_structure_fn
 
-    fn = make_dict_structure_fn(tp, conv, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True)
+    fn = make_dict_structure_fn(tp, conv, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True,
+                                **_range_overrides(conv, tp))
 
     def hook(value: Any, _: Any) -> Any:
         if isinstance(value, tp):
@@ -720,6 +781,7 @@ def _converter() -> cattrs.Converter:
         sources=override(omit=True),
         files=override(omit=True),
         _cattrs_forbid_extra_keys=True,
+        **_range_overrides(conv, JuxConfig),
         _cattrs_detailed_validation=True,
     )
 
@@ -1342,11 +1404,7 @@ def _check_semantics(config: JuxConfig, sources: Mapping[str, str]) -> None:
     def fail(dotted: str, problem: str, hint: str) -> None:
         raise ConfigError(f"{_where(dotted, _source_for(dotted, sources))}: {problem}", hint=hint)
 
-    ob = config.outbox
-    if ob.max_attempts < 1:
-        fail("outbox.max_attempts", "must be at least 1", "set outbox.max_attempts to 1 or more")
-    if ob.backoff_base <= 0:
-        fail("outbox.backoff_base", "must be greater than 0 seconds", "for example backoff_base = 2.0")
+    ob = config.outbox  # each number's own range was checked while structuring
     if ob.backoff_max < ob.backoff_base:
         fail("outbox.backoff_max", "must not be smaller than outbox.backoff_base",
              f"set outbox.backoff_max to at least {ob.backoff_base:g} seconds")

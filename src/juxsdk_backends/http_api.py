@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 import juxsdk
-from juxsdk.config import Secret
 from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS, SECONDS
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, PermanentPublishError, TransientPublishError
 from juxsdk.models import PublishReceipt, Report, SignedReport
 

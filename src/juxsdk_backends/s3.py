@@ -41,8 +41,8 @@ from typing import Any, ClassVar, NoReturn
 
 import attrs
 
-from juxsdk.config import Secret
 from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, ReportNotFoundError, StoreError
 from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
 

@@ -82,7 +82,7 @@ def test_boundaries() -> None:
 
 def test_backends_import_only_public_juxsdk_modules() -> None:
     public = {"juxsdk", "juxsdk.plugin", "juxsdk.errors", "juxsdk.models", "juxsdk.config", "juxsdk.config.numbers",
-              "juxsdk.protocols", "juxsdk.testing"}
+              "juxsdk.config.paths", "juxsdk.config.secret", "juxsdk.protocols", "juxsdk.testing"}
     for path in BACKENDS.rglob("*.py"):
         for mod in _imports(path):
             if mod.startswith("juxsdk.") or mod == "juxsdk":

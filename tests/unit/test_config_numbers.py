@@ -22,7 +22,17 @@ import pytest
 from click.testing import CliRunner
 
 from juxsdk.config import JuxConfig, OutboxConfig, load_config
-from juxsdk.config.numbers import ATTEMPTS, BYTES, COUNT, DAYS, MAX_DAYS, POSITIVE_SECONDS, SECONDS, Range
+from juxsdk.config.numbers import (
+    ATTEMPTS,
+    BYTES,
+    COUNT,
+    DAYS,
+    MAX_DAYS,
+    POSITIVE_SECONDS,
+    SECONDS,
+    Range,
+    range_of,
+)
 from juxsdk.errors import ConfigError
 from juxsdk.registry import Registry
 
@@ -75,9 +85,7 @@ def _days_past_year_9999() -> str:
 
 
 def _absurd_for(f: attrs.Attribute[Any]) -> list[str]:
-    from juxsdk.config._loader import _field_range
-
-    rng = _field_range(f.validator)
+    rng = range_of(f.validator)
     extra = [_days_past_year_9999()] if rng is not None and rng.unit == "days" else []
     return ABSURD + extra
 
@@ -230,10 +238,8 @@ def test_every_numeric_option_declares_a_range() -> None:
             "s3.max_attempts"} <= found
     # ...and each numeric option has a Range. A bare `float` field is only protected against
     # nan/inf; the walks would catch a missing range through -1/1e300, this names the culprit.
-    from juxsdk.config._loader import _field_range
-
-    missing = [key for key, f in _numeric_fields(JuxConfig, "") if _field_range(f.validator) is None]
-    missing += [f"backends.{name}.{option}" for _, name, _, option, f in BACKENDS if _field_range(f.validator) is None]
+    missing = [key for key, f in _numeric_fields(JuxConfig, "") if range_of(f.validator) is None]
+    missing += [f"backends.{name}.{option}" for _, name, _, option, f in BACKENDS if range_of(f.validator) is None]
     assert not missing, f"numeric options without a juxsdk.config.numbers.Range validator: {missing}"
 
 

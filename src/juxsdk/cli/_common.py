@@ -150,8 +150,19 @@ def echo_err(label: str, message: str, *, fg: str | None = None) -> None:
 
 
 def render_error(exc: JuxError) -> None:
-    """Print ``error: <message>`` and, when there is one, ``hint: <hint>`` (one line each)."""
-    echo_err("error", exc.message, fg="red")
+    """Print ``error: <message>`` and, when there is one, ``hint: <hint>`` (one line each).
+
+    A list (a summary line, then lines indented by two spaces or more: a configuration error
+    listing every problem) keeps its lines and their indentation under the ``error:`` line; any
+    other message is shown on one line.
+    """
+    first, *rest = exc.message.split("\n")
+    if not rest or not all(line.startswith("  ") for line in rest):
+        first, rest = exc.message, []
+    echo_err("error", first, fg="red")
+    for line in rest:
+        indent = len(line) - len(line.lstrip())
+        click.echo(" " * indent + _one_line(line), err=True)
     if exc.hint:
         echo_err("hint", exc.hint, fg="yellow")
 

@@ -24,10 +24,20 @@ is TOML 1.0 (https://toml.io/en/v1.0.0), read with :mod:`tomllib`.
 Secrets (tokens, PINs, passphrases) are written as ``{env = "VAR"}`` or ``{file = "path"}`` and
 become :class:`Secret` values, which are masked in every ``repr``, dump and error message.
 
-The package's submodules are imported on first use: ``juxsdk.config.numbers`` (the allowed
-ranges of numeric options) imports nothing heavy, so the CLI and backends can use it without
-loading the loader (``tomllib``, ``cattrs``). Every public name is importable from
-``juxsdk.config`` itself.
+Modules (imported on first use; every public name is importable from ``juxsdk.config`` itself,
+resolved lazily so that importing one light submodule does not load the rest):
+
+* :mod:`juxsdk.config.secret` — :class:`Secret` (what backends import for secret options);
+* :mod:`juxsdk.config.numbers` — :class:`~juxsdk.config.numbers.Range` and the ranges of
+  numeric options (also used by the CLI at start-up);
+* :mod:`juxsdk.config.paths` — :func:`user_config_dir`, :func:`user_data_dir`;
+* :mod:`juxsdk.config.model` — :class:`JuxConfig` and its sections;
+* :mod:`juxsdk.config.convert` — the strict ``cattrs`` converter and problem reporting;
+* :mod:`juxsdk.config.load` — :func:`load_config`, :func:`find_project_file`;
+* :mod:`juxsdk.config.render` — :func:`dump_config`, :func:`render_toml`,
+  :func:`init_config_text`.
+
+``secret``, ``numbers`` and ``paths`` import neither the loader nor ``cattrs`` nor ``tomllib``.
 """
 
 from __future__ import annotations
@@ -62,13 +72,31 @@ __all__ = [
     "user_data_dir",
 ]
 
-_LAZY = frozenset(__all__) - frozenset(globals())
+#: Public name -> submodule defining it (resolved on first access).
+_LAZY: dict[str, str] = {
+    "ENV_PREFIX": "load",
+    "SYSTEM_CONFIG_FILE": "paths",
+    "JuxConfig": "model",
+    "MetadataConfig": "model",
+    "OutboxConfig": "model",
+    "Secret": "secret",
+    "StorageMode": "model",
+    "dump_config": "render",
+    "find_project_file": "load",
+    "init_config_text": "render",
+    "load_config": "load",
+    "render_toml": "render",
+    "structure_options": "convert",
+    "user_config_dir": "paths",
+    "user_data_dir": "paths",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    module = _LAZY.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("._loader", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
@@ -78,20 +106,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._loader import (
-        ENV_PREFIX,
-        SYSTEM_CONFIG_FILE,
-        JuxConfig,
-        MetadataConfig,
-        OutboxConfig,
-        Secret,
-        StorageMode,
-        dump_config,
-        find_project_file,
-        init_config_text,
-        load_config,
-        render_toml,
-        structure_options,
-        user_config_dir,
-        user_data_dir,
-    )
+    from .convert import structure_options
+    from .load import ENV_PREFIX, find_project_file, load_config
+    from .model import JuxConfig, MetadataConfig, OutboxConfig, StorageMode
+    from .paths import SYSTEM_CONFIG_FILE, user_config_dir, user_data_dir
+    from .render import dump_config, init_config_text, render_toml
+    from .secret import Secret

@@ -39,6 +39,7 @@ __all__ = [
     "POSITIVE_SECONDS",
     "SECONDS",
     "Range",
+    "range_of",
 ]
 
 
@@ -130,6 +131,25 @@ class Range:
 
     def __hash__(self) -> int:
         return hash((self.low, self.high, self.unit, self.low_open))
+
+
+def range_of(validator: object) -> Range | None:
+    """The :class:`Range` among an attrs field's validators, or ``None``.
+
+    Finds it alone, inside ``attrs.validators.and_(...)`` (or a list of validators) and inside
+    ``attrs.validators.optional(...)``.
+
+    Args:
+        validator: An attrs field's ``validator`` attribute.
+    """
+    if isinstance(validator, Range):
+        return validator
+    for inner in (*getattr(validator, "_validators", ()), getattr(validator, "validator", None)):
+        if inner is not None and inner is not validator:
+            found = range_of(inner)
+            if found is not None:
+                return found
+    return None
 
 
 #: Longest duration any option may ask for: one week, in seconds.

@@ -266,9 +266,9 @@ def _converter() -> cattrs.Converter:
     from cattrs.strategies import configure_union_passthrough
 
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
-    # Unions of primitives (`int | str`) are checked by exact type; float is left out so that
-    # it still goes through the strict (finite) float hook.
-    configure_union_passthrough(typing.Union[str, int, bool, None], conv)  # noqa: UP007
+    # Unions of primitives (`int | str`) are checked by exact type (so True is not an int);
+    # float and bool are left out so that they still go through their strict hooks.
+    configure_union_passthrough(typing.Union[str, int, None], conv)  # noqa: UP007
     conv.register_structure_hook_factory(lambda t: isinstance(t, type) and attrs.has(t),
                                          lambda t: _attrs_hook(conv, t))
     conv.register_structure_hook_factory(_is_array_type, lambda t: _array_hook(conv, t))

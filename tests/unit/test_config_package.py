@@ -246,3 +246,25 @@ def test_one_problem_is_one_line(tmp_path: Path) -> None:
     assert info.value.message == (f"{(project / 'jux.toml').resolve()}: outbox.backoff_max: must not be smaller "
                                   "than outbox.backoff_base")
     assert info.value.hint == "set outbox.backoff_max to at least 2 seconds"
+
+
+def test_an_options_class_refusing_values_with_a_config_error_keeps_its_words() -> None:
+    def check(_inst: Any, _attr: Any, value: str) -> None:
+        if value == "bad":
+            raise ConfigError("vault: mode 'bad' is not supported", hint="use mode = 'good'")
+
+    @attrs.frozen
+    class Vault:
+        mode: str = attrs.field(default="good", validator=check)
+        shards: int = 1
+
+    with pytest.raises(ConfigError) as info:
+        structure_options(Vault, {"mode": "bad"}, backend="vault")
+    assert (info.value.message, info.value.hint) == ("backends.vault: vault: mode 'bad' is not supported",
+                                                     "use mode = 'good'")
+    env = {"backends.vault.shards": "env JUX_VAULT__SHARDS"}
+    with pytest.raises(ConfigError) as info:  # with another problem: both listed
+        structure_options(Vault, {"mode": "bad", "shards": "many"}, backend="vault", sources=env)
+    lines = info.value.message.splitlines()
+    assert lines[0] == "2 configuration problems"
+    assert "  backends.vault.shards (env JUX_VAULT__SHARDS): expected an integer" in lines

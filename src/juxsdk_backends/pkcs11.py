@@ -58,7 +58,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
 from juxsdk import keys
-from juxsdk.config import Secret
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, JuxError, SecretRequiredError, SigningError
 
 __all__ = [

@@ -44,7 +44,8 @@ from typing import Any, ClassVar, NoReturn
 import attrs
 
 from juxsdk.attachments import NAME_INFIX, Attachment, check_attachment, check_kind
-from juxsdk.config import Secret
+from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, ReportNotFoundError, StoreError
 from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
 
@@ -146,9 +147,9 @@ class S3Store:
         sse: str | None = attrs.field(default=None, validator=attrs.validators.in_((None, "AES256", "aws:kms")))
         sse_kms_key_id: str | None = None
         storage_class: str | None = None
-        connect_timeout: float = attrs.field(default=10.0, converter=float)
-        read_timeout: float = attrs.field(default=60.0, converter=float)
-        max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+        connect_timeout: float = attrs.field(default=10.0, converter=float, validator=POSITIVE_SECONDS)
+        read_timeout: float = attrs.field(default=60.0, converter=float, validator=POSITIVE_SECONDS)
+        max_attempts: int = attrs.field(default=5, validator=ATTEMPTS)
         retry_mode: str = attrs.field(default="standard", validator=attrs.validators.in_(("standard", "adaptive")))
 
     def __init__(self, options: S3Store.Options) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from juxsdk.config.numbers import DAYS
 from juxsdk.errors import ConfigError, JuxError, ReportNotFoundError, StoreError
 
 from ._common import (
@@ -19,6 +20,7 @@ from ._common import (
     global_options,
     load_config,
     make_backend,
+    number_type,
     parse_datetime,
     short_hash,
 )
@@ -220,7 +222,7 @@ def stats(as_json: bool) -> None:
 @cache.command("clean")
 @click.option(
     "--days",
-    type=click.IntRange(min=0),
+    type=number_type(DAYS, integer=True),
     required=True,
     help="Delete reports stored more than this many days ago.",
 )

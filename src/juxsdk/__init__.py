@@ -25,6 +25,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadySignedError",
+    "Attestation",
+    "AttestationError",
+    "AttestationMismatchError",
     "BackendNotFoundError",
     "CertificateValidityError",
     "ConfigError",
@@ -48,6 +51,7 @@ __all__ = [
     "Secret",
     "SignatureInfo",
     "SignatureStructureError",
+    "SignatureThresholdError",
     "SignatureValueError",
     "SignedReport",
     "Signer",
@@ -65,15 +69,18 @@ __all__ = [
     "UnsupportedAlgorithmError",
     "UntrustedKeyError",
     "VerificationError",
+    "VerifiedAttestation",
     "VerifiedReport",
     "__version__",
     "add_properties",
+    "attest",
     "canonical_hash",
     "collect_metadata",
     "load_config",
     "merge_reports",
     "parse_report",
     "sign_report",
+    "verify_attestation",
     "verify_report",
 ]
 
@@ -83,6 +90,8 @@ _LAZY: dict[str, str] = {
         name: "juxsdk.errors"
         for name in (
             "AlreadySignedError",
+            "AttestationError",
+            "AttestationMismatchError",
             "BackendNotFoundError",
             "CertificateValidityError",
             "ConfigError",
@@ -97,6 +106,7 @@ _LAZY: dict[str, str] = {
             "ReportNotFoundError",
             "ReportParseError",
             "SignatureStructureError",
+            "SignatureThresholdError",
             "SignatureValueError",
             "SigningError",
             "StoreError",
@@ -106,6 +116,10 @@ _LAZY: dict[str, str] = {
             "VerificationError",
         )
     },
+    "Attestation": "juxsdk.attestation",
+    "VerifiedAttestation": "juxsdk.attestation",
+    "attest": "juxsdk.attestation",
+    "verify_attestation": "juxsdk.attestation",
     # values
     **{
         name: "juxsdk.models"
@@ -157,11 +171,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .attestation import Attestation, VerifiedAttestation, attest, verify_attestation
     from .canonical import canonical_hash
     from .client import Jux, SubmitResult
     from .config import JuxConfig, Secret, load_config
     from .errors import (
         AlreadySignedError,
+        AttestationError,
+        AttestationMismatchError,
         BackendNotFoundError,
         CertificateValidityError,
         ConfigError,
@@ -176,6 +193,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ReportNotFoundError,
         ReportParseError,
         SignatureStructureError,
+        SignatureThresholdError,
         SignatureValueError,
         SigningError,
         StoreError,

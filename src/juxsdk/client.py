@@ -393,6 +393,38 @@ class Jux:
                 out.append(PublishOutcome(publisher.name, error=exc, queued=queued))
         return out
 
+    def attest(
+        self,
+        report: Report | SignedReport | bytes | str | os.PathLike[str],
+        *,
+        source: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """Attest a report with the configured signer and keep the attestation in the stores.
+
+        An unsigned report is submitted first (:meth:`submit`: provenance, sign, store,
+        publish per storage mode). Then :func:`juxsdk.attest` builds the in-toto test-result
+        attestation from the signed report, and every store that keeps attachments and holds
+        the report keeps it too (kind ``intoto.json``, see :mod:`juxsdk.attachments`).
+
+        Args:
+            report: A Report/SignedReport, the document bytes, or a path to a file.
+            source: File name to record (defaults to the path).
+            **options: Keyword arguments of :func:`juxsdk.attest` (``subjects``, ``commit``,
+                ``url``, ``configuration``, ``trust``…).
+
+        Returns:
+            A :class:`juxsdk.attestation.AttestResult` (attestation, submit result, one
+            outcome per store).
+
+        Raises:
+            ConfigError: no signer is configured. Otherwise as :meth:`submit` and
+                :func:`juxsdk.attest`.
+        """
+        from .attestation import attest_with
+
+        return attest_with(self, self._load(report, source), source=source, **options)
+
     def submit_many(
         self, reports: Iterable[Report | SignedReport | bytes | str | os.PathLike[str]]
     ) -> list[SubmitResult | JuxError]:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadySignedError",
+    "AttestationError",
+    "AttestationMismatchError",
     "BackendNotFoundError",
     "CertificateValidityError",
     "ConfigError",
@@ -40,6 +42,7 @@ __all__ = [
     "ReportParseError",
     "SecretRequiredError",
     "SignatureStructureError",
+    "SignatureThresholdError",
     "SignatureValueError",
     "SigningError",
     "StoreError",
@@ -221,6 +224,28 @@ class CertificateValidityError(VerificationError):
 
 class UnsupportedAlgorithmError(VerificationError):
     """The signature uses an algorithm juxsdk does not accept (e.g. SHA-1)."""
+
+
+class AttestationError(VerificationError):
+    """An attestation cannot be accepted as a test-result attestation.
+
+    The DSSE envelope is malformed or hostile (too large, not strict JSON, duplicate keys,
+    invalid base64, no or too many signatures), its ``payloadType``, Statement ``_type`` or
+    ``predicateType`` is not the expected one, or its Statement breaks the test-result
+    predicate's field rules.
+    """
+
+
+class AttestationMismatchError(AttestationError):
+    """A verified attestation does not describe what it is checked against.
+
+    A given artifact is not one of its subjects, or a given report's canonical hash is not the
+    one its ``configuration`` names.
+    """
+
+
+class SignatureThresholdError(VerificationError):
+    """Fewer distinct trusted keys signed a DSSE envelope than the threshold requires."""
 
 
 # --- storage -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .config import Secret
+from .config.secret import Secret
 from .errors import (
     JuxError,
     PermanentPublishError,

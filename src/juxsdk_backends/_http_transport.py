@@ -14,7 +14,7 @@ import requests.auth
 import urllib3.exceptions
 from urllib3.util.retry import Retry
 
-from juxsdk.config import Secret
+from juxsdk.config.secret import Secret
 
 from .http_api import _Budget, server_wait_seconds
 

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from juxsdk.config import Secret, user_config_dir
+from juxsdk.config.paths import user_config_dir
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, SecretRequiredError, SigningError
 
 __all__ = ["FileKeySigner", "default_algorithm"]

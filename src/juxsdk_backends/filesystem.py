@@ -7,6 +7,8 @@ Reports are content-addressed by their canonical hash (``sha256:<hex>``, see
     <root>/<hex[:2]>/<hex>.json   the metadata sidecar (juxsdk.models.StoredReport.to_dict(),
                                   sorted keys, UTF-8)
     <root>/<hex[:2]>/.lock        per-shard lock file (filelock), serialises writers of that shard
+    <root>/<hex[:2]>/<hex>.att.<kind>  attachments of the report (juxsdk.attachments), e.g. its
+                                  in-toto attestation <hex>.att.intoto.json; deleted with it
 
 Guarantees (see ``docs/reference/filesystem-store.md``):
 
@@ -30,6 +32,7 @@ import json
 import logging
 import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -39,6 +42,7 @@ from typing import Any, ClassVar
 import attrs
 
 from juxsdk import config as _config
+from juxsdk.attachments import MAX_ATTACHMENT_BYTES, NAME_INFIX, Attachment, check_attachment, check_kind
 from juxsdk.errors import ReportNotFoundError, StoreError
 from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
 
@@ -499,6 +503,7 @@ class FilesystemStore:
         with self._locked(shard):
             removed = self._unlink(side)
             removed = self._unlink(xml) or removed
+            removed = self._delete_attachments(shard, hexd) or removed
             if removed:
                 self._fsync_or_raise(shard)
         return removed
@@ -635,3 +640,96 @@ class FilesystemStore:
 
     def close(self) -> None:
         """Release resources (the store holds none between calls). Idempotent."""
+
+    # ------------------------------------------------------------------ attachments (juxsdk.attachments)
+
+    def _attachment_path(self, hexd: str, kind: str) -> Path:
+        return self.root / hexd[:2] / f"{hexd}{NAME_INFIX}{check_kind(kind)}"
+
+    def _read_nofollow(self, path: Path) -> bytes:
+        """Read a file this store wrote, refusing symbolic links and oversized files."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size > MAX_ATTACHMENT_BYTES:
+                raise StoreError(f"filesystem store: {path} is over the {MAX_ATTACHMENT_BYTES}-byte attachment limit")
+            return fh.read(MAX_ATTACHMENT_BYTES + 1)
+
+    def put_attachment(self, canonical_hash: str, kind: str, data: bytes) -> Attachment:
+        """Keep ``data`` as the ``kind`` attachment of a stored report (``<hex>.att.<kind>``).
+
+        Written atomically under the shard lock, replacing a previous attachment of that kind.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
+            juxsdk.errors.StoreError: invalid hash, kind or data, or an I/O error.
+        """
+        hexd = self._hex(canonical_hash)
+        path = self._attachment_path(hexd, kind)
+        body = check_attachment(data)
+        shard = path.parent
+        if not self._present(shard):
+            raise self._not_found(canonical_hash)
+        with self._locked(shard):
+            if not self.exists(canonical_hash):
+                raise self._not_found(canonical_hash)
+            self._write_atomic(path, body)
+        return Attachment(kind, len(body), str(path))
+
+    def get_attachment(self, canonical_hash: str, kind: str) -> bytes:
+        """Return the exact bytes of an attachment.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no such report, or no attachment of that kind.
+            juxsdk.errors.StoreError: invalid hash or kind, or an I/O error (a symbolic link
+                where the attachment should be is refused).
+        """
+        hexd = self._hex(canonical_hash)
+        path = self._attachment_path(hexd, kind)
+        if not self.exists(canonical_hash):
+            raise self._not_found(canonical_hash)
+        try:
+            return self._read_nofollow(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ReportNotFoundError(
+                f"report {canonical_hash} has no {kind!r} attachment in the filesystem store at {self.root}",
+                hint="`jux cache show HASH` lists a report's attachments",
+            ) from None
+        except OSError as exc:
+            raise self._error(exc, "read", path) from exc
+
+    def attachments(self, canonical_hash: str) -> builtins.list[Attachment]:
+        """List a stored report's attachments, by kind.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
+            juxsdk.errors.StoreError: invalid hash or an I/O error.
+        """
+        hexd = self._hex(canonical_hash)
+        if not self.exists(canonical_hash):
+            raise self._not_found(canonical_hash)
+        shard = self.root / hexd[:2]
+        prefix = f"{hexd}{NAME_INFIX}"
+        found: builtins.list[Attachment] = []
+        for fname in self._listdir(shard):
+            if not fname.startswith(prefix):
+                continue
+            kind = fname[len(prefix) :]
+            try:
+                check_kind(kind)
+                info = os.lstat(shard / fname)
+            except (StoreError, FileNotFoundError):
+                continue
+            except OSError as exc:
+                raise self._error(exc, "stat", shard / fname) from exc
+            if stat.S_ISREG(info.st_mode):
+                found.append(Attachment(kind, info.st_size, str(shard / fname)))
+        return found
+
+    def _delete_attachments(self, shard: Path, hexd: str) -> bool:
+        """Remove every attachment of a report (the caller holds the shard lock)."""
+        prefix = f"{hexd}{NAME_INFIX}"
+        removed = False
+        for fname in self._listdir(shard):
+            if fname.startswith(prefix):
+                removed = self._unlink(shard / fname) or removed
+        return removed

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 import juxsdk
-from juxsdk.config import Secret
+from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS, SECONDS
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, PermanentPublishError, TransientPublishError
 from juxsdk.models import PublishReceipt, Report, SignedReport
 
@@ -88,12 +89,12 @@ class HttpApiPublisherOptions:
 
     url: str
     token: Secret | None = None
-    timeout_connect: float = 5.0
-    timeout_read: float = 30.0
-    max_attempts: int = 4
-    total_deadline: float = 60.0
-    backoff_base: float = 0.5
-    retry_after_cap: float = 30.0
+    timeout_connect: float = attrs.field(default=5.0, validator=POSITIVE_SECONDS)
+    timeout_read: float = attrs.field(default=30.0, validator=POSITIVE_SECONDS)
+    max_attempts: int = attrs.field(default=4, validator=ATTEMPTS)
+    total_deadline: float = attrs.field(default=60.0, validator=POSITIVE_SECONDS)
+    backoff_base: float = attrs.field(default=0.5, validator=SECONDS)
+    retry_after_cap: float = attrs.field(default=30.0, validator=SECONDS)
     ca_bundle: Path | None = None
     verify_tls: bool = True
     allow_insecure_http: bool = False

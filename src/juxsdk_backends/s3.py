@@ -9,6 +9,8 @@ Layout (content-addressed by canonical hash, like the filesystem store)::
     s3://<bucket>/<prefix>/reports/<hex>.xml    the exact report bytes (Content-Type application/xml)
     s3://<bucket>/<prefix>/reports/<hex>.json   the metadata sidecar: StoredReport.to_dict(),
                                                 sorted keys, UTF-8 (application/json)
+    s3://<bucket>/<prefix>/reports/<hex>.att.<kind>  attachments (juxsdk.attachments), e.g. the
+                                                in-toto attestation <hex>.att.intoto.json
 
 Semantics:
 
@@ -41,7 +43,9 @@ from typing import Any, ClassVar, NoReturn
 
 import attrs
 
-from juxsdk.config import Secret
+from juxsdk.attachments import NAME_INFIX, Attachment, check_attachment, check_kind
+from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, ReportNotFoundError, StoreError
 from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
 
@@ -143,9 +147,9 @@ class S3Store:
         sse: str | None = attrs.field(default=None, validator=attrs.validators.in_((None, "AES256", "aws:kms")))
         sse_kms_key_id: str | None = None
         storage_class: str | None = None
-        connect_timeout: float = attrs.field(default=10.0, converter=float)
-        read_timeout: float = attrs.field(default=60.0, converter=float)
-        max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+        connect_timeout: float = attrs.field(default=10.0, converter=float, validator=POSITIVE_SECONDS)
+        read_timeout: float = attrs.field(default=60.0, converter=float, validator=POSITIVE_SECONDS)
+        max_attempts: int = attrs.field(default=5, validator=ATTEMPTS)
         retry_mode: str = attrs.field(default="standard", validator=attrs.validators.in_(("standard", "adaptive")))
 
     def __init__(self, options: S3Store.Options) -> None:
@@ -601,14 +605,99 @@ class S3Store:
         xml_key, side_key = self._keys(hexd)
         had_side = self._head(side_key, "check")
         had_xml = self._head(xml_key, "check")
+        had_attachments = self._delete_attachments(hexd)
         if not (had_side or had_xml):
-            return False
+            return had_attachments
         client = self._client()
         if had_side:
             self._call("delete", side_key, client.delete_object, Bucket=self.bucket, Key=side_key)
         if had_xml:
             self._call("delete", xml_key, client.delete_object, Bucket=self.bucket, Key=xml_key)
         return True
+
+    # ------------------------------------------------------------------ attachments (juxsdk.attachments)
+
+    def _attachment_key(self, hexd: str, kind: str) -> str:
+        return f"{self._base}{hexd}{NAME_INFIX}{check_kind(kind)}"
+
+    def put_attachment(self, canonical_hash: str, kind: str, data: bytes) -> Attachment:
+        """Keep ``data`` as the ``kind`` attachment of a stored report (``<hex>.att.<kind>``).
+
+        One PutObject (S3 writes objects atomically), replacing a previous attachment of that
+        kind; the report must be stored (its metadata object exists).
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
+            juxsdk.errors.StoreError: invalid hash, kind or data, or an S3 error.
+        """
+        hexd = self._hex(canonical_hash)
+        key = self._attachment_key(hexd, kind)
+        body = check_attachment(data)
+        if not self.exists(canonical_hash):
+            raise self._not_found(canonical_hash)
+        content_type = "application/json" if kind.endswith("json") else "application/octet-stream"
+        self._overwrite(key, body, content_type, "store the attachment at")
+        return Attachment(kind, len(body), self._where(key))
+
+    def get_attachment(self, canonical_hash: str, kind: str) -> bytes:
+        """Return the exact bytes of an attachment (one GetObject).
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no such report, or no attachment of that kind.
+            juxsdk.errors.StoreError: invalid hash or kind, or an S3 error.
+        """
+        hexd = self._hex(canonical_hash)
+        key = self._attachment_key(hexd, kind)
+        if not self.exists(canonical_hash):
+            raise self._not_found(canonical_hash)
+        data = self._read(key, "read the attachment at")
+        if data is None:
+            raise ReportNotFoundError(
+                f"report {canonical_hash} has no {kind!r} attachment in s3://{self.bucket}/{self._base}",
+                hint="`jux cache show HASH` lists a report's attachments",
+            )
+        return data
+
+    def _attachment_objects(self, hexd: str) -> builtins.list[tuple[str, int]]:
+        """(key, size) of every attachment object of a report (ListObjectsV2 on its prefix)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefix = f"{self._base}{hexd}{NAME_INFIX}"
+        found: builtins.list[tuple[str, int]] = []
+        try:
+            for page in self._client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                found.extend((item["Key"], int(item.get("Size", 0))) for item in page.get("Contents", ()))
+        except (ClientError, BotoCoreError) as exc:
+            self._map(exc, "list the attachments at", prefix)
+        return found
+
+    def attachments(self, canonical_hash: str) -> builtins.list[Attachment]:
+        """List a stored report's attachments, by kind.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
+            juxsdk.errors.StoreError: invalid hash or an S3 error.
+        """
+        hexd = self._hex(canonical_hash)
+        if not self.exists(canonical_hash):
+            raise self._not_found(canonical_hash)
+        prefix = f"{self._base}{hexd}{NAME_INFIX}"
+        out: builtins.list[Attachment] = []
+        for key, size in sorted(self._attachment_objects(hexd)):
+            kind = key[len(prefix) :]
+            try:
+                check_kind(kind)
+            except StoreError:
+                continue
+            out.append(Attachment(kind, size, self._where(key)))
+        return out
+
+    def _delete_attachments(self, hexd: str) -> bool:
+        client = self._client()
+        objects = self._attachment_objects(hexd)
+        for key, _ in objects:
+            self._call("delete", key, client.delete_object, Bucket=self.bucket, Key=key)
+        return bool(objects)
 
     def close(self) -> None:
         """Close the HTTP connection pool (idempotent); later calls raise StoreError."""

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from juxsdk.config import Secret
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, SigningError
 
 from ._algorithms import verify

@@ -68,12 +68,32 @@ def test_config_check_reports_missing_key(jux):
 
 
 def test_bad_config_is_one_line_exit_2(jux, workdir):
-    (workdir / "jux.toml").write_text('storage_mode = "sometimes"\nstorez = ["filesystem"]\n', encoding="utf-8")
+    (workdir / "jux.toml").write_text('storage_mode = "sometimes"\n', encoding="utf-8")
     for args in (("config", "show"), ("config", "check"), ("submit", "x.xml"), ("cache", "list")):
         result = jux(*args)
         assert_clean_error(result, 2, "jux.toml")
         assert len([ln for ln in result.stderr.splitlines() if ln.startswith("error:")]) == 1
         assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_several_config_problems_are_listed_one_per_line_exit_2(jux, workdir):
+    jux_toml = str(workdir / "jux.toml")
+    (workdir / "jux.toml").write_text('storage_mode = "sometimes"\nstorez = ["filesystem"]\n', encoding="utf-8")
+    (workdir / "user").mkdir()
+    (workdir / "user" / "config.toml").write_text("[outbox]\nbackoff_base = nan\n", encoding="utf-8")
+    for args in (("config", "show"), ("config", "check"), ("submit", "x.xml"), ("cache", "list")):
+        result = jux(*args, env={"JUX_CONFIG_DIR": str(workdir / "user")})
+        assert_clean_error(result, 2)
+        lines = result.stderr.strip().splitlines()
+        assert lines[0] == "error: 3 configuration problems", lines
+        problems = [ln for ln in lines[1:-1] if not ln.startswith("    hint: ")]
+        assert [ln.split(": ")[0:2] for ln in problems] == [
+            [f"  {jux_toml}", "storage_mode"],
+            [f"  {workdir / 'user' / 'config.toml'}", "outbox.backoff_base"],
+            [f"  {jux_toml}", "storez"],
+        ], lines
+        assert "not a finite number" in problems[1] and problems[2].endswith("unknown key")
+        assert lines[-1].startswith("hint: "), lines
 
 
 def test_invalid_toml_names_line_and_column(jux, workdir):

@@ -24,6 +24,9 @@ EXPECTED = {
     "UnsafeAcceptAnyKey", "UnsupportedAlgorithmError", "UntrustedKeyError", "VerificationError",
     "VerifiedReport", "__version__", "add_properties", "canonical_hash", "collect_metadata",
     "load_config", "merge_reports", "parse_report", "sign_report", "verify_report",
+    # attestations (issue 14)
+    "Attestation", "AttestationError", "AttestationMismatchError", "SignatureThresholdError",
+    "VerifiedAttestation", "attest", "verify_attestation",
 }
 
 
@@ -81,7 +84,9 @@ def test_boundaries() -> None:
 
 
 def test_backends_import_only_public_juxsdk_modules() -> None:
-    public = {"juxsdk", "juxsdk.plugin", "juxsdk.errors", "juxsdk.models", "juxsdk.config", "juxsdk.protocols", "juxsdk.testing"}
+    public = {"juxsdk", "juxsdk.plugin", "juxsdk.errors", "juxsdk.models", "juxsdk.config", "juxsdk.config.numbers",
+              "juxsdk.config.paths", "juxsdk.config.secret", "juxsdk.protocols", "juxsdk.testing",
+              "juxsdk.attachments"}
     for path in BACKENDS.rglob("*.py"):
         for mod in _imports(path):
             if mod.startswith("juxsdk.") or mod == "juxsdk":

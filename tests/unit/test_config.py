@@ -117,7 +117,7 @@ def error_of(fn: Any, *args: Any, **kw: Any) -> ConfigError:
     with pytest.raises(ConfigError) as info:
         fn(*args, **kw)
     err = info.value
-    assert "\n" not in err.message, "messages are one line"
+    assert "\n" not in err.message, "a single problem is one line"
     assert "\n" not in (err.hint or "")
     return err
 
@@ -468,19 +468,32 @@ def test_bad_enum_lists_allowed_values(lay: Layout) -> None:
     assert err.hint == "allowed values: local, api, both, cache"
 
 
-def test_several_problems_are_counted_in_one_line(lay: Layout) -> None:
-    write(lay.project / "jux.toml", 'sign = "yes"\nproject = 1\nbogus = 2\n')
-    err = error_of(lay.load)
-    assert "(and 2 more problems)" in err.message
+def test_several_problems_are_all_listed(lay: Layout) -> None:
+    jt = str(write(lay.project / "jux.toml", 'sign = "yes"\nproject = 1\nbogus = 2\n').resolve())
+    with pytest.raises(ConfigError) as info:
+        lay.load()
+    assert info.value.message.splitlines() == [
+        "3 configuration problems",
+        f"  {jt}: project: expected a string, got an integer",
+        "    hint: quote the value",
+        f"  {jt}: sign: expected a boolean (true or false), got a string",
+        f"  {jt}: bogus: unknown key",
+        "    hint: allowed keys here: backends, metadata, outbox, project, publishers, sign, signer, storage_mode, "
+        "stores",
+    ]
+    assert info.value.hint is not None and "jux config show" in info.value.hint
 
 
 def test_toml_syntax_error_names_file_line_and_column(lay: Layout) -> None:
     jt = write(lay.project / "jux.toml", 'project = "p"\nstorage_mode = local\n')
     err = error_of(lay.load)
     assert err.message.startswith(f"{jt}:2:16: invalid TOML: "), err.message
-    write(lay.system, "[outbox\n")
-    err = error_of(lay.load)
-    assert err.message.startswith(f"{lay.system}:1:"), err.message
+    write(lay.system, "[outbox\n")  # a second broken file: both are reported, in layer order
+    with pytest.raises(ConfigError) as info:
+        lay.load()
+    lines = info.value.message.splitlines()
+    assert lines[0] == "2 configuration problems"
+    assert lines[1].startswith(f"  {lay.system}:1:") and lines[3].startswith(f"  {jt}:2:16: invalid TOML: "), lines
 
 
 def test_unterminated_document_error_has_a_position(lay: Layout) -> None:
@@ -496,8 +509,8 @@ def test_tool_jux_must_be_a_table(lay: Layout) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "path", "words"), [
-    ({"outbox.max_attempts": 0}, "outbox.max_attempts", "must be at least 1"),
-    ({"outbox.backoff_base": 0}, "outbox.backoff_base", "must be greater than 0"),
+    ({"outbox.max_attempts": 0}, "outbox.max_attempts", "out of range: expected a number between 1 and 1000"),
+    ({"outbox.backoff_base": 0}, "outbox.backoff_base", "out of range: expected a number greater than 0"),
     ({"outbox.backoff_max": 1.0}, "outbox.backoff_max", "must not be smaller"),
     ({"stores": ["filesystem", "filesystem"]}, "stores[1]", "backend 'filesystem' is listed twice"),
 ])

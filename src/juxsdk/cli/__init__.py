@@ -47,6 +47,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "publish": "juxsdk.cli.publish:publish",
     "merge": "juxsdk.cli.merge_cmd:merge",
     "queue": "juxsdk.cli.publish:queue",
+    "attest": "juxsdk.cli.attest_cmd:attest",
+    "verify-attestation": "juxsdk.cli.attest_cmd:verify_attestation",
 }
 
 

@@ -1,7 +1,7 @@
 """Shared CLI plumbing: global state, error rendering, exit codes, output helpers.
 
-Import only ``click`` and :mod:`juxsdk.errors` at module level: ``jux --help`` must not pull in
-lxml, cryptography or signxml.
+Import only ``click``, :mod:`juxsdk.errors` and the number ranges of :mod:`juxsdk.config.numbers`
+at module level: ``jux --help`` must not pull in lxml, cryptography, signxml or the config loader.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from juxsdk.errors import EXIT_ERROR, EXIT_USAGE, ConfigError, JuxError
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.client import Jux
     from juxsdk.config import JuxConfig
+    from juxsdk.config.numbers import Range
     from juxsdk.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -149,8 +150,19 @@ def echo_err(label: str, message: str, *, fg: str | None = None) -> None:
 
 
 def render_error(exc: JuxError) -> None:
-    """Print ``error: <message>`` and, when there is one, ``hint: <hint>`` (one line each)."""
-    echo_err("error", exc.message, fg="red")
+    """Print ``error: <message>`` and, when there is one, ``hint: <hint>`` (one line each).
+
+    A list (a summary line, then lines indented by two spaces or more: a configuration error
+    listing every problem) keeps its lines and their indentation under the ``error:`` line; any
+    other message is shown on one line.
+    """
+    first, *rest = exc.message.split("\n")
+    if not rest or not all(line.startswith("  ") for line in rest):
+        first, rest = exc.message, []
+    echo_err("error", first, fg="red")
+    for line in rest:
+        indent = len(line) - len(line.lstrip())
+        click.echo(" " * indent + _one_line(line), err=True)
     if exc.hint:
         echo_err("hint", exc.hint, fg="yellow")
 
@@ -431,8 +443,20 @@ def parse_properties(values: Iterable[str]) -> list[tuple[str, str]]:
 def parse_datetime(value: str, *, option: str) -> Any:
     """Parse an ISO 8601 date or date-time (naive values are UTC).
 
+    The instant must exist in UTC: ``9999-12-31T23:00:00-05:00`` (year 10000 in UTC) and
+    ``0001-01-01T00:00:00+05:00`` (year 0) are refused, so no later conversion or comparison
+    overflows.
+
+    Args:
+        value: The option's text.
+        option: The option's name for the message (``"--at"``).
+
+    Returns:
+        An aware :class:`datetime.datetime` (the offset given, or UTC).
+
     Raises:
-        click.BadParameter: the value is not ISO 8601 (exit code 2).
+        click.BadParameter: the value is not ISO 8601, or is outside years 1-9999 in UTC
+            (exit code 2).
     """
     import datetime as dt
 
@@ -446,7 +470,43 @@ def parse_datetime(value: str, *, option: str) -> Any:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise click.BadParameter(
+            f"{value!r} is outside the calendar: in UTC it is before year 1 or after year 9999",
+            param_hint=f"'{option}'",
+        ) from None
     return parsed
+
+
+class _FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, which lets ``nan`` through (every comparison with nan is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:  # nan
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def number_type(allowed: Range, *, integer: bool) -> click.IntRange | click.FloatRange:
+    """The click type of a number flag, bounded by a :mod:`juxsdk.config.numbers` range.
+
+    Configuration and flags share the ranges, so ``--days`` accepts what a day count in the
+    configuration accepts. A value outside the range (or ``nan``/``inf``, or too large) is a
+    click usage error naming the flag (exit code 2); ``--help`` shows the range.
+
+    Args:
+        allowed: The range, e.g. :data:`juxsdk.config.numbers.DAYS`.
+        integer: An integer flag (else a float flag, finite).
+
+    Returns:
+        A :class:`click.IntRange` or a finite :class:`click.FloatRange`.
+    """
+    if integer:
+        return click.IntRange(int(allowed.low), int(allowed.high), min_open=allowed.low_open)
+    return _FiniteFloatRange(allowed.low, allowed.high, min_open=allowed.low_open)
 
 
 def short_hash(canonical_hash: str, length: int = 16) -> str:
@@ -470,6 +530,7 @@ __all__ = [
     "global_options",
     "load_config",
     "make_client",
+    "number_type",
     "parse_datetime",
     "parse_properties",
     "read_input",

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from juxsdk.config.numbers import DAYS
 from juxsdk.errors import ConfigError, JuxError, ReportNotFoundError, StoreError
 
 from ._common import (
@@ -19,6 +20,7 @@ from ._common import (
     global_options,
     load_config,
     make_backend,
+    number_type,
     parse_datetime,
     short_hash,
 )
@@ -138,16 +140,35 @@ def _resolve(store: Any, prefix: str) -> str:
     return str(matches[0])
 
 
+def _attachments(store: Any, canonical_hash: str) -> list[dict[str, Any]] | None:
+    """The report's attachments in ``store`` (None when the store keeps none)."""
+    from juxsdk.attachments import supports_attachments
+
+    if not supports_attachments(store):
+        return None
+    return [a.to_dict() for a in store.attachments(canonical_hash)]
+
+
 @cache.command("show")
 @click.argument("hash_prefix", metavar="HASH_PREFIX")
 @click.option("--xml", "as_xml", is_flag=True, help="Write the exact stored bytes to stdout instead.")
+@click.option(
+    "--attachment",
+    "attachment",
+    metavar="KIND",
+    help="Write the exact bytes of this attachment (e.g. intoto.json, the attestation) to stdout instead.",
+)
 @global_options(hidden=True)
-def show(hash_prefix: str, as_xml: bool) -> None:
+def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
     """Show one stored report, found by a unique prefix of its canonical hash.
 
     HASH_PREFIX is leading hex digits, with or without "sha256:" (3fa9, sha256:3fa9). Prints the
-    metadata sidecar as JSON, or with --xml the exact stored bytes.
+    metadata sidecar as JSON with the report's attachments (kind, size, location; e.g. its
+    in-toto attestation, kind intoto.json), or with --xml the exact stored bytes, or with
+    --attachment KIND the exact bytes of that attachment.
     """
+    if as_xml and attachment:
+        raise click.UsageError("give --xml or --attachment, not both")
     with configured_stores() as stores:
         last: JuxError | None = None
         for store in stores:
@@ -156,12 +177,18 @@ def show(hash_prefix: str, as_xml: bool) -> None:
             except ReportNotFoundError as exc:
                 last = exc
                 continue
-            if as_xml:
+            if as_xml or attachment:
+                if attachment and _attachments(store, full) is None:
+                    raise StoreError(f"the {store.name} store keeps no attachments")
                 out = sys.stdout.buffer
-                out.write(store.get(full))
+                out.write(store.get_attachment(full, attachment) if attachment else store.get(full))
                 out.flush()
             else:
-                echo_json(store.metadata(full).to_dict())
+                record = store.metadata(full).to_dict()
+                listed = _attachments(store, full)
+                if listed is not None:
+                    record["attachments"] = listed
+                echo_json(record)
             return
         assert last is not None
         raise last
@@ -195,7 +222,7 @@ def stats(as_json: bool) -> None:
 @cache.command("clean")
 @click.option(
     "--days",
-    type=click.IntRange(min=0),
+    type=number_type(DAYS, integer=True),
     required=True,
     help="Delete reports stored more than this many days ago.",
 )

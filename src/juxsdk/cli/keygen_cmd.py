@@ -8,12 +8,23 @@ from typing import Any
 
 import click
 
+from juxsdk.config.numbers import MAX_DAYS, Range
 from juxsdk.errors import ConfigError, JuxError
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, load_config
+from ._common import (
+    CONTEXT_SETTINGS,
+    JuxCommand,
+    echo_json,
+    get_state,
+    global_options,
+    load_config,
+    number_type,
+)
 
 DEFAULT_KEY_NAME = "signing-key.pem"
 DEFAULT_CERT_NAME = "signing-cert.pem"
+#: ``--days``: a certificate valid for at least a day and at most 100 years.
+VALIDITY_DAYS = Range(1, MAX_DAYS, unit="days")
 
 
 def default_paths() -> tuple[Path, Path]:
@@ -80,7 +91,8 @@ def _passphrase(env_var: str | None, prompt: bool) -> str | None:
     help="Certificate subject: a common name, or an RFC 4514 name such as 'CN=ci,O=Example'.",
 )
 @click.option(
-    "--days", type=click.IntRange(min=1), default=365, show_default=True, help="Certificate validity in days."
+    "--days", type=number_type(VALIDITY_DAYS, integer=True), default=365, show_default=True,
+    help="Certificate validity in days.",
 )
 @click.option("--passphrase-env", metavar="VAR", help="Encrypt the key with the passphrase in this variable.")
 @click.option("--prompt-passphrase", is_flag=True, help="Encrypt the key with a passphrase typed at a prompt.")

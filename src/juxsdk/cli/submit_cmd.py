@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, JuxError
+from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, ConfigError, JuxError
 
 from ._common import (
     CONTEXT_SETTINGS,
@@ -20,6 +21,7 @@ from ._common import (
     read_input,
     render_error,
     short_hash,
+    write_output,
 )
 
 
@@ -89,6 +91,17 @@ def _print_result(entry: dict[str, Any]) -> None:
             click.echo(f"     stored in {o['store']}" + (f": {o['location']}" if o["location"] else ""))
         else:
             click.echo(f"     store {o['store']} failed: {o['error']['message']}")
+    att = entry.get("attestation")
+    if att is not None:
+        if att["error"]:
+            click.echo(f"     attestation failed: {att['error']['message']}")
+        if att["file"]:
+            click.echo(f"     attestation written to {att['file']}")
+        for o in att["stored"]:
+            if o["ok"]:
+                click.echo(f"     attestation kept in {o['store']}: {o['location']}")
+            elif o["error"]:
+                click.echo(f"     attestation not kept in {o['store']}: {o['error']['message']}")
     for o in entry["published"]:
         if o["queued"]:
             reason = o["error"]["message"] if o["error"] else "queued"
@@ -101,6 +114,51 @@ def _print_result(entry: dict[str, Any]) -> None:
             click.echo(f"     publish to {o['publisher']} failed: {o['error']['message']}")
             if o["error"].get("hint"):
                 click.echo(f"     hint: {o['error']['hint']}")
+
+
+def _attestation_bytes(path: Path | None, names: list[str], attest: bool) -> bytes | None:
+    """Read ``--attestation ENVELOPE`` (checked for shape now, for its report after submitting)."""
+    if path is None:
+        return None
+    if attest:
+        raise click.UsageError("give --attest (make attestations) or --attestation ENVELOPE (keep one), not both")
+    if len(names) != 1:
+        raise click.UsageError("--attestation ENVELOPE goes with exactly one report")
+    from juxsdk.attestation import read_envelope
+    from juxsdk.dsse import Envelope
+
+    data = read_envelope(path)
+    Envelope.from_json(data)  # malformed or hostile: refused before anything is submitted
+    return data
+
+
+def _attach_attestation(client: Any, result: Any, name: str, envelope: bytes | None) -> dict[str, Any]:
+    """Attest ``result.report`` (or check and keep ``envelope``) and keep it in the stores."""
+    from juxsdk.attestation import attach, check_names_report
+
+    written: str | None = None
+    try:
+        if envelope is None:
+            made = client.attest(result.report, source=result.report.source)
+            attached = made.attached
+            if name != "-" and result.report.source not in (None, "<stdin>"):
+                written = str(Path(name).with_name(Path(name).stem + ".intoto.json"))
+                write_output(written, made.attestation.envelope)
+        else:
+            check_names_report(envelope, result.report.canonical_hash)
+            attached = attach(client.stores, result.report.canonical_hash, envelope)
+    except JuxError as exc:
+        return {"ok": False, "file": written, "stored": [], "error": _err(exc)}
+    return {
+        "ok": not any(o.error is not None for o in attached),
+        "file": written,
+        "stored": [
+            {"store": o.store, "ok": o.ok, "skipped": o.skipped, "error": _err(o.error),
+             "location": o.attachment.location if o.attachment is not None else None}
+            for o in attached
+        ],
+        "error": None,
+    }
 
 
 def _partly_done(entry: dict[str, Any]) -> bool:
@@ -121,10 +179,30 @@ def _partly_done(entry: dict[str, Any]) -> bool:
 @click.option(
     "--merge", "merge", is_flag=True, help="Merge all the reports into one (see `jux merge`) and submit that one."
 )
+@click.option(
+    "--attest",
+    is_flag=True,
+    help="Also attest each report (in-toto test-result, DSSE; see `jux attest`): write <name>.intoto.json "
+    "beside it and keep it in the stores next to the report.",
+)
+@click.option(
+    "--attestation",
+    "attestation",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    metavar="ENVELOPE",
+    help="Keep this attestation (e.g. written by pytest --jux-attest) in the stores next to the report it names.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a JSON list.")
 @global_options(hidden=True)
 def submit(
-    files: tuple[str, ...], project: str | None, properties: tuple[str, ...], force: bool, merge: bool, as_json: bool
+    files: tuple[str, ...],
+    project: str | None,
+    properties: tuple[str, ...],
+    force: bool,
+    merge: bool,
+    attest: bool,
+    attestation: Path | None,
+    as_json: bool,
 ) -> None:
     """Sign (if a signer is configured), store and publish each FILE, per the configuration.
 
@@ -152,7 +230,13 @@ def submit(
         names, bad_args = [str(merged.source)], list[tuple[str, JuxError]]()
     else:
         names, bad_args = expand_args(files)
+    envelope = _attestation_bytes(attestation, names, attest)
     client = make_client(config)
+    if attest and getattr(client, "signer", None) is None:
+        client.close()
+        raise ConfigError(
+            "--attest needs a signer, and none is configured", hint='set signer = "file" (see `jux keygen`)'
+        )
     entries: list[dict[str, Any]] = []
     failures: list[JuxError] = []
     shown: list[tuple[str, dict[str, Any], JuxError | None]] = []
@@ -189,6 +273,10 @@ def submit(
                     show(name, entry, exc)
                     continue
                 entry = result_to_dict(name, result)
+                if attest or envelope is not None:
+                    attested = _attach_attestation(client, result, name, envelope)
+                    entry["attestation"] = attested
+                    entry["ok"] = entry["ok"] and attested["ok"]
                 entries.append(entry)
                 show(name, entry, None)
     finally:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -20,9 +21,10 @@ from ._common import (
 )
 
 _PEM = click.Path(path_type=Path, dir_okay=False, exists=True)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _policy(certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path, ...], unsafe: bool) -> Any:
+def trust_policy(certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path, ...], unsafe: bool) -> Any:
     kinds = sum(bool(x) for x in (certs, pubkeys, cas, unsafe))
     if kinds != 1:
         raise click.UsageError(
@@ -34,6 +36,53 @@ def _policy(certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path,
     if unsafe:
         return trust.UnsafeAcceptAnyKey()
     return trust.policy_from_files(certs=certs, pubkeys=pubkeys, cas=cas)
+
+
+def trust_options(f: F) -> F:
+    """Add the trust-policy options ``--cert/--pubkey/--ca/--unsafe-accept-any-key/--at``.
+
+    Shared by ``jux verify`` and ``jux verify-attestation``; the command receives ``certs``,
+    ``pubkeys``, ``cas``, ``unsafe`` and ``at``. Build the policy with :func:`trust_policy`.
+    """
+    for decorator in reversed(
+        (
+            click.option(
+                "--cert",
+                "certs",
+                type=_PEM,
+                multiple=True,
+                help="Trust only this signing certificate (PEM; repeatable, a file may hold several).",
+            ),
+            click.option(
+                "--pubkey",
+                "pubkeys",
+                type=_PEM,
+                multiple=True,
+                help="Trust only this public key (PEM public key or certificate; repeatable).",
+            ),
+            click.option(
+                "--ca",
+                "cas",
+                type=_PEM,
+                multiple=True,
+                help="Trust certificates that chain to a root in this CA bundle (PEM; repeatable).",
+            ),
+            click.option(
+                "--unsafe-accept-any-key",
+                "unsafe",
+                is_flag=True,
+                help="Accept ANY key: checks integrity only, not who signed. Never use it to establish trust.",
+            ),
+            click.option(
+                "--at",
+                "at",
+                metavar="ISO8601",
+                help="Check certificate validity at this time instead of now (e.g. 2025-01-31T12:00:00Z).",
+            ),
+        )
+    ):
+        f = decorator(f)
+    return f
 
 
 def _reason(message: str, name: str) -> str:
@@ -53,39 +102,7 @@ def _error_dict(exc: BaseException) -> dict[str, Any]:
 
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, metavar="FILE…")
-@click.option(
-    "--cert",
-    "certs",
-    type=_PEM,
-    multiple=True,
-    help="Trust only this signing certificate (PEM; repeatable, a file may hold several).",
-)
-@click.option(
-    "--pubkey",
-    "pubkeys",
-    type=_PEM,
-    multiple=True,
-    help="Trust only this public key (PEM public key or certificate; repeatable).",
-)
-@click.option(
-    "--ca",
-    "cas",
-    type=_PEM,
-    multiple=True,
-    help="Trust certificates that chain to a root in this CA bundle (PEM; repeatable).",
-)
-@click.option(
-    "--unsafe-accept-any-key",
-    "unsafe",
-    is_flag=True,
-    help="Accept ANY key: checks integrity only, not who signed. Never use it to establish trust.",
-)
-@click.option(
-    "--at",
-    "at",
-    metavar="ISO8601",
-    help="Check certificate validity at this time instead of now (e.g. 2025-01-31T12:00:00Z).",
-)
+@trust_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a JSON list.")
 @global_options(hidden=True)
 def verify(
@@ -107,7 +124,7 @@ def verify(
 
     get_state()
     when = parse_datetime(at, option="--at") if at else None
-    policy = _policy(certs, pubkeys, cas, unsafe)
+    policy = trust_policy(certs, pubkeys, cas, unsafe)
     results: list[dict[str, Any]] = []
     code = EXIT_OK
     for name in files:

@@ -2,7 +2,8 @@
 
 * :class:`StoreContract`, :class:`SignerContract`, :class:`PublisherContract` — test classes
   a backend's tests subclass (see :mod:`juxsdk.testing.contracts` and
-  ``docs/how-to/write-a-backend.md``);
+  ``docs/how-to/write-a-backend.md``); :class:`AttachmentStoreContract` for stores that keep
+  attachments (:mod:`juxsdk.attachments`);
 * :mod:`juxsdk.testing.samples` — generated sample reports (CRLF, UTF-8 BOM, 5 MB…);
 * :mod:`juxsdk.testing.fakes` — in-memory :class:`MemoryStore`, :class:`MemoryPublisher`,
   :class:`MemorySigner`;
@@ -23,11 +24,12 @@ try:  # assertion rewriting must be registered before juxsdk.testing.contracts i
 except ImportError:  # pragma: no cover - pytest is only needed for the contracts
     pass
 else:
-    pytest.register_assert_rewrite("juxsdk.testing.contracts")
+    pytest.register_assert_rewrite("juxsdk.testing.contracts", "juxsdk.testing.attachment_contract")
 
 __all__ = [
     "LARGE_SIZE",
     "SAMPLE_NAMES",
+    "AttachmentStoreContract",
     "Fault",
     "JuxApiServer",
     "MemoryPublisher",
@@ -44,6 +46,7 @@ __all__ = [
 ]
 
 _LAZY: dict[str, str] = {
+    "AttachmentStoreContract": "juxsdk.testing.attachment_contract",
     "StoreContract": "juxsdk.testing.contracts",
     "SignerContract": "juxsdk.testing.contracts",
     "PublisherContract": "juxsdk.testing.contracts",
@@ -76,6 +79,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .attachment_contract import AttachmentStoreContract
     from .contracts import PublisherContract, SignerContract, StoreContract
     from .fakes import MemoryPublisher, MemorySigner, MemoryStore
     from .samples import LARGE_SIZE, SAMPLE_NAMES, generate_report, make_report, sample_bytes, sample_report

@@ -9,6 +9,7 @@ directly (``Jux(signer=MemorySigner(), stores=[MemoryStore()])``) or register th
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import re
 import threading
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
+from juxsdk.attachments import Attachment, check_attachment, check_kind
 from juxsdk.errors import (
     PermanentPublishError,
     ReportNotFoundError,
@@ -53,6 +55,7 @@ class MemoryStore:
         self.options = options or MemoryStore.Options()
         self._lock = threading.Lock()
         self._data: dict[str, tuple[bytes, StoredReport]] = {}
+        self._attachments: dict[str, dict[str, bytes]] = {}
         self.closed = False
 
     def __repr__(self) -> str:
@@ -116,11 +119,40 @@ class MemoryStore:
     def delete(self, canonical_hash: str) -> bool:
         """Delete; return False when it was not there."""
         with self._lock:
+            self._attachments.pop(canonical_hash, None)
             return self._data.pop(canonical_hash, None) is not None
 
     def close(self) -> None:
         """Mark closed (idempotent); the data stays readable."""
         self.closed = True
+
+    # -- attachments (juxsdk.attachments.AttachmentStore) ---------------------------------
+
+    def put_attachment(self, canonical_hash: str, kind: str, data: bytes) -> Attachment:
+        """Keep ``data`` as the ``kind`` attachment of a stored report (replacing it)."""
+        key, kind, body = self._check(canonical_hash), check_kind(kind), check_attachment(data)
+        with self._lock:
+            if key not in self._data:
+                raise ReportNotFoundError(f"no report {key} in the memory store")
+            self._attachments.setdefault(key, {})[kind] = body
+        return Attachment(kind, len(body), f"memory:{key}/{kind}")
+
+    def get_attachment(self, canonical_hash: str, kind: str) -> bytes:
+        """Return an attachment's bytes; raises ReportNotFoundError when absent."""
+        key, kind = self._check(canonical_hash), check_kind(kind)
+        with self._lock:
+            if key not in self._data or kind not in self._attachments.get(key, {}):
+                raise ReportNotFoundError(f"no {kind!r} attachment of {key} in the memory store")
+            return self._attachments[key][kind]
+
+    def attachments(self, canonical_hash: str) -> builtins.list[Attachment]:
+        """List a stored report's attachments, by kind."""
+        key = self._check(canonical_hash)
+        with self._lock:
+            if key not in self._data:
+                raise ReportNotFoundError(f"no report {key} in the memory store")
+            items = sorted(self._attachments.get(key, {}).items())
+        return [Attachment(k, len(v), f"memory:{key}/{k}") for k, v in items]
 
 
 class MemoryPublisher:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import attrs
 
-from juxsdk.config import Secret
+from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError
 
 from .._algorithms import ALGORITHMS
@@ -89,9 +90,9 @@ class AwsKmsOptions:
     session_token: Secret | None = None
     certificate: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     algorithm: str | None = attrs.field(default=None, validator=_validate_algorithm)
-    connect_timeout: float = attrs.field(default=5.0, converter=float)
-    read_timeout: float = attrs.field(default=15.0, converter=float)
-    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    connect_timeout: float = attrs.field(default=5.0, converter=float, validator=POSITIVE_SECONDS)
+    read_timeout: float = attrs.field(default=15.0, converter=float, validator=POSITIVE_SECONDS)
+    max_attempts: int = attrs.field(default=5, validator=ATTEMPTS)
 
     def __attrs_post_init__(self) -> None:
         if (self.access_key_id is None) != (self.secret_access_key is None):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from juxsdk.config import Secret
+from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError
 
 from .._algorithms import ALGORITHMS

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from juxsdk.config.numbers import SECONDS
 from juxsdk.plugin import (
     Report,
     ReportNotFoundError,
@@ -79,11 +80,11 @@ class SqliteStore:
 
         Attributes:
             path: The database file (created with its parent directories; ``~`` expanded).
-            timeout: Seconds to wait for another writer's lock before failing.
+            timeout: Seconds to wait for another writer's lock before failing (0 … one week).
         """
 
         path: Path = attrs.field(converter=_to_path)
-        timeout: float = 30.0
+        timeout: float = attrs.field(default=30.0, validator=SECONDS)
 
     def __init__(self, options: SqliteStore.Options) -> None:
         self.options = options

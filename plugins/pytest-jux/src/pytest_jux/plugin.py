@@ -37,6 +37,8 @@ from typing import Any
 
 import pytest
 
+from . import attest as _attest
+
 __all__ = ["JuxSettings"]
 
 #: ini key -> (help, pytest ini type)
@@ -109,6 +111,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a jux failure is only reported (default)")
     for name, (help_text, ini_type) in INI_KEYS.items():
         parser.addini(name, help_text, type=ini_type, default=None)  # type: ignore[arg-type]
+    _attest.addoption(parser, group)
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -473,6 +476,7 @@ def _process(config: pytest.Config, state: _State) -> None:
     if state.xmlpath is not None:
         _write_atomically(state.xmlpath, state.result.report.data)
         state.replaced = True
+    _attest.run(config, state.jux, state.result.report, _write_atomically)
     if not state.result.ok:
         state.error = _first_failure(state.result)
 
@@ -548,6 +552,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 tr.write_line("published: no (storage mode local)")
             else:
                 tr.write_line(f"published: no publisher is configured (storage mode {mode})", yellow=True)
+    for line in _attest.summary(config):
+        tr.write_line(line)
     if state.error:
         tr.write_line(f"jux failed: {state.error}", red=True)
         if state.hint:

@@ -1,0 +1,171 @@
+"""The configuration model: :class:`JuxConfig` and its sections (attrs, frozen)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from .convert import (
+    STRUCTURE,
+    _env_backend_key,
+    _rename_backend,
+    structure_backend_tables,
+    structure_options,
+)
+from .numbers import ATTEMPTS, POSITIVE_SECONDS
+from .paths import user_data_dir
+from .problems import OMIT
+from .secret import MASK, Secret, is_secret_ref
+
+__all__ = ["JuxConfig", "MetadataConfig", "OutboxConfig", "StorageMode"]
+
+T = TypeVar("T")
+
+
+class StorageMode(enum.StrEnum):
+    """What ``submit`` does with a signed report (``storage_mode``).
+
+    * ``local`` — store only;
+    * ``api`` — publish only; a publish failure is an error;
+    * ``both`` — store and publish; failures are reported;
+    * ``cache`` — store and publish; on a transient publish failure, queue it in the outbox.
+    """
+
+    LOCAL = "local"
+    API = "api"
+    BOTH = "both"
+    CACHE = "cache"
+
+
+@attrs.frozen
+class MetadataConfig:
+    """``[metadata]``: which provenance properties are added to reports.
+
+    Attributes:
+        env_allowlist: Environment variable names copied as ``env:<NAME>`` properties (nothing
+            else from the environment is ever copied).
+        include_username: Add the local user name.
+        properties: Extra user properties ``name = "value"`` added to every report.
+        git: Add ``git:*`` properties (commit, branch, dirty state, remote).
+    """
+
+    env_allowlist: tuple[str, ...] = ()
+    include_username: bool = False
+    properties: dict[str, str] = attrs.field(factory=dict)
+    git: bool = True
+
+
+@attrs.frozen
+class OutboxConfig:
+    """``[outbox]``: the durable publish queue used by ``storage_mode = "cache"``.
+
+    Attributes:
+        path: Outbox directory; ``None`` means ``<user data dir>/outbox``.
+        max_attempts: Publish attempts before an entry becomes a dead letter
+            (:data:`~juxsdk.config.numbers.ATTEMPTS`: 1 … 1000).
+        backoff_base: Delay before the first retry, in seconds; doubles each attempt
+            (:data:`~juxsdk.config.numbers.POSITIVE_SECONDS`: more than 0, at most one week).
+        backoff_max: Upper bound of the retry delay, in seconds (``POSITIVE_SECONDS``, and
+            ≥ ``backoff_base``).
+    """
+
+    path: Path | None = None
+    max_attempts: int = attrs.field(default=8, validator=ATTEMPTS)
+    backoff_base: float = attrs.field(default=2.0, validator=POSITIVE_SECONDS)
+    backoff_max: float = attrs.field(default=3600.0, validator=POSITIVE_SECONDS)
+
+    def resolved_path(self, environ: Mapping[str, str] | None = None) -> Path:
+        """Return ``path``, or ``<user data dir>/outbox`` when it is not set.
+
+        Args:
+            environ: Environment for :func:`user_data_dir` (default :data:`os.environ`).
+        """
+        return self.path if self.path is not None else user_data_dir(environ) / "outbox"
+
+
+def _repr_backends(backends: Mapping[str, Mapping[str, Any]]) -> str:
+    # repr() never shows option strings: a plain-text secret may be among them.
+    return repr({name: {k: _masked_python(v) for k, v in opts.items()} for name, opts in backends.items()})
+
+
+def _masked_python(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value
+    if is_secret_ref(value):
+        return Secret(**{str(k): str(v) for k, v in value.items()})
+    if isinstance(value, str):
+        return MASK
+    if isinstance(value, Mapping):
+        return {k: _masked_python(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked_python(v) for v in value]
+    return value
+
+
+@attrs.frozen
+class JuxConfig:
+    """The effective configuration (see :func:`load_config`).
+
+    Attributes:
+        project: Project name recorded in reports and sent to the Jux API.
+        signer: Signer backend name; ``None`` (or ``sign = false``) means reports are not signed.
+        sign: Sign reports at all.
+        stores: Store backend names, in order.
+        publishers: Publisher backend names, in order.
+        storage_mode: What ``submit`` does: store, publish, both, or cache (see
+            :class:`StorageMode`).
+        metadata: Provenance properties (:class:`MetadataConfig`).
+        outbox: The publish queue (:class:`OutboxConfig`).
+        backends: Raw option tables keyed by backend name, as merged from all layers (treat as
+            read-only); turn one into the backend's ``Options`` with :meth:`backend_options`.
+            String values are masked in ``repr``.
+        sources: For each dotted key path (``"storage_mode"``, ``"backends.http.url"``), where
+            its value came from: ``"default"``, a config file's absolute path, ``"env JUX_…"``
+            or ``"argument"``.
+        files: The configuration files that were read, lowest precedence first.
+    """
+
+    project: str | None = None
+    signer: str | None = "file"
+    sign: bool = True
+    stores: tuple[str, ...] = ("filesystem",)
+    publishers: tuple[str, ...] = ()
+    storage_mode: StorageMode = StorageMode.LOCAL
+    metadata: MetadataConfig = attrs.field(factory=MetadataConfig)
+    outbox: OutboxConfig = attrs.field(factory=OutboxConfig)
+    backends: Mapping[str, Mapping[str, Any]] = attrs.field(
+        factory=dict, repr=_repr_backends, metadata={STRUCTURE: structure_backend_tables})
+    sources: Mapping[str, str] = attrs.field(factory=dict, eq=False, metadata={OMIT: True})
+    files: tuple[Path, ...] = attrs.field(default=(), eq=False, metadata={OMIT: True})
+
+    @property
+    def active_signer(self) -> str | None:
+        """The signer backend to use: ``signer`` when ``sign`` is true, else ``None``."""
+        return self.signer if self.sign and self.signer else None
+
+    def backend_options(self, name: str, options_cls: type[T]) -> T:
+        """Structure ``backends[name]`` strictly into the backend's attrs ``Options`` class.
+
+        See :func:`structure_options` for the rules (secrets, paths, environment values).
+
+        Args:
+            name: Backend name (the key of its ``[backends.<name>]`` table).
+            options_cls: The backend's attrs ``Options`` class.
+
+        Returns:
+            An instance of ``options_cls``.
+
+        Raises:
+            ConfigError: unknown option, wrong type, bad value or missing required option; the
+                message names ``backends.<name>.<option>`` and where the value came from.
+        """
+        key = name if name in self.backends else _env_backend_key(name)
+        raw = self.backends.get(key, {})
+        sources = self.sources
+        if key != name:
+            sources = {_rename_backend(k, key, name): v for k, v in sources.items()}
+        return structure_options(options_cls, raw, backend=name, sources=sources)

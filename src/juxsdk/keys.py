@@ -34,6 +34,7 @@ from .errors import ConfigError, JuxError
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_SUBJECT",
     "GeneratedKeyPair",
     "KeyFileExistsError",
+    "certificate_signing_request",
     "generate_key_pair",
     "generate_private_key",
     "self_signed_certificate",
@@ -144,6 +146,23 @@ def generate_private_key(
     raise ConfigError(f"unsupported key type {key_type!r}", hint="use 'rsa' or 'ec'")
 
 
+def _signing_key_usage() -> x509.KeyUsage:
+    """KeyUsage ``digitalSignature`` only (RFC 5280 §4.2.1.3): the signing-key profile."""
+    from cryptography import x509
+
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _name(subject: str) -> x509.Name:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -167,6 +186,7 @@ def self_signed_certificate(
     subject: str = DEFAULT_SUBJECT,
     days: int = DEFAULT_DAYS,
     not_before: dt.datetime | None = None,
+    hash_name: str = "sha256",
 ) -> x509.Certificate:
     """Build a self-signed signing certificate for ``private_key``.
 
@@ -177,15 +197,16 @@ def self_signed_certificate(
         days: Validity period in days from ``not_before`` (≥ 1).
         not_before: Start of validity (default: now, UTC). A past value lets tests build
             expired certificates.
+        hash_name: ``"sha256"``, ``"sha384"`` or ``"sha512"``: the signature's hash (a KMS
+            P-384 key signs with SHA-384 only).
 
     Returns:
-        The certificate, signed with SHA-256 (RSA PKCS #1 v1.5 or ECDSA).
+        The certificate, signed with RSA PKCS #1 v1.5 or ECDSA and ``hash_name``.
 
     Raises:
-        ConfigError: ``days`` < 1 or an invalid subject.
+        ConfigError: ``days`` < 1, an invalid subject or an unknown hash.
     """
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
 
     if days < 1:
         raise ConfigError(f"certificate validity must be at least 1 day, got {days}")
@@ -201,24 +222,56 @@ def self_signed_certificate(
         .serial_number(int.from_bytes(secrets.token_bytes(20), "big") >> 1)
         .not_valid_before(start - dt.timedelta(minutes=5))
         .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_key_usage(), critical=True)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False)
     )
-    return builder.sign(private_key, hashes.SHA256())
+    return builder.sign(private_key, _hash(hash_name))
+
+
+def _hash(hash_name: str) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
+    from cryptography.hazmat.primitives import hashes
+
+    classes: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+        "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384,
+        "sha512": hashes.SHA512,
+    }
+    if hash_name not in classes:
+        raise ConfigError(f"unsupported certificate hash {hash_name!r}", hint="use sha256, sha384 or sha512")
+    return classes[hash_name]()
+
+
+def certificate_signing_request(
+    private_key: CertificateIssuerPrivateKeyTypes, *, subject: str = DEFAULT_SUBJECT, hash_name: str = "sha256"
+) -> x509.CertificateSigningRequest:
+    """Build a PKCS #10 certificate signing request (RFC 2986) for ``private_key``.
+
+    The request asks for the profile of :func:`self_signed_certificate`: ``KeyUsage``
+    ``digitalSignature`` (critical) and ``BasicConstraints`` ``CA:false`` (critical), as
+    requested extensions (RFC 2985 §5.4.2 ``extensionRequest``). A CA issues the signing
+    certificate from it; configure that certificate (and its chain) next to the key.
+
+    Args:
+        private_key: RSA or EC private key, or an adapter whose ``sign`` reaches a token or KMS.
+        subject: A common name (``"build-bot"``) or an RFC 4514 name (``"CN=build-bot,O=Example"``).
+        hash_name: ``"sha256"``, ``"sha384"`` or ``"sha512"``: the signature's hash.
+
+    Returns:
+        The CSR, signed with RSA PKCS #1 v1.5 or ECDSA and ``hash_name``.
+
+    Raises:
+        ConfigError: an invalid subject or an unknown hash.
+    """
+    from cryptography import x509
+
+    builder = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(subject))
+        .add_extension(_signing_key_usage(), critical=True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    return builder.sign(private_key, _hash(hash_name))
 
 
 def write_private_file(path: Path, data: bytes, *, overwrite: bool = False, mode: int = 0o600) -> None:

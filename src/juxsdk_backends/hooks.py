@@ -2,7 +2,7 @@
 
 Listed in juxsdk's own ``[project.entry-points.juxsdk]`` as ``builtin``, so the built-ins
 arrive exactly like a third-party plugin. Backend modules are imported here, but their optional
-dependencies (python-pkcs11, boto3) are imported only when a backend is used.
+dependencies (python-pkcs11, boto3, securesystemslib) are imported only when a backend is used.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from juxsdk.plugin import hookimpl
 
 @hookimpl
 def juxsdk_register_signers() -> list[type[Any]]:
-    """File-key and PKCS#11 signers."""
+    """File-key, PKCS#11, AWS KMS and securesystemslib signers."""
+    from .awskms import AwsKmsSigner
     from .file_key import FileKeySigner
     from .pkcs11 import Pkcs11Signer
+    from .sslib import SslibSigner
 
-    return [FileKeySigner, Pkcs11Signer]
+    return [FileKeySigner, Pkcs11Signer, AwsKmsSigner, SslibSigner]
 
 
 @hookimpl

@@ -23,13 +23,15 @@ from juxsdk.protocols import Signer
 from juxsdk.testing import SignerContract
 from juxsdk.trust import TrustedCertificates, TrustedPublicKeys
 from juxsdk.xmldsig import sign_report, verify_report
-from juxsdk_backends import pkcs11 as p11mod
 from juxsdk_backends.pkcs11 import (
     Pkcs11Options,
     Pkcs11Signer,
     check_reachability,
     generate_token_key_pair,
 )
+from juxsdk_backends.pkcs11 import key as p11key
+from juxsdk_backends.pkcs11 import keygen as p11keygen
+from juxsdk_backends.pkcs11 import session as p11session
 from tests.conftest import CORPUS, good_corpus
 from tests.softhsm import requires_softhsm
 
@@ -199,13 +201,13 @@ def test_digest_info_prefixes_match_asn1():
         der = algos.DigestInfo(
             {"digest_algorithm": {"algorithm": name, "parameters": core.Null()}, "digest": digest}
         ).dump()
-        assert der == p11mod._DIGEST_INFO_PREFIX[name] + digest
+        assert der == p11key.DIGEST_INFO_PREFIX[name] + digest
 
 
 def test_der_integer_helper():
     asn1 = pytest.importorskip("asn1crypto.core")
     for value in (0, 1, 127, 128, 255, 256, 2**159 - 1, 2**1100):
-        assert p11mod._der_integer(value) == asn1.Integer(value).dump()
+        assert p11keygen._der_integer(value) == asn1.Integer(value).dump()
 
 
 def test_key_selection_by_id_and_token_serial(softhsm):
@@ -357,7 +359,7 @@ def test_login_errors_are_mapped(softhsm, error, match):
     import pkcs11
 
     options = softhsm.options("rsa2048", pin=Secret(value=WRONG_PIN))
-    mapped = p11mod._login_error(getattr(pkcs11, error)(), options, "tok")
+    mapped = p11session.login_error(getattr(pkcs11, error)(), options, "tok")
     assert isinstance(mapped, SigningError)
     assert match in mapped.message
     _assert_clean(mapped, WRONG_PIN)
@@ -441,7 +443,7 @@ def test_bad_options(softhsm, overrides, match):
 
 
 def _session_count() -> int:
-    return len(p11mod._STATE.sessions)
+    return len(p11session.STATE.sessions)
 
 
 def test_one_shared_session_and_idempotent_close(softhsm):
@@ -466,18 +468,18 @@ def test_one_shared_session_and_idempotent_close(softhsm):
 
 
 def test_last_close_logs_out_and_closes_the_session(softhsm):
-    before = {k: s.refs for k, s in p11mod._STATE.sessions.items()}
+    before = {k: s.refs for k, s in p11session.STATE.sessions.items()}
     with Pkcs11Signer(softhsm.options("rsa2048", token_label=softhsm.spare_token)) as s:
         with pytest.raises(SigningError, match="no private key"):
             s.sign(b"x")  # spare token has no keys; the session was opened and then released
-    assert {k: s.refs for k, s in p11mod._STATE.sessions.items()} == before
+    assert {k: s.refs for k, s in p11session.STATE.sessions.items()} == before
 
 
 def test_reconnects_when_the_session_dies(softhsm):
     with Pkcs11Signer(softhsm.options("rsa2048")) as signer:
         signer.sign(b"connect")
         old = signer._conn.shared
-        with p11mod._LOCK:
+        with p11session.locked():
             old.session.close()  # the session vanishes under the signer (token reset, etc.)
         sig = signer.sign(b"after")
         assert signer._conn.shared is not old and old.closed
@@ -524,7 +526,7 @@ def test_signing_after_fork(softhsm):
     report = parse_report(_first_small_report())
     signer = Pkcs11Signer(softhsm.options("rsa2048"))
     parent_signed = sign_report(report, signer)  # parent is logged in with an open session
-    generation = p11mod._STATE.generation
+    generation = p11session.STATE.generation
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: must re-initialise and open its own session
@@ -534,8 +536,8 @@ def test_signing_after_fork(softhsm):
             child_signed = sign_report(report, signer)
             out = {
                 "data": child_signed.data.decode("utf-8"),
-                "generation": p11mod._STATE.generation,
-                "pid_ok": p11mod._STATE.pid == os.getpid(),
+                "generation": p11session.STATE.generation,
+                "pid_ok": p11session.STATE.pid == os.getpid(),
             }
             signer.close()
             os.write(write_fd, json.dumps(out).encode())
@@ -627,7 +629,7 @@ def test_generated_keys_are_sensitive_and_not_extractable(softhsm):
         with Pkcs11Signer(softhsm.options(name)) as signer:
             signer.sign(b"x")
             key = signer._conn.private_key
-            with p11mod._LOCK:
+            with p11session.locked():
                 assert key[pkcs11.Attribute.SENSITIVE] is True
                 assert key[pkcs11.Attribute.EXTRACTABLE] is False
                 assert key[pkcs11.Attribute.SIGN] is True

@@ -39,6 +39,8 @@ def test_token_keygen_sign_verify_and_check(jux, workdir, corpus_dir, softhsm, m
         "ec",
         "--cert",
         "token-cert.pem",
+        "--csr",
+        "token.csr",
         "--subject",
         "hsm-bot",
         "--json",
@@ -50,6 +52,9 @@ def test_token_keygen_sign_verify_and_check(jux, workdir, corpus_dir, softhsm, m
     cert = x509.load_pem_x509_certificate((workdir / "token-cert.pem").read_bytes())
     assert cert.subject.rfc4514_string() == "CN=hsm-bot"
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    csr = x509.load_pem_x509_csr((workdir / "token.csr").read_bytes())
+    assert csr.is_signature_valid and csr.subject == cert.subject and csr.public_key() == cert.public_key()
+    assert info["csr_path"].endswith("token.csr")
 
     signed = jux("sign", corpus_dir / "raw/pytest/xunit2-basic.xml", "-o", "s.xml")
     assert signed.exit_code == 0, signed.stderr

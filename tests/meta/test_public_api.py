@@ -94,14 +94,18 @@ def test_backends_import_only_public_juxsdk_modules() -> None:
 
 
 def test_optional_dependencies_are_lazy() -> None:
-    for name in ("pkcs11", "s3"):
-        mod = BACKENDS / f"{name}.py"
-        tree = ast.parse(mod.read_text())
-        top = set()
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                top.update(a.name.split(".")[0] for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                top.add(node.module.split(".")[0])
-        assert not top & {"pkcs11", "boto3", "botocore"}, f"{name}.py imports its optional dependency at module level"
+    for name in ("pkcs11", "s3", "awskms", "sslib"):
+        package = BACKENDS / name
+        modules = sorted(package.glob("*.py")) if package.is_dir() else [BACKENDS / f"{name}.py"]
+        assert modules, name
+        for mod in modules:
+            tree = ast.parse(mod.read_text())
+            top = set()
+            for node in tree.body:
+                if isinstance(node, ast.Import):
+                    top.update(a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    top.add(node.module.split(".")[0])
+            optional = {"pkcs11", "boto3", "botocore", "securesystemslib"}
+            assert not top & optional, f"{mod} imports its optional dependency at module level"
     importlib.import_module("juxsdk_backends.hooks")

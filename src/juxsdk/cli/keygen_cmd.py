@@ -103,7 +103,15 @@ def _passphrase(env_var: str | None, prompt: bool) -> str | None:
     default="file",
     show_default=True,
     metavar="NAME",
-    help="'file' writes a key file; 'pkcs11' generates the key on the configured token.",
+    help="'file' writes a key file; 'pkcs11' generates the key on the configured token; 'awskms' uses "
+    "the configured KMS key (creating it when key_id is a new alias).",
+)
+@click.option(
+    "--csr",
+    "csr_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Token and KMS signers: also write a PKCS #10 certificate signing request, signed by the key, "
+    "for a CA to issue the signing certificate.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @global_options(hidden=True)
@@ -119,6 +127,7 @@ def keygen(
     prompt_passphrase: bool,
     force: bool,
     signer_name: str,
+    csr_out: Path | None,
     as_json: bool,
 ) -> None:
     """Generate a signing key and a self-signed signing certificate.
@@ -128,11 +137,19 @@ def keygen(
     default paths, `jux sign` and `jux submit` find the key without any configuration.
 
     Share the certificate (not the key) with whoever verifies: `jux verify --cert CERT report.xml`.
+
+    With --signer pkcs11 or awskms the key stays in the token or KMS: the certificate (and with
+    --csr a certificate signing request) is signed there, and its path goes into the backend's
+    certificate option.
     """
     get_state()
     if signer_name != "file":
-        _keygen_token(signer_name, key_type, int(bits), curve.upper(), cert_out, subject, days, force, as_json)
+        _keygen_token(
+            signer_name, key_type, int(bits), curve.upper(), cert_out, subject, days, force, as_json, csr_out
+        )
         return
+    if csr_out is not None:
+        raise click.UsageError("--csr is for token and KMS signers (--signer pkcs11, --signer awskms)")
 
     from juxsdk import keys
 
@@ -186,8 +203,9 @@ def _keygen_token(
     days: int,
     force: bool,
     as_json: bool,
+    csr_out: Path | None = None,
 ) -> None:
-    """Delegate to a hardware-token signer backend's ``generate_token_key_pair``."""
+    """Delegate to a token or KMS signer backend's ``generate_token_key_pair``."""
     import importlib
 
     from juxsdk.keys import KeyFileExistsError
@@ -202,11 +220,13 @@ def _keygen_token(
             f"the {signer_name!r} signer cannot generate keys",
             hint="generate the key with the token's own tools, or use --signer file",
         )
-    if cert_out is not None and cert_out.exists() and not force:
-        raise KeyFileExistsError(f"{cert_out} already exists", hint="use --force to overwrite it")
+    for path in (cert_out, csr_out):
+        if path is not None and path.exists() and not force:
+            raise KeyFileExistsError(f"{path} already exists", hint="use --force to overwrite it")
     from .sign_cmd import _can_prompt, _merge, _secret_request, secret_override
 
     overrides: dict[str, Any] = {"signer": signer_name}
+    extra: dict[str, Any] = {"csr_out": csr_out} if csr_out is not None else {}
 
     def run() -> Any:
         cfg = load_config(overrides)
@@ -219,6 +239,7 @@ def _keygen_token(
             subject=subject,
             days=days,
             certificate_out=cert_out,
+            **extra,
         )
 
     try:

@@ -217,7 +217,8 @@ class TransportFailure(Exception):
     """An exchange that produced no complete answer.
 
     Args:
-        kind: ``"timeout"``, ``"tls"``, ``"url"`` or ``"network"``.
+        kind: ``"timeout"``, ``"tls"``, ``"url"``, ``"malformed"`` (an answer cut short, not
+            valid HTTP, or undecodable) or ``"network"``.
         reason: Short fixed text ("connection refused", "connection closed without a
             response", …); never server-provided text.
         exception: Name of the underlying exception type.
@@ -288,8 +289,13 @@ def exchange(
     """
     with Exchange(deadline) as ex:
         try:
-            response = session.post(url, data=data, headers=headers, timeout=timeout,
-                                     allow_redirects=False, stream=True)
+            # The adapter directly, not Session.send: even with allow_redirects=False, requests
+            # reads a 3xx answer's whole body into memory to prepare the next request.
+            prepared = session.prepare_request(requests.Request("POST", url, data=data, headers=headers))
+            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+            response = session.get_adapter(url).send(
+                prepared, stream=True, timeout=timeout, verify=settings["verify"], cert=settings["cert"],
+                proxies=settings["proxies"])
             try:
                 body, over_cap = read_capped(response.raw, cap)
             finally:
@@ -312,7 +318,9 @@ def _failure(exc: BaseException) -> TransportFailure:
     if isinstance(exc, requests.exceptions.Timeout):
         return TransportFailure("timeout", "timed out", name)
     reason = _reason(exc)
-    return TransportFailure("timeout" if reason == "timed out" else "network", reason, name)
+    if reason == "timed out":
+        return TransportFailure("timeout", reason, name)
+    return TransportFailure("malformed" if reason.startswith("the answer") else "network", reason, name)
 
 
 def _reason(exc: BaseException) -> str:
@@ -333,9 +341,6 @@ def _reason(exc: BaseException) -> str:
             return "the answer was cut short"
         if isinstance(cur, urllib3.exceptions.DecodeError):
             return "the answer's body could not be decoded"
-        if isinstance(cur, (http.client.LineTooLong, http.client.UnknownProtocol, http.client.BadStatusLine)) \
-                and not isinstance(cur, http.client.RemoteDisconnected):
-            return "the answer is not valid HTTP"
         if isinstance(cur, http.client.HTTPException) and not isinstance(cur, http.client.RemoteDisconnected):
             return "the answer is not valid HTTP"
         if isinstance(cur, (urllib3.exceptions.ProtocolError, http.client.RemoteDisconnected,

@@ -421,6 +421,9 @@ class HttpApiPublisher:
                 error = TransientPublishError(
                     f"timed out talking to {self.endpoint} after {time.monotonic() - started:.1f} s",
                     hint=QUEUE_HINT, details=details)
+            elif exc.kind == "malformed":
+                error = TransientPublishError(f"{self.endpoint} sent a malformed answer: {scrub.text(exc.reason)}",
+                                              hint=QUEUE_HINT, details=details)
             else:
                 error = TransientPublishError(
                     f"cannot reach {self.endpoint}: {scrub.text(exc.reason)}",

@@ -292,10 +292,9 @@ def exchange(
             # The adapter directly, not Session.send: even with allow_redirects=False, requests
             # reads a 3xx answer's whole body into memory to prepare the next request.
             prepared = session.prepare_request(requests.Request("POST", url, data=data, headers=headers))
-            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
-            response = session.get_adapter(url).send(
-                prepared, stream=True, timeout=timeout, verify=settings["verify"], cert=settings["cert"],
-                proxies=settings["proxies"])
+            verify = True if session.verify is None else session.verify
+            response = session.get_adapter(url).send(  # the session never reads the environment
+                prepared, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies)
             try:
                 body, over_cap = read_capped(response.raw, cap)
             finally:

@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -67,6 +68,21 @@ QUEUE_HINT = "the report can be queued and sent later with `jux publish --queue`
 # RFC 3986 characters: unreserved, reserved and '%'. Anything else (space, controls, '\', '"',
 # '<', '>', '^', '`', '{', '|', '}', non-ASCII) is read differently by different URL parsers.
 _URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%")
+
+
+# a host name (or IPv4 address): dot-separated labels of letters, digits, '-' and '_', one
+# optional trailing dot; IPv6 literals come in brackets
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
+
+
+def _is_ipv6_literal(host: str) -> bool:
+    if not (host.startswith("[") and host.endswith("]")):
+        return False
+    try:
+        ipaddress.IPv6Address(host[1:-1])
+    except ValueError:
+        return False
+    return True
 
 
 @attrs.frozen
@@ -201,6 +217,8 @@ def parse_target(url: str) -> Target:
     host = parts.host.lower()
     if "%" in host or "%" in raw.split("://", 1)[1].split("/", 1)[0]:
         raise ConfigError("http publisher url has a percent-encoded host or an IPv6 zone", hint=hint)
+    if not (_HOST_NAME.fullmatch(host) or _is_ipv6_literal(host)):
+        raise ConfigError(f"http publisher url host {host!r} is not a host name or IP address", hint=hint)
     authority = raw.split("://", 1)[1].split("/", 1)[0].lower()
     expected = host + (f":{parts.port}" if parts.port is not None else "")
     if authority != expected:

@@ -7,9 +7,9 @@ What it adds to a plain :class:`requests.Session`:
 
 * **One deadline for the whole exchange.** urllib3's timeouts bound each socket operation, so a
   server that trickles its status line, headers or body one byte at a time never trips them.
-  Every socket a publish uses (new or taken from the pool) is registered with a per-attempt
-  watchdog (:class:`Exchange`); when the deadline passes, the watchdog shuts the socket down,
-  which ends any blocked read or write at once. The attempt then fails as "timed out".
+  Every socket a publish uses (new or taken from the pool) is registered with the attempt's
+  :class:`Exchange`; when the deadline passes, one watchdog thread shuts the socket down, which
+  ends any blocked read or write at once. The attempt then fails as "timed out".
 * **A capped, streamed body.** :func:`read_capped` reads at most ``cap`` bytes (decoded; urllib3
   bounds decompression too) in 64 KiB chunks, and refuses a declared ``Content-Length`` over
   the cap without reading it.
@@ -21,7 +21,9 @@ What it adds to a plain :class:`requests.Session`:
 
 from __future__ import annotations
 
+import heapq
 import http.client
+import itertools
 import socket
 import threading
 import time
@@ -64,7 +66,9 @@ class Exchange:
     """The deadline of one attempt: sockets registered while it is active are shut down at it.
 
     Use as a context manager around one request *and* the reading of its body, in the thread
-    that makes the request (registration is per thread).
+    that makes the request (registration is per thread). One daemon thread per process
+    (:class:`_Watchdog`) watches every active exchange; entering and leaving costs a heap
+    operation, not a thread.
 
     Args:
         deadline: :func:`time.monotonic` value at which the attempt must end.
@@ -73,43 +77,81 @@ class Exchange:
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.fired = False
+        self.closed = False
         self._socks: list[Any] = []
         self._lock = threading.Lock()
-        self._closed = False
-        self._timer: threading.Timer | None = None
 
     def __enter__(self) -> Exchange:
         _local.exchange = self
-        self._timer = threading.Timer(max(self.deadline - time.monotonic(), 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
-            self._closed = True
+            self.closed = True
             self._socks.clear()
-        if self._timer is not None:
-            self._timer.cancel()
         _local.exchange = None
+        _WATCHDOG.done(self)
 
     def watch(self, sock: Any) -> None:
         """Register ``sock`` (shut down at once when the deadline has already passed)."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
             if self.fired:
                 _shutdown(sock)
                 return
             self._socks.append(sock)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """The deadline passed: shut every registered socket down (no-op once closed)."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
             self.fired = True
             for sock in self._socks:
                 _shutdown(sock)
+
+
+class _Watchdog:
+    """One daemon thread that fires the :class:`Exchange` objects whose deadline passed."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Exchange]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, exchange: Exchange) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (exchange.deadline, next(self._seq), exchange))
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._run, name="jux-http-deadline", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is exchange:
+                self._cond.notify()
+
+    def done(self, exchange: Exchange) -> None:
+        with self._cond:  # finished exchanges leave from the top (deadlines mostly grow)
+            while self._heap and self._heap[0][2].closed:
+                heapq.heappop(self._heap)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].closed:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)[2].fire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _watch(sock: Any) -> None:

@@ -25,6 +25,9 @@ Guarantees:
 * **Concurrency**: a drain holds ``drain.lock`` (a second drain waits, then finds the work done),
   and every entry is processed under its own lock, re-reading its state after locking, so two
   drains never publish the same item and an ``enqueue``/``drop`` never races a publish.
+* **No bad entry stops a drain**: an entry whose state cannot be read is dead-lettered with the
+  reason (its bytes kept), one whose bytes cannot be read or whose publisher raises something
+  unexpected is reported (:attr:`DrainResult.broken`) or retried; the drain goes on.
 * **Backoff**: a failed entry waits ``min(backoff_base * 2**(attempts-1), backoff_max)`` seconds
   (80-100 % of it, jittered), or longer when the server asked (``Retry-After``); after
   ``max_attempts`` transient failures it is dead-lettered. Permanent rejections of the report
@@ -354,6 +357,7 @@ def outcome_to_dict(outcome: PublishOutcome) -> dict[str, Any]:
         "publisher": outcome.publisher,
         "ok": outcome.ok,
         "queued": outcome.queued,
+        "dead": outcome.dead,
         "receipt": outcome.receipt.to_dict() if outcome.receipt else None,
         "error": err,
     }

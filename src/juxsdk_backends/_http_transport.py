@@ -361,6 +361,9 @@ def _failure(exc: BaseException) -> TransportFailure:
     reason = _reason(exc)
     if reason == "timed out":
         return TransportFailure("timeout", reason, name)
+    if reason == name and not isinstance(exc, (OSError, requests.exceptions.ConnectionError,
+                                               urllib3.exceptions.HTTPError)):
+        return TransportFailure("malformed", f"the answer could not be processed ({name})", name)
     return TransportFailure("malformed" if reason.startswith("the answer") else "network", reason, name)
 
 

@@ -405,7 +405,7 @@ class HttpApiPublisher:
                     if wait > o.retry_after_cap or wait >= remaining:
                         raise error from None  # the outbox waits as asked (details["retry_after"])
                 else:
-                    wait = min(o.backoff_base * 2 ** (attempt - 1), o.total_deadline)
+                    wait = min(o.backoff_base * 2 ** min(attempt - 1, 60), o.total_deadline)
                     wait += random.uniform(0, o.backoff_base)  # noqa: S311 - jitter, not crypto
                     wait = min(wait, remaining)
                 log.debug("publish to %s: attempt %d failed (%s); retrying in %.2f s",

@@ -185,6 +185,8 @@ def test_cache_mode_keeps_the_report_whatever_goes_wrong(tmp_path, reports, monk
     with JuxApiServer(tokens={"t0k"}) as srv:
         cases = {
             "transient": (HttpApiPublisher(_opts(srv.url)), lambda: srv.inject(status=503), "queued"),
+            "malformed-201": (HttpApiPublisher(_opts(srv.url)),
+                              lambda: srv.inject(status=201, body=b"<html>stored?</html>"), "queued"),
             "rejected": (HttpApiPublisher(_opts(srv.url, token=Secret(value="t0k"))),
                          lambda: srv.inject(status=400, body={"error": "no project"}), "dead"),
             "unauthorized": (HttpApiPublisher(_opts(srv.url)), lambda: None, "queued"),
@@ -205,7 +207,7 @@ def test_cache_mode_keeps_the_report_whatever_goes_wrong(tmp_path, reports, monk
             assert outcome.queued == (expected == "queued") and outcome.dead == (expected == "dead"), label
             assert result.ok == (expected == "queued"), label
     dead = {e.canonical_hash: e for e in box.dead_entries()}
-    assert "no project" in dead[reports[1].canonical_hash].dead_reason
+    assert "no project" in dead[reports[list(cases).index("rejected")].canonical_hash].dead_reason
 
 
 def test_cache_mode_failed_enqueue_is_a_loud_error(tmp_path, reports, caplog):

@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigError, JuxError, PublishError, ReportError
+from .errors import ConfigError, JuxError, ReportError
 from .junit import add_properties, parse_report
 from .models import PublishReceipt, Report, SignedReport, StoredReport
 from .protocols import Publisher, Signer, Store
@@ -66,12 +66,15 @@ class PublishOutcome:
         receipt: The receipt, when published (or already there).
         error: The error, when it failed.
         queued: True when the report was queued in the outbox for a later retry.
+        dead: True when the report was kept in the outbox as a dead letter (the server
+            rejected it; ``jux queue list`` shows why, ``jux queue retry`` sends it again).
     """
 
     publisher: str
     receipt: PublishReceipt | None = None
     error: JuxError | None = None
     queued: bool = False
+    dead: bool = False
 
     @property
     def ok(self) -> bool:
@@ -125,6 +128,7 @@ class SubmitResult:
                     "publisher": o.publisher,
                     "ok": o.ok,
                     "queued": o.queued,
+                    "dead": o.dead,
                     "receipt": o.receipt.to_dict() if o.receipt else None,
                     "error": str(o.error) if o.error else None,
                 }
@@ -373,24 +377,22 @@ class Jux:
         return self._outbox
 
     def _publish(self, report: Report | SignedReport) -> list[PublishOutcome]:
+        """Publish per the storage mode, through the one publish step (:func:`juxsdk.outbox.publish_with_mode`).
+
+        In ``cache`` mode whatever goes wrong after the report was stored leaves it in the
+        outbox (queued, or dead-lettered when the server rejected it); in ``api`` mode the first
+        failure is raised once every publisher was tried.
+        """
         if self.storage_mode == "local":
             return []
-        out: list[PublishOutcome] = []
-        for publisher in self.publishers:
-            try:
-                receipt = publisher.publish(report)
-                out.append(PublishOutcome(publisher.name, receipt))
-                if self._outbox is not None:  # remember the run id for `jux cache list`
-                    self._outbox.record_published(receipt, publisher=publisher.name, source=report.source,
-                                                  project=report.project)
-            except PublishError as exc:
-                if self.storage_mode == "api":
-                    raise
-                queued = False
-                if self.storage_mode == "cache" and exc.transient:
-                    self.outbox.enqueue(report, publisher.name, exc)
-                    queued = True
-                out.append(PublishOutcome(publisher.name, error=exc, queued=queued))
+        from .outbox import publish_with_mode
+
+        outbox = self.outbox if self.storage_mode == "cache" else self._outbox
+        out = publish_with_mode(report, list(self.publishers), self.storage_mode, outbox)
+        if self.storage_mode == "api":
+            for outcome in out:
+                if outcome.error is not None:
+                    raise outcome.error
         return out
 
     def attest(

@@ -14,6 +14,8 @@ later. Layout under the outbox directory (default ``<user data dir>/outbox``)::
 
 Guarantees:
 
+* **Private**: directories are created ``0700`` and files ``0600`` whatever the umask (a queued
+  report and its server answers are as private as the store's copy).
 * **Atomic writes**: every file is written to a temporary name, fsynced and renamed; an entry
   exists only once its ``state.json`` is in place, and leaves the queue in one ``rename``.
 * **Crash safety**: an entry is removed only after its publisher returned a receipt. A drain
@@ -23,6 +25,9 @@ Guarantees:
 * **Concurrency**: a drain holds ``drain.lock`` (a second drain waits, then finds the work done),
   and every entry is processed under its own lock, re-reading its state after locking, so two
   drains never publish the same item and an ``enqueue``/``drop`` never races a publish.
+* **No bad entry stops a drain**: an entry whose state cannot be read is dead-lettered with the
+  reason (its bytes kept), one whose bytes cannot be read or whose publisher raises something
+  unexpected is reported (:attr:`DrainResult.broken`) or retried; the drain goes on.
 * **Backoff**: a failed entry waits ``min(backoff_base * 2**(attempts-1), backoff_max)`` seconds
   (80-100 % of it, jittered), or longer when the server asked (``Retry-After``); after
   ``max_attempts`` transient failures it is dead-lettered. Permanent rejections of the report
@@ -38,6 +43,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import os
 import queue
 import random
@@ -65,6 +71,7 @@ from .models import PublishReceipt, Report, ReportSummary, SignedReport
 from .protocols import Publisher
 
 __all__ = [
+    "BrokenEntry",
     "DrainResult",
     "Outbox",
     "PublishOutcome",
@@ -278,6 +285,8 @@ class DrainResult:
         skipped: Entries not tried: not yet due, locked by another process, or no publisher
             of that name was given.
         busy: True when another drain held the drain lock past ``lock_timeout`` (nothing done).
+        broken: Entries that could not be processed (unreadable files, an unexpected error):
+            left where they are and reported; the drain went on with the others.
     """
 
     published: tuple[tuple[QueueEntry, PublishReceipt], ...] = ()
@@ -285,16 +294,17 @@ class DrainResult:
     dead: tuple[QueueEntry, ...] = ()
     skipped: tuple[QueueEntry, ...] = ()
     busy: bool = False
+    broken: tuple[BrokenEntry, ...] = ()
 
     @property
     def attempted(self) -> int:
-        """Entries a publish was attempted for."""
-        return len(self.published) + len(self.retrying) + len(self.dead)
+        """Entries a publish was attempted for (broken ones included)."""
+        return len(self.published) + len(self.retrying) + len(self.dead) + len(self.broken)
 
     @property
     def ok(self) -> bool:
         """True when nothing failed (skipped entries do not count)."""
-        return not self.retrying and not self.dead and not self.busy
+        return not self.retrying and not self.dead and not self.busy and not self.broken
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -307,8 +317,28 @@ class DrainResult:
             "dead": [e.to_dict() for e in self.dead],
             "skipped": [{"canonical_hash": e.canonical_hash, "publisher": e.publisher}
                         for e in self.skipped],
+            "broken": [b.to_dict() for b in self.broken],
             "busy": self.busy,
         }
+
+
+@attrs.frozen
+class BrokenEntry:
+    """An outbox entry a drain could not process (it stays where it is).
+
+    Attributes:
+        key: The entry's directory name, ``<hex>.<publisher>``.
+        path: The entry's directory.
+        reason: One line saying what is wrong (no file contents).
+    """
+
+    key: str
+    path: Path
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"key": self.key, "path": str(self.path), "reason": self.reason}
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -327,6 +357,7 @@ def outcome_to_dict(outcome: PublishOutcome) -> dict[str, Any]:
         "publisher": outcome.publisher,
         "ok": outcome.ok,
         "queued": outcome.queued,
+        "dead": outcome.dead,
         "receipt": outcome.receipt.to_dict() if outcome.receipt else None,
         "error": err,
     }
@@ -359,10 +390,37 @@ def _split_key(name: str) -> tuple[str, str] | None:
     return f"sha256:{hexpart}", publisher
 
 
+#: Modes of everything the outbox creates (set exactly, whatever the umask).
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) and make it ``0700``."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        mode = 0
+    if mode & 0o7777 != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """``os.open`` a file that is ``0600`` from its creation on, whatever the umask."""
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "xb") as fh:
+        with open(_open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as fh:
             fh.write(data)
             if durable:
                 fh.flush()
@@ -487,11 +545,11 @@ class Outbox:
         return self.path / "trash"
 
     def _ensure(self) -> None:
-        for d in (self.queue_dir, self.dead_dir, self.published_dir, self.locks_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        for d in (self.path, self.queue_dir, self.dead_dir, self.published_dir, self.locks_dir):
+            _private_dir(d)
 
     def _entry_lock(self, key: str) -> filelock.FileLock:
-        return filelock.FileLock(str(self.locks_dir / f"{key}.lock"))
+        return filelock.FileLock(str(self.locks_dir / f"{key}.lock"), mode=FILE_MODE)
 
     @contextlib.contextmanager
     def _locked(self, key: str, timeout: float | None = None) -> Iterator[None]:
@@ -524,13 +582,28 @@ class Outbox:
 
     def _read_entry(self, directory: Path) -> QueueEntry | None:
         try:
+            return self._load_entry(directory)
+        except _Corrupt as exc:
+            log.warning("ignoring unreadable outbox entry %s: %s", directory, exc)
+            return None
+
+    def _load_entry(self, directory: Path) -> QueueEntry | None:
+        """Read an entry's state; None when it is gone.
+
+        Raises:
+            _Corrupt: ``state.json`` exists but cannot be read or is not an outbox state record.
+        """
+        try:
             data = json.loads((directory / "state.json").read_bytes())
             return QueueEntry.from_dict(data, path=directory)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable outbox entry %s: %s", directory, exc)
-            return None
+        except RecursionError:
+            raise _Corrupt("state.json is nested too deeply") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            what = "cannot be read" if isinstance(exc, OSError) and not isinstance(exc, UnicodeError) \
+                else "is not a valid state record"
+            raise _Corrupt(f"state.json {what} ({type(exc).__name__})") from None
 
     def _scan(self, base: Path) -> Iterator[QueueEntry]:
         try:
@@ -626,7 +699,7 @@ class Outbox:
     # -- writing ------------------------------------------------------------------------------
 
     def _write_entry(self, directory: Path, entry: QueueEntry, data: bytes | None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        _private_dir(directory)
         if data is not None:
             _write_atomic(directory / "report.xml", data, durable=self.durable)
         _write_atomic(directory / "state.json",
@@ -637,7 +710,7 @@ class Outbox:
 
         Returns the new location (to delete at leisure), or None when it was already gone.
         """
-        self.trash_dir.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.trash_dir)
         target = self.trash_dir / f"{directory.name}.{secrets.token_hex(4)}"
         try:
             os.replace(directory, target)
@@ -721,6 +794,46 @@ class Outbox:
             raise JuxError(f"cannot write to the outbox {self.path}: {exc.strerror or exc}",
                            hint="check the permissions of the jux data directory") from exc
 
+    def record_failure(
+        self,
+        report: Report | SignedReport,
+        publisher: str,
+        error: BaseException,
+        *,
+        now: dt.datetime | None = None,
+    ) -> QueueEntry:
+        """Keep a report whose publish failed, as a drain would: queued, or dead-lettered.
+
+        A permanent rejection of the report itself (HTTP 400/413/422, or a non-HTTP permanent
+        error) is dead-lettered with the server's reason; anything else (transient failures,
+        configuration problems such as 401/403/404 or a missing token, unexpected exceptions) is
+        queued for ``jux publish --queue``.
+
+        Args:
+            report: The report; its exact ``data`` bytes are kept.
+            publisher: Publisher backend name.
+            error: The failure.
+            now: Current time (UTC), for tests.
+
+        Returns:
+            The entry, ``state`` ``"queued"`` or ``"dead"``.
+
+        Raises:
+            JuxError: the outbox cannot be written (the report is then NOT kept here).
+        """
+        now = now or _utcnow()
+        entry = self.enqueue(report, publisher, error, now=now)
+        if not (isinstance(error, PermanentPublishError) and _is_dead_letter(error)):
+            return entry
+        try:
+            with self._locked(entry.key):
+                directory = self.queue_dir / entry.key
+                current = self._read_entry(directory) or entry
+                return self._to_dead(current, directory, now, _server_reason(error), error)
+        except OSError as exc:
+            raise JuxError(f"cannot write to the outbox {self.path}: {exc.strerror or exc}",
+                           hint="check the permissions of the jux data directory") from exc
+
     def _match(self, hash_prefix: str | None, *, include_dead: bool = True) -> list[QueueEntry]:
         items = self.entries(include_dead=include_dead)
         if hash_prefix is None:
@@ -764,8 +877,13 @@ class Outbox:
                                      attempts=0 if current.state == "dead" else current.attempts,
                                      dead_reason=None)
                 if current.state == "dead":
+                    try:
+                        data = (src / "report.xml").read_bytes()
+                    except OSError as exc:
+                        log.warning("outbox entry %s cannot be retried: %s", e.key, _failure_line(exc))
+                        continue
                     dst = self.queue_dir / e.key
-                    self._write_entry(dst, fresh, (src / "report.xml").read_bytes())
+                    self._write_entry(dst, fresh, data)
                     self._remove_dir(src)
                 else:
                     self._write_entry(src, fresh, None)
@@ -803,7 +921,7 @@ class Outbox:
                   "publisher": entry.publisher, "published_at": _iso(now),
                   "source": entry.source, "project": entry.project}
         line = json.dumps(_jsonable(record), separators=(",", ":")).encode() + b"\n"
-        fd = os.open(self.published_dir / "receipts.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = _open_private(self.published_dir / "receipts.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, line)  # one write per record: appends never interleave
         finally:
@@ -845,13 +963,18 @@ class Outbox:
             publishers: Publisher instances by name (entries of other names are skipped).
             now: Current time (UTC) for due-ness and backoff, for tests.
             progress: Called after each entry with ``(entry, outcome)``, outcome one of
-                ``"published"``, ``"duplicate"``, ``"retrying"``, ``"dead"``, ``"skipped"``
-                (from worker threads when ``workers > 1``, one call at a time).
+                ``"published"``, ``"duplicate"``, ``"retrying"``, ``"dead"``, ``"skipped"``,
+                ``"broken"`` (from worker threads when ``workers > 1``, one call at a time).
             force: Ignore ``next_attempt_at`` (try every queued entry now).
             limit: Try at most this many entries.
             workers: Entries published concurrently (threads sharing the publishers; the
                 ``http`` publisher's pooled session is safe to share). Each entry is still
                 processed under its own lock.
+
+        One bad entry never stops a drain: an entry whose ``state.json`` cannot be read is
+        dead-lettered with the reason (its bytes kept); one whose bytes cannot be read, or whose
+        publisher fails in an unexpected way, is reported in :attr:`DrainResult.broken` or
+        retried later; the drain goes on with the others.
 
         Returns:
             A :class:`DrainResult`.
@@ -860,7 +983,7 @@ class Outbox:
             JuxError: the outbox directory cannot be written.
         """
         self._ensure()
-        drain_lock = filelock.FileLock(str(self.locks_dir / "drain.lock"))
+        drain_lock = filelock.FileLock(str(self.locks_dir / "drain.lock"), mode=FILE_MODE)
         try:
             drain_lock.acquire(timeout=self.lock_timeout)
         except filelock.Timeout:
@@ -869,6 +992,7 @@ class Outbox:
         retrying: list[QueueEntry] = []
         dead: list[QueueEntry] = []
         skipped: list[QueueEntry] = []
+        broken: list[BrokenEntry] = []
         mutex = threading.Lock()
         # Published entries are renamed into trash/ at once (atomic removal) and deleted by a
         # background thread, overlapping slow unlinks with network waits.
@@ -891,6 +1015,8 @@ class Outbox:
                     retrying.append(result)
                 elif outcome == "dead":
                     dead.append(result)
+                elif outcome == "broken":
+                    broken.append(result)
                 else:
                     skipped.append(entry)
                 if progress:
@@ -904,15 +1030,43 @@ class Outbox:
             except filelock.Timeout:  # another process works on it
                 report(entry, "skipped", None)
                 return
+            result: Any
             try:
                 outcome, result = self._drain_one(entry.key, pub, t, force=force, discard=trash.put)
+            except Exception as exc:  # noqa: BLE001 - one bad entry never stops a drain: report it
+                reason = _failure_line(exc)
+                outcome, result = "broken", BrokenEntry(entry.key, self.queue_dir / entry.key, reason)
+                log.warning("outbox entry %s could not be processed: %s", entry.key, reason)
             finally:
                 lock.release()
             report(entry, outcome, result)
 
+        def corrupt(key: str, problem: str) -> None:
+            lock = self._entry_lock(key)
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:  # another process works on it
+                return
+            try:
+                try:
+                    if self._load_entry(self.queue_dir / key) is not None:
+                        return  # repaired meanwhile (a concurrent enqueue): the next drain sends it
+                except _Corrupt:
+                    pass
+                entry = self._quarantine(key, problem, now or _utcnow())
+                report(entry, "dead", entry)
+            except Exception as exc:  # noqa: BLE001 - cannot even move it aside: report it in place
+                why = f"{problem}; moving it aside failed: {_failure_line(exc)}"
+                report(_entry_for_key(key), "broken", BrokenEntry(key, self.queue_dir / key, why))
+            finally:
+                lock.release()
+
         try:
             todo: list[tuple[QueueEntry, Publisher]] = []
-            for entry in self.entries():
+            queued, corrupted = self._scan_queue()
+            for key, problem in corrupted:
+                corrupt(key, problem)
+            for entry in queued:
                 pub = publishers.get(entry.publisher)
                 if pub is None or (not force and not entry.is_due(now or _utcnow())) or (
                         limit is not None and len(todo) >= limit):
@@ -931,7 +1085,42 @@ class Outbox:
             trash.put(None)
             cleaner.join()
             drain_lock.release()
-        return DrainResult(tuple(published), tuple(retrying), tuple(dead), tuple(skipped))
+        return DrainResult(tuple(published), tuple(retrying), tuple(dead), tuple(skipped),
+                           broken=tuple(broken))
+
+    def _scan_queue(self) -> tuple[list[QueueEntry], list[tuple[str, str]]]:
+        """Queued entries oldest first, and ``(key, problem)`` for each corrupt one."""
+        good: list[QueueEntry] = []
+        bad: list[tuple[str, str]] = []
+        try:
+            names = sorted(os.listdir(self.queue_dir))
+        except FileNotFoundError:
+            return [], []
+        for name in names:
+            if _split_key(name) is None:
+                continue
+            try:
+                entry = self._load_entry(self.queue_dir / name)
+            except _Corrupt as exc:
+                bad.append((name, str(exc)))
+                continue
+            if entry is not None:
+                good.append(entry)
+        good.sort(key=lambda e: (e.created_at, e.canonical_hash, e.publisher))
+        return good, bad
+
+    def _quarantine(self, key: str, problem: str, now: dt.datetime) -> QueueEntry:
+        """Dead-letter an entry whose state cannot be read, keeping its bytes (``jux queue retry`` works)."""
+        directory = self.queue_dir / key
+        base = _entry_for_key(key)
+        try:
+            data: bytes | None = (directory / "report.xml").read_bytes()
+        except OSError:
+            data = None
+        entry = attrs.evolve(base, size=len(data or b""),
+                             sha256=hashlib.sha256(data).hexdigest() if data is not None else "",
+                             last_error=problem, path=directory)
+        return self._to_dead(entry, directory, now, f"corrupt outbox entry: {problem}", None)
 
     def _drain_one(
         self, key: str, pub: Publisher, now: dt.datetime, *, force: bool,
@@ -970,6 +1159,8 @@ class Outbox:
             return "retrying", failed
         except JuxError as exc:  # configuration (missing token secret…): keep it queued
             return "retrying", self._failed(entry, directory, now, exc)
+        except Exception as exc:  # noqa: BLE001 - a publisher's bug must not stop the drain or lose the entry
+            return "retrying", self._failed(entry, directory, now, unexpected_publish_error(entry.publisher, exc))
         self._record_published(entry, receipt, now)
         retired = self._retire(directory)  # the entry is gone from the queue from here on
         if retired is not None:
@@ -1005,7 +1196,7 @@ class Outbox:
         )
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True, exist_ok=True)
+        _private_dir(target)
         with contextlib.suppress(FileNotFoundError):
             os.replace(directory / "report.xml", target / "report.xml")
         _write_atomic(target / "state.json", json.dumps(dead.to_dict(), indent=1).encode(),
@@ -1014,17 +1205,57 @@ class Outbox:
         return dead
 
 
+#: Longest wait a publisher's ``details["retry_after"]`` can impose on an entry, seconds (1 day).
+MAX_RETRY_AFTER = 86400.0
+
+
 def _retry_after(error: BaseException | None) -> float | None:
-    if isinstance(error, PublishError):
-        value = error.details.get("retry_after")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
+    """The server-requested wait of a failure, finite and within ``[0, MAX_RETRY_AFTER]``, or None."""
+    if not isinstance(error, PublishError):
+        return None
+    value = error.details.get("retry_after")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        seconds = float(value)
+    except (ValueError, OverflowError):
+        return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+class _Corrupt(Exception):
+    """An entry's ``state.json`` exists but cannot be used."""
+
+
+def _entry_for_key(key: str) -> QueueEntry:
+    split = _split_key(key)
+    if split is None:
+        raise ValueError(f"not an outbox entry name: {key!r}")
+    return QueueEntry(canonical_hash=split[0], publisher=split[1])
+
+
+def _failure_line(exc: BaseException) -> str:
+    """One line for an unexpected failure: the message of a JuxError, else the type (and errno text)."""
+    if isinstance(exc, JuxError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        name = Path(exc.filename).name if isinstance(exc.filename, str) else None
+        return f"{type(exc).__name__}: {exc.strerror}" + (f" ({name})" if name else "")
+    return type(exc).__name__
+
+
+def unexpected_publish_error(publisher: str, exc: BaseException) -> TransientPublishError:
+    """Map an exception a publisher should not have raised to a transient failure (kept, retried).
+
+    Only the exception's type is kept: its text may carry anything, secrets included.
+    """
+    return TransientPublishError(
+        f"publisher {publisher} failed unexpectedly ({type(exc).__name__})",
+        hint="the report is kept in the outbox; report the bug to the publisher's authors",
+        details={"exception": type(exc).__name__},
+    )
 
 
 # --- storage modes ---------------------------------------------------------------------------
@@ -1041,14 +1272,19 @@ def publish_with_mode(
     * ``local``: nothing is published (returns ``[]``).
     * ``api`` / ``both``: publish; failures are reported in the outcomes (the caller decides
       that in ``api`` mode a failure is an error).
-    * ``cache``: publish; a :class:`~juxsdk.errors.TransientPublishError` queues the report in
-      ``outbox`` (``queued=True``); permanent failures are reported, not queued.
+    * ``cache``: publish; whatever goes wrong is kept in ``outbox`` (:meth:`Outbox.record_failure`):
+      queued (``queued=True``), or dead-lettered when the server rejected the report itself.
+      Only a failure to write the outbox is an outcome error of its own, logged as an error.
+
+    A publisher raising something other than a :class:`~juxsdk.errors.JuxError` is reported as a
+    :class:`~juxsdk.errors.TransientPublishError` naming the exception type (never its text).
 
     Args:
         report: The (signed) report; its exact bytes are sent.
         publishers: Publisher instances, by name or as a sequence (their ``name`` is used).
         mode: ``"local"``, ``"api"``, ``"both"`` or ``"cache"``.
-        outbox: Queue for ``cache`` mode (default: :class:`Outbox` in the user data dir).
+        outbox: Queue for ``cache`` mode (default: :class:`Outbox` in the user data dir); in
+            the other modes, where receipts are recorded when given.
 
     Returns:
         One :class:`PublishOutcome` per publisher, in order.
@@ -1068,22 +1304,31 @@ def publish_with_mode(
     for name, pub in items:
         try:
             receipt = pub.publish(report)
-        except TransientPublishError as exc:
-            if mode != "cache":
-                outcomes.append(PublishOutcome(name, error=exc))
-                continue
-            box = outbox if outbox is not None else Outbox()
-            try:
-                box.enqueue(report, name, exc)
-            except JuxError as qexc:
-                log.warning("could not queue %s for %s: %s", report.canonical_hash, name, qexc.message)
-                outcomes.append(PublishOutcome(name, error=exc))
-                continue
-            outcomes.append(PublishOutcome(name, error=exc, queued=True))
-        except JuxError as exc:
-            outcomes.append(PublishOutcome(name, error=exc))
-        else:
-            outcomes.append(PublishOutcome(name, receipt=receipt))
-            if outbox is not None:
-                outbox.record_published(receipt, publisher=name, source=report.source, project=report.project)
+        except Exception as exc:  # noqa: BLE001 - after the store nothing may be lost: see below
+            error = exc if isinstance(exc, JuxError) else unexpected_publish_error(name, exc)
+            outcomes.append(_keep(report, name, error, outbox if mode == "cache" else None, mode))
+            continue
+        outcomes.append(PublishOutcome(name, receipt=receipt))
+        if outbox is not None:
+            outbox.record_published(receipt, publisher=name, source=report.source, project=report.project)
     return outcomes
+
+
+def _keep(report: Report | SignedReport, name: str, error: JuxError, outbox: Outbox | None,
+          mode: str) -> PublishOutcome:
+    """The outcome of a failed publish; in ``cache`` mode the report is kept in the outbox first."""
+    if mode != "cache":
+        return PublishOutcome(name, error=error)
+    box = outbox if outbox is not None else Outbox()
+    try:
+        entry = box.record_failure(report, name, error)
+    except Exception as qexc:  # noqa: BLE001 - the one failure that loses the publish: say so loudly
+        why = _failure_line(qexc)
+        log.error("report %s was NOT queued for %s: %s (the publish failed: %s)",
+                  report.canonical_hash, name, why, error.message)
+        lost = PublishError(
+            f"publishing to {name} failed ({error.message}) and the report could NOT be queued: {why}",
+            hint=f"fix the outbox ({box.path}) and publish the stored copy again with `jux publish`",
+        )
+        return PublishOutcome(name, error=lost)
+    return PublishOutcome(name, error=error, queued=entry.state == "queued", dead=entry.state == "dead")

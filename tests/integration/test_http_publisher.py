@@ -104,13 +104,31 @@ def test_201_legacy_envelope(report):
         assert receipt.message
 
 
-def test_2xx_unparseable_body_is_success_with_warning(server, publisher, report, caplog):
-    server.inject(status=201, body=b"<html>ok</html>")
-    with caplog.at_level(logging.WARNING, logger="juxsdk.publish.http"):
-        receipt = publisher.publish(report)
-    assert receipt.status == "created" and receipt.run_id is None
-    assert "not a JSON object" in caplog.text
-    assert len(server.submissions) == 1  # never re-sent
+@pytest.mark.parametrize("body", [
+    b"<html>ok</html>",
+    b"",
+    b"[1, 2]",
+    b'{"message": "ok"}',
+    b'{"test_run_id": ""}',
+    b'{"test_run_id": "r1", "test_count": -1}',
+    b'{"test_run_id": "r1", "success_rate": 250}',
+    b'{"test_run_id": "r1"',
+    b"\xff\xfe{not utf-8",
+])
+def test_2xx_without_a_submit_response_is_transient_never_published(server, report, body):
+    server.inject(status=201, body=body, count=10)
+    with HttpApiPublisher(_opts(server.url, max_attempts=2)) as pub, pytest.raises(TransientPublishError) as ei:
+        pub.publish(report)
+    assert "without a valid submit response" in ei.value.message
+    assert ei.value.status == 201
+    assert len(server.submissions) == 2  # retried like any transient failure
+
+
+def test_2xx_malformed_after_store_is_resent_and_found_duplicate(server, publisher, report):
+    server.inject(status=200, body=b"<html>ok</html>", after_store=True)
+    receipt = publisher.publish(report)
+    assert receipt.status == "duplicate" and receipt.run_id == server.runs[0]["id"]
+    assert len(server.runs) == 1 and len(server.submissions) == 2
 
 
 def test_201_duplicate_is_reported_as_duplicate(server, publisher, report):

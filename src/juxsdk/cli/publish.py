@@ -1,7 +1,9 @@
 """``jux publish`` (send reports / drain the outbox) and ``jux queue`` (manage the outbox).
 
 Exit codes of ``jux publish``: 0 every report published or already there (or nothing to do),
-4 some were, 3 none were, 2 usage or configuration error.
+4 some were, 3 none were, 2 usage or configuration error. ``jux publish --queue`` goes on past
+an entry it cannot process (corrupt state, unreadable bytes, a publisher's bug): it reports the
+entry and counts it as not published.
 """
 
 from __future__ import annotations
@@ -292,6 +294,9 @@ def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: b
         elif o.queued:
             msg = o.error.message if o.error else "queued"
             click.echo(f"     {o.publisher}: {msg}; queued, run `jux publish --queue` later")
+        elif o.dead and o.error is not None:
+            click.echo(f"     {o.publisher} rejected it: {o.error.message}")
+            click.echo("     kept in the outbox as a dead letter (`jux queue list`, `jux queue retry`)")
         elif o.error is not None:
             click.echo(f"     {o.publisher} failed: {o.error.message}")
             if o.error.hint:
@@ -353,9 +358,12 @@ def _print_drain(result: DrainResult, outbox: Outbox) -> None:
         )
     for entry in result.dead:
         click.echo(f"DEAD sha256:{short_hash(entry.canonical_hash)} {entry.publisher}: {entry.dead_reason}")
+    for broken in result.broken:
+        click.echo(f"FAIL {broken.key}: {broken.reason} [{broken.path}]")
     not_due = len(result.skipped)
     click.echo(
         f"{len(result.published)} published, {len(result.retrying)} still queued, {len(result.dead)} dead"
+        + (f", {len(result.broken)} could not be processed" if result.broken else "")
         + (f", {not_due} not tried (not due, locked, or publisher not configured)" if not_due else "")
         + f" [{outbox.path}]",
         err=True,

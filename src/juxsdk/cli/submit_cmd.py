@@ -64,6 +64,7 @@ def result_to_dict(file: str, result: Any) -> dict[str, Any]:
                 "publisher": _name(o.publisher),
                 "ok": o.error is None or bool(o.queued),
                 "queued": bool(o.queued),
+                "dead": bool(getattr(o, "dead", False)),
                 "receipt": o.receipt.to_dict() if o.receipt is not None else None,
                 "error": _err(o.error),
             }
@@ -114,6 +115,8 @@ def _print_result(entry: dict[str, Any]) -> None:
             click.echo(f"     publish to {o['publisher']} failed: {o['error']['message']}")
             if o["error"].get("hint"):
                 click.echo(f"     hint: {o['error']['hint']}")
+            if o.get("dead"):
+                click.echo("     kept in the outbox as a dead letter (`jux queue list`, `jux queue retry`)")
 
 
 def _attestation_bytes(path: Path | None, names: list[str], attest: bool) -> bytes | None:

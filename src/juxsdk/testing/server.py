@@ -9,7 +9,11 @@ It implements what a publisher talks to, per the Jux Submission API 1.0.0 and Qu
   enforces bearer tokens (401 missing, 403 unknown);
 * ``GET {base}/test_runs?page=&per_page=`` and ``GET {base}/test_runs/{id}``;
 * fault injection: 429 with ``Retry-After``, sequences of 5xx, slow responses, dropped
-  connections, arbitrary status/body.
+  connections, arbitrary status/body;
+* a hostile mode (:mod:`juxsdk.testing.hostile`): huge, trickling and truncated answers,
+  answers that echo the client's bearer token (reason phrase, body keys, nested values,
+  success body), odd ``Retry-After`` / ``X-RateLimit-Reset`` headers, deeply nested JSON —
+  per request with :meth:`JuxApiServer.inject`, or for every request with ``hostile=NAME``.
 
 Example::
 
@@ -20,17 +24,20 @@ Example::
         ...  # publish to server.url ("http://127.0.0.1:<port>/api/v1")
         assert len(server.runs) == 1
 
-Command line: ``python -m juxsdk.testing.server --port 4000 [--token T] [--db runs.sqlite]``.
+Command line: ``python -m juxsdk.testing.server --port 4000 [--token T] [--db runs.sqlite]
+[--hostile NAME]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import http.server
 import json
 import sqlite3
+import sys
 import threading
 import time
 import urllib.parse
@@ -40,6 +47,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from . import hostile as _hostile
 
 if TYPE_CHECKING:
     from juxsdk.trust import TrustPolicy
@@ -52,17 +61,30 @@ DEFAULT_MAX_BODY = 50 * 1024 * 1024
 
 @attrs.define
 class Fault:
-    """One injected misbehaviour of the submit endpoint (see :meth:`JuxApiServer.inject`)."""
+    """One injected misbehaviour of the submit endpoint (see :meth:`JuxApiServer.inject`).
+
+    ``retry_after`` and ``rate_limit_reset`` may be tuples of values: request ``n`` gets
+    value ``n % len``.
+    """
 
     status: int | None = None
-    retry_after: str | None = None
-    rate_limit_reset: float | None = None
+    retry_after: str | tuple[str, ...] | None = None
+    rate_limit_reset: str | tuple[str, ...] | None = None
     delay: float = 0.0
     drop: bool = False
     body: bytes | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
     after_store: bool = False
     remaining: int = 1
+    reason: str | None = None
+    body_size: int | None = None
+    declare_length: bool = True
+    truncate: int | None = None
+    trickle: float | None = None
+    trickle_headers: bool = False
+    echo_token: bool = False
+    nest: int | None = None
+    raw: bytes | None = None
 
 
 @attrs.frozen
@@ -74,6 +96,7 @@ class Submission:
         canonical_hash: Hash of the report, when it parsed.
         idempotency_key: Value of the ``Idempotency-Key`` header, if sent.
         authorized: True when a valid bearer token was presented (or no auth is configured).
+        bearer: True when any ``Authorization`` header was sent (valid or not).
         user_agent: The ``User-Agent`` header.
         content_type: The ``Content-Type`` header.
         accept: The ``Accept`` header.
@@ -88,6 +111,7 @@ class Submission:
     content_type: str | None
     accept: str | None = None
     created: bool = False
+    bearer: bool = False
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
@@ -95,6 +119,11 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     jux: JuxApiServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hangs up (e.g. after reading as much as it wanted) is normal
+        super().handle_error(request, client_address)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -205,6 +234,9 @@ class JuxApiServer:
         response_shape: ``"current"`` (flat ``SubmitResponse``) or ``"legacy"``
             (``{"status", "message", "test_run": {...}}``).
         max_body: Largest accepted request body, bytes (413 beyond).
+        hostile: Name of a :data:`juxsdk.testing.hostile.PRESETS` profile applied to every
+            submit request that no injected fault claims (``"huge"``, ``"trickle"``,
+            ``"truncated"``, ``"echo-token"``, ``"odd-headers"``, ``"nested"``, …).
     """
 
     def __init__(
@@ -218,7 +250,10 @@ class JuxApiServer:
         db_path: Path | str | None = None,
         response_shape: str = "current",
         max_body: int = DEFAULT_MAX_BODY,
+        hostile: str | None = None,
     ) -> None:
+        if hostile is not None and hostile not in _hostile.PRESETS:
+            raise ValueError(f"unknown hostile mode {hostile!r}; known: {', '.join(sorted(_hostile.PRESETS))}")
         if duplicate_status not in (201, 409):
             raise ValueError("duplicate_status must be 201 or 409")
         if response_shape not in ("current", "legacy"):
@@ -233,6 +268,9 @@ class JuxApiServer:
         self.max_body = max_body
         self._lock = threading.RLock()
         self._faults: collections.deque[Fault] = collections.deque()
+        self.hostile = hostile
+        self._profile = _make_fault(**_hostile.PRESETS[hostile], count=1) if hostile is not None else None
+        self._seen = 0
         self._runs: list[dict[str, Any]] = []
         self._by_hash: dict[str, dict[str, Any]] = {}
         self._by_id: dict[str, dict[str, Any]] = {}
@@ -337,59 +375,72 @@ class JuxApiServer:
         self,
         status: int | None = None,
         *,
-        retry_after: float | str | None = None,
-        rate_limit_reset: float | None = None,
+        retry_after: float | str | tuple[str, ...] | None = None,
+        rate_limit_reset: float | str | tuple[str, ...] | None = None,
         delay: float = 0.0,
         drop: bool = False,
         body: bytes | Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         after_store: bool = False,
         count: int = 1,
+        reason: str | None = None,
+        body_size: int | None = None,
+        declare_length: bool = True,
+        truncate: int | None = None,
+        trickle: float | None = None,
+        trickle_headers: bool = False,
+        echo_token: bool = False,
+        nest: int | None = None,
+        raw: bytes | None = None,
     ) -> None:
         """Make the next ``count`` submit requests misbehave (faults queue in call order).
 
+        Without ``status`` or ``drop`` the request is processed normally and only the way the
+        answer is written misbehaves (``trickle``, ``truncate``, ``echo_token``…).
+
         Args:
             status: Answer this status instead of processing (e.g. 429, 503, 413).
-            retry_after: ``Retry-After`` header value (seconds or HTTP-date).
-            rate_limit_reset: ``X-RateLimit-Reset`` unix time (with 429).
+            retry_after: ``Retry-After`` header value (seconds or HTTP-date, or any string;
+                a tuple: request ``n`` gets value ``n % len``).
+            rate_limit_reset: ``X-RateLimit-Reset`` value (unix time, or any string / tuple).
             delay: Sleep this many seconds before answering (slow server).
             drop: Close the connection without any response.
             body: Response body (bytes, or a dict sent as JSON) for ``status``.
-            headers: Extra response headers.
+            headers: Extra response headers (values sent as UTF-8).
             after_store: Apply ``drop``/``status`` after the report was stored (the response
                 is lost but the run exists — exercises idempotent retries).
             count: How many requests this fault applies to.
+            reason: Status reason phrase.
+            body_size: Send a body of this many bytes, generated while sending (e.g. 10 GiB).
+            declare_length: Send ``Content-Length`` (else the body ends at connection close).
+            truncate: Announce the whole body but send only this many bytes, then close.
+            trickle: Send one byte every ``trickle`` seconds (the body; the status line and
+                headers too with ``trickle_headers``).
+            trickle_headers: Trickle the status line and headers as well.
+            echo_token: Echo the client's bearer token in the reason phrase, body keys, nested
+                values (raw, percent-encoded, base64, JSON-escaped) and a success body.
+            nest: Make the body JSON nested this many levels deep.
+            raw: Send these bytes as the whole answer (status line included), then close.
         """
-        payload: bytes | None
-        if isinstance(body, Mapping):
-            payload = json.dumps(dict(body)).encode()
-        else:
-            payload = body
+        fault = _make_fault(status=status, retry_after=retry_after, rate_limit_reset=rate_limit_reset,
+                            delay=delay, drop=drop, body=body, headers=headers, after_store=after_store,
+                            count=count, reason=reason, body_size=body_size, declare_length=declare_length,
+                            truncate=truncate, trickle=trickle, trickle_headers=trickle_headers,
+                            echo_token=echo_token, nest=nest, raw=raw)
         with self._lock:
-            self._faults.append(
-                Fault(
-                    status=status,
-                    retry_after=str(int(retry_after)) if isinstance(retry_after, (int, float))
-                    else retry_after,
-                    rate_limit_reset=rate_limit_reset,
-                    delay=delay,
-                    drop=drop,
-                    body=payload,
-                    headers=dict(headers or {}),
-                    after_store=after_store,
-                    remaining=count,
-                )
-            )
+            self._faults.append(fault)
 
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self) -> tuple[Fault | None, int]:
         with self._lock:
+            n = self._seen
+            self._seen += 1
             while self._faults and self._faults[0].remaining <= 0:
                 self._faults.popleft()
             if not self._faults:
-                return None
+                return self._profile, n
             fault = self._faults[0]
             fault.remaining -= 1
-            return fault
+            return fault, n
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -438,69 +489,97 @@ class JuxApiServer:
                     content_type=h.headers.get("Content-Type"),
                     accept=h.headers.get("Accept"),
                     created=created,
+                    bearer=h.headers.get("Authorization") is not None,
                 )
             )
 
-    def _fault_response(self, h: _Handler, fault: Fault, chash: str | None, authorized: bool) -> None:
+    def _fault_response(self, h: _Handler, fault: Fault, n: int, chash: str | None, authorized: bool) -> None:
         if fault.drop:
             self._log(h, 0, chash, authorized)
             h.close_connection = True
             return
         status = fault.status or 500
-        headers = dict(fault.headers)
-        if fault.retry_after is not None:
-            headers["Retry-After"] = fault.retry_after
+        headers: dict[str, str] = {}
+        retry_after = _pick(fault.retry_after, n)
+        if retry_after is not None:
+            headers["Retry-After"] = retry_after
         if status == 429:
-            headers.setdefault("X-RateLimit-Limit", "100")
-            headers.setdefault("X-RateLimit-Remaining", "0")
-            if fault.rate_limit_reset is not None:
-                headers["X-RateLimit-Reset"] = str(int(fault.rate_limit_reset))
+            headers["X-RateLimit-Limit"] = "100"
+            headers["X-RateLimit-Remaining"] = "0"
+            reset = _pick(fault.rate_limit_reset, n)
+            if reset is not None:
+                headers["X-RateLimit-Reset"] = reset
         body: Any = fault.body
         if body is None:
             body = {"error": {429: "rate limit exceeded"}.get(status, f"injected fault {status}"),
-                    "details": {"retry_after": fault.retry_after} if fault.retry_after else {},
+                    "details": {"retry_after": retry_after} if retry_after else {},
                     "suggestions": []}
-        self._log(h, status, chash, authorized)
-        h._send(status, body, headers)
+        self._reply(h, fault, status, body, headers, chash, authorized)
+
+    def _reply(self, h: _Handler, fault: Fault | None, status: int, payload: Any,
+               headers: Mapping[str, str], chash: str | None, authorized: bool, created: bool = False) -> None:
+        self._log(h, status, chash, authorized, created)
+        if fault is None:
+            h._send(status, payload, headers)
+            return
+        if fault.raw is not None:
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.wfile.write(fault.raw)
+            return
+        token = None
+        auth = h.headers.get("Authorization")
+        if auth is not None:
+            token = auth.partition(" ")[2].strip() or None
+        echo = fault.echo_token and token is not None
+        all_headers = {"Content-Type": "application/json", **headers, **fault.headers}
+        reason = fault.reason if fault.reason is not None else h.responses.get(status, ("Unknown",))[0]
+        if echo:
+            reason = f"{reason} for {token}"
+            all_headers["X-Echo"] = f"Bearer {token}"
+            if 300 <= status < 400:
+                all_headers["Location"] = f"http://127.0.0.1/{token}/api/v1?key={token}"
+        body = _hostile.render_body(status, payload, token=token, echo=echo, nest=fault.nest)
+        keep_alive = _hostile.write_answer(
+            h.wfile, status=status, reason=reason, headers=all_headers, body=body, body_size=fault.body_size,
+            declare_length=fault.declare_length, truncate=fault.truncate, trickle=fault.trickle,
+            trickle_headers=fault.trickle_headers)
+        h.close_connection = not keep_alive
 
     def _handle_submit(self, h: _Handler) -> None:
-        fault = self._next_fault()
+        fault, n = self._next_fault()
         ok, auth_status = self._authorized(h)
         body = h._read_body(self.max_body)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and not fault.after_store and (fault.drop or fault.status):
-            self._fault_response(h, fault, None, ok)
+            self._fault_response(h, fault, n, None, ok)
             return
         if body is None:
-            self._log(h, 411, None, ok)
-            h._send(411, {"error": "Content-Length required"})
+            self._reply(h, fault, 411, {"error": "Content-Length required"}, {}, None, ok)
             return
         if not ok:
             err = ("authentication required" if auth_status == 401 else "invalid or revoked API key")
-            self._log(h, auth_status, None, False)
-            h._send(auth_status, {"error": err, "details": {},
-                                  "suggestions": ["send Authorization: Bearer <api key>"]})
+            self._reply(h, fault, auth_status, {"error": err, "details": {},
+                                                "suggestions": ["send Authorization: Bearer <api key>"]},
+                        {}, None, False)
             return
         declared = h.headers.get("Content-Length", "0")
         if int(declared) > self.max_body:
-            self._log(h, 413, None, ok)
-            h._send(413, {"error": "report too large",
-                          "details": {"max_bytes": self.max_body, "size": int(declared)},
-                          "suggestions": ["split the report"]})
+            self._reply(h, fault, 413, {"error": "report too large",
+                                        "details": {"max_bytes": self.max_body, "size": int(declared)},
+                                        "suggestions": ["split the report"]}, {}, None, ok)
             return
         ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype not in ("application/xml", "text/xml"):
-            self._log(h, 415, None, ok)
-            h._send(415, {"error": "unsupported media type",
-                          "details": {"content_type": ctype}, "suggestions": ["send application/xml"]})
+            self._reply(h, fault, 415, {"error": "unsupported media type", "details": {"content_type": ctype},
+                                        "suggestions": ["send application/xml"]}, {}, None, ok)
             return
         status, payload, chash, created = self._process(body)
-        if fault is not None and fault.after_store:
-            self._fault_response(h, fault, chash, ok)
+        if fault is not None and fault.after_store and (fault.drop or fault.status):
+            self._fault_response(h, fault, n, chash, ok)
             return
-        self._log(h, status, chash, ok, created)
-        h._send(status, payload)
+        self._reply(h, fault, status, payload, {}, chash, ok, created)
 
     def _process(self, body: bytes) -> tuple[int, dict[str, Any], str | None, bool]:
         from juxsdk.errors import ReportParseError, VerificationError
@@ -591,6 +670,29 @@ class JuxApiServer:
         }
 
 
+def _pick(value: str | tuple[str, ...] | None, n: int) -> str | None:
+    if isinstance(value, tuple):
+        return value[n % len(value)] if value else None
+    return value
+
+
+def _as_header(value: float | str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+    if isinstance(value, bool):
+        raise TypeError("a header value cannot be a bool")
+    if isinstance(value, (int, float)):
+        return str(int(value))
+    return value
+
+
+def _make_fault(*, status: int | None = None, retry_after: float | str | tuple[str, ...] | None = None,
+                rate_limit_reset: float | str | tuple[str, ...] | None = None,
+                body: bytes | Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+                count: int = 1, **kwargs: Any) -> Fault:
+    payload = json.dumps(dict(body)).encode() if isinstance(body, Mapping) else body
+    return Fault(status=status, retry_after=_as_header(retry_after), rate_limit_reset=_as_header(rate_limit_reset),
+                 body=payload, headers=dict(headers or {}), remaining=count, **kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the reference server in the foreground until interrupted (Ctrl-C)."""
     parser = argparse.ArgumentParser(
@@ -604,6 +706,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duplicate-status", type=int, choices=(201, 409), default=201)
     parser.add_argument("--trust-cert", type=Path, default=None,
                         help="verify signatures against this PEM certificate")
+    parser.add_argument("--hostile", choices=sorted(_hostile.PRESETS), default=None,
+                        help="misbehave on every submit (huge, trickling, truncated, token-echoing answers, "
+                             "odd headers, deeply nested JSON)")
     args = parser.parse_args(argv)
     trust = None
     if args.trust_cert is not None:
@@ -611,9 +716,10 @@ def main(argv: list[str] | None = None) -> int:
 
         trust = TrustedCertificates.from_pem_file(args.trust_cert)
     server = JuxApiServer(args.host, args.port, tokens=args.token, trust=trust,
-                          duplicate_status=args.duplicate_status, db_path=args.db)
+                          duplicate_status=args.duplicate_status, db_path=args.db, hostile=args.hostile)
     server.start()
-    print(f"Jux API v1 reference server on {server.url}", flush=True)
+    mode = f" (hostile: {args.hostile})" if args.hostile else ""
+    print(f"Jux API v1 reference server on {server.url}{mode}", flush=True)
     try:
         while True:
             time.sleep(3600)

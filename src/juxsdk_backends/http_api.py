@@ -277,8 +277,6 @@ class HttpApiPublisher:
             _check_number(name, getattr(options, name), minimum=0)
         _check_number("backoff_base", options.backoff_base, minimum=0, inclusive=True)
         _check_number("retry_after_cap", options.retry_after_cap, minimum=0, inclusive=True)
-        if options.max_response_bytes < 1024:
-            raise ConfigError("http publisher max_response_bytes must be >= 1024")
         if options.ca_bundle is not None and not Path(options.ca_bundle).expanduser().is_file():
             raise ConfigError(
                 f"http publisher ca_bundle {options.ca_bundle} is not a file",

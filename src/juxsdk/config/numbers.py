@@ -13,7 +13,8 @@ value, so an out-of-range or non-finite value (``nan``, ``inf``, ``1e300``, ``-1
 file, a ``JUX_*`` variable or an override is a :class:`~juxsdk.errors.ConfigError` naming the
 key path and where the value came from, reported with every other problem of the
 configuration. Building the class directly (``Options(timeout=float("nan"))``) runs the same
-check as an attrs validator (:class:`ValueError` naming the field). The CLI's number flags use
+check as an attrs validator (:class:`OutOfRangeError`, a ``ConfigError`` and a ``ValueError``, naming
+the field). The CLI's number flags use
 the same ranges (a click usage error, exit code 2).
 
 Independently of any range, the loader refuses non-finite floats (TOML's ``nan``/``inf``) and
@@ -29,6 +30,8 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+from juxsdk.errors import ConfigError
+
 __all__ = [
     "ATTEMPTS",
     "BYTES",
@@ -38,6 +41,7 @@ __all__ = [
     "MAX_SECONDS",
     "POSITIVE_SECONDS",
     "SECONDS",
+    "OutOfRangeError",
     "Range",
     "range_of",
 ]
@@ -47,6 +51,14 @@ def _num(value: float) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value:,}".replace(",", "_") if abs(value) >= 100_000 else f"{value:g}"
+
+
+class OutOfRangeError(ConfigError, ValueError):
+    """A numeric option is non-finite or outside its :class:`Range`.
+
+    Both a :class:`~juxsdk.errors.ConfigError` (exit code 2) and a :class:`ValueError` (what
+    ``attrs`` validators conventionally raise), so code catching either sees it.
+    """
 
 
 class Range:
@@ -113,11 +125,12 @@ class Range:
         """The ``attrs`` validator protocol.
 
         Raises:
-            ValueError: ``value`` is not allowed; the message names the field.
+            OutOfRangeError: ``value`` is not allowed (a ``ConfigError`` and a ``ValueError``);
+                the message names the field.
         """
         problem = self.problem(value)
         if problem is not None:
-            raise ValueError(f"{getattr(attribute, 'name', 'value')}: {problem}")
+            raise OutOfRangeError(f"{getattr(attribute, 'name', 'value')}: {problem}")
 
     def __repr__(self) -> str:
         extra = f", unit={self.unit!r}" if self.unit else ""

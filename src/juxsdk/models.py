@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .errors import CorruptSidecarError, StoreError
+from .errors import CorruptSidecarError, ReportNotFoundError, StoreError
 
 __all__ = [
     "MAX_SIDECAR_BYTES",
@@ -30,8 +30,10 @@ __all__ = [
     "VerifiedReport",
     "canonical_hex",
     "encode_sidecar",
+    "hash_prefix_digits",
     "read_sidecar",
     "report_store_problem",
+    "resolve_hash_prefix",
     "select_records",
     "stored_record",
 ]
@@ -235,12 +237,16 @@ def _shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _field(data: Mapping[str, Any], name: str, kind: type) -> Any:
+_KINDS = {str: "a string", int: "an integer", bool: "a boolean"}
+
+
+def _field(data: Mapping[str, Any], name: str, kind: type, label: str | None = None) -> Any:
+    label = label or name
     if name not in data:
-        raise ValueError(f"{name} is missing")
+        raise ValueError(f"{label} is missing")
     value = data[name]
     if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise ValueError(f"{name} must be {_json_type(kind())}, got {_json_type(value)}")
+        raise ValueError(f"{label} must be {_KINDS[kind]}, got {_json_type(value)}")
     return value
 
 
@@ -251,10 +257,10 @@ def _optional(data: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _count(data: Mapping[str, Any], name: str) -> int:
-    value = _field(data, name, int)
+def _count(data: Mapping[str, Any], name: str, label: str | None = None) -> int:
+    value = _field(data, name, int, label)
     if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
+        raise ValueError(f"{label or name} must not be negative, got {value}")
     return int(value)
 
 
@@ -269,7 +275,8 @@ def _timestamp(text: str, name: str) -> _dt.datetime:
 def _summary_from(data: object) -> ReportSummary:
     if not isinstance(data, Mapping):
         raise ValueError(f"summary must be an object, got {_json_type(data)}")
-    counts = {name: _count(data, name) for name in ("tests", "failures", "errors", "skipped", "suites") if name in data}
+    names = ("tests", "failures", "errors", "skipped", "suites")
+    counts = {name: _count(data, name, f"summary.{name}") for name in names if name in data}
     time = data.get("time", 0.0)
     if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time):
         raise ValueError(f"summary.time must be a finite number, got {_shown(time)}")
@@ -294,8 +301,8 @@ def _signature_from(data: object) -> SignatureInfo | None:
         raise ValueError(f"signature must be an object or null, got {_json_type(data)}")
     not_after = _optional(data, "certificate_not_after")
     return SignatureInfo(
-        algorithm=_field(data, "algorithm", str),
-        key_fingerprint=_field(data, "key_fingerprint", str),
+        algorithm=_field(data, "algorithm", str, "signature.algorithm"),
+        key_fingerprint=_field(data, "key_fingerprint", str, "signature.key_fingerprint"),
         certificate_subject=_optional(data, "certificate_subject"),
         certificate_fingerprint=_optional(data, "certificate_fingerprint"),
         certificate_not_after=_timestamp(not_after, "signature.certificate_not_after") if not_after else None,
@@ -523,6 +530,63 @@ def canonical_hex(canonical_hash: object) -> str:
             f"invalid canonical hash {shown}", hint="expected 'sha256:' followed by 64 lowercase hex digits"
         )
     return match.group(1)
+
+
+_PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")
+
+
+def hash_prefix_digits(prefix: object) -> str:
+    """Normalise a canonical-hash prefix as users type it (``jux cache show 3FA9``).
+
+    Args:
+        prefix: Leading hex digits of a canonical hash, with or without ``sha256:``, any case.
+
+    Returns:
+        The lowercase hex digits (1 to 64), for a store to narrow its search.
+
+    Raises:
+        juxsdk.errors.StoreError: not hex digits.
+    """
+    text = prefix.strip().lower().removeprefix("sha256:") if isinstance(prefix, str) else ""
+    if not _PREFIX_RE.fullmatch(text):
+        raise StoreError(
+            f"invalid hash prefix {_shown(prefix)}",
+            hint="give leading hex digits of a canonical hash, e.g. 'sha256:3fa9' or '3fa9'",
+        )
+    return text
+
+
+def resolve_hash_prefix(prefix: object, hashes: Iterable[str], *, where: str) -> str:
+    """Return the one canonical hash among ``hashes`` that starts with ``prefix``.
+
+    Args:
+        prefix: As for :func:`hash_prefix_digits`.
+        hashes: Candidate ``sha256:<hex>`` hashes (the stored reports, or a superset).
+        where: The store, for the not-found message (e.g. ``"the filesystem store at /x"``).
+
+    Returns:
+        The full ``sha256:<hex>`` hash.
+
+    Raises:
+        juxsdk.errors.ReportNotFoundError: none matches.
+        juxsdk.errors.StoreError: the prefix is not hex, or several match (the message lists
+            up to five).
+    """
+    text = hash_prefix_digits(prefix)
+    matches = sorted({h for h in hashes if h.removeprefix("sha256:").startswith(text)})
+    if not matches:
+        raise ReportNotFoundError(
+            f"no report matching {prefix!r} in {where}", hint="`jux cache list` shows the stored reports"
+        )
+    if len(matches) > 1:
+        width = min(64, max(16, len(text) + 8))
+        shown = ", ".join(f"sha256:{h.removeprefix('sha256:')[:width]}" for h in matches[:5])
+        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+        raise StoreError(
+            f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match ({shown}{more})",
+            hint="give more hex digits",
+        )
+    return matches[0]
 
 
 def _utc(value: _dt.datetime | None) -> _dt.datetime | None:

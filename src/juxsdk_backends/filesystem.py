@@ -56,8 +56,10 @@ from juxsdk.models import (
     StoredReport,
     canonical_hex,
     encode_sidecar,
+    hash_prefix_digits,
     read_sidecar,
     report_store_problem,
+    resolve_hash_prefix,
     select_records,
     stored_record,
 )
@@ -77,8 +79,6 @@ LOCK_TIMEOUT = 60.0
 #: Seconds after which ``clean`` treats a ``.tmp-*`` file as left by a dead writer.
 STALE_TEMP_AGE = 3600.0
 
-_HEX_RE = re.compile(r"[0-9a-f]{64}")
-_PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
 _REPORT_NAME_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
 _HEX_DIGITS = "0123456789abcdef"
@@ -104,11 +104,6 @@ def default_root() -> Path:
 
 def _optional_path(value: str | os.PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @attrs.define
@@ -178,7 +173,7 @@ class FilesystemStore:
     def _foreign(self, entry: ForeignEntry, directory: Path, action: str) -> StoreError:
         path = directory / entry.name
         return StoreError(
-            f"filesystem store: cannot {action} {path}: it is a {entry.kind}, not made by the store",
+            f"filesystem store: cannot {action} {path}: it is a {entry.kind} the store did not make; not followed",
             hint=_FOREIGN_HINT,
         )
 
@@ -344,7 +339,7 @@ class FilesystemStore:
             raise FileNotFoundError(where) from None
         except ForeignEntry as exc:
             raise CorruptSidecarError(
-                f"corrupt metadata sidecar {where}: it is a {exc.kind}, not made by the store; not followed",
+                f"corrupt metadata sidecar {where}: it is a {exc.kind} the store did not make; not followed",
                 where=where,
                 hint=_FOREIGN_HINT,
             ) from None
@@ -626,7 +621,7 @@ class FilesystemStore:
         return removed
 
     def resolve_prefix(self, prefix: str) -> str:
-        """Return the one stored hash starting with ``prefix``.
+        """Return the one stored hash starting with ``prefix`` (reads no sidecar).
 
         Args:
             prefix: Leading hex digits of a canonical hash, with or without ``sha256:``
@@ -640,31 +635,11 @@ class FilesystemStore:
             juxsdk.errors.StoreError: the prefix is not hex, or several reports match (the
                 message lists candidates).
         """
-        text = prefix.strip().lower() if isinstance(prefix, str) else ""
-        text = text.removeprefix("sha256:")
-        if not _PREFIX_RE.fullmatch(text):
-            raise StoreError(
-                f"invalid hash prefix {_short(prefix)}",
-                hint="give leading hex digits of a canonical hash, e.g. 'sha256:3fa9' or '3fa9'",
-            )
+        text = hash_prefix_digits(prefix)
         shards = [text[:2]] if len(text) >= 2 else [text + c for c in _HEX_DIGITS]
-        items = self._scan(shards, load=False).items
-        matches = [
-            r.canonical_hash[7:]
-            for r in items
-            if isinstance(r, StoredReport) and r.canonical_hash[7:].startswith(text)
-        ]
-        if not matches:
-            raise self._not_found(f"matching {prefix!r}")
-        if len(matches) > 1:
-            width = min(64, max(16, len(text) + 8))
-            shown = ", ".join(f"sha256:{h[:width]}" for h in matches[:5])
-            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
-            raise StoreError(
-                f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match ({shown}{more})",
-                hint="give more hex digits",
-            )
-        return f"sha256:{matches[0]}"
+        found = self._scan(shards, load=False).items
+        hashes = [r.canonical_hash for r in found if isinstance(r, StoredReport)]
+        return resolve_hash_prefix(prefix, hashes, where=f"the filesystem store at {self.root}")
 
     def stats(self) -> dict[str, Any]:
         """Count what is under the root, validating every sidecar.
@@ -708,6 +683,8 @@ class FilesystemStore:
         Raises:
             juxsdk.errors.StoreError: the root exists but is not a usable directory.
         """
+        with _warned_lock:  # reported below: no need to log it as well
+            _warned_roots.add(str(self.root))
         with self._root_fd() as root_fd:
             state = "" if root_fd is not None else " (not created yet)"
         return [f"root {self.root}{state}", *(f"warning: {w}" for w in _fsio.root_warnings(self.root))]

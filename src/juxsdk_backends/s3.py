@@ -53,7 +53,9 @@ from juxsdk.models import (
     StoredReport,
     canonical_hex,
     encode_sidecar,
+    hash_prefix_digits,
     read_sidecar,
+    resolve_hash_prefix,
     select_records,
     stored_record,
 )
@@ -592,11 +594,11 @@ class S3Store:
             raise self._not_found(canonical_hash)
         return record
 
-    def _listing(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Sizes of the XML objects and of the metadata objects under the prefix, by hex."""
+    def _listing(self, digits: str = "") -> tuple[dict[str, int], dict[str, int]]:
+        """Sizes of the XML objects and of the metadata objects whose hex starts with ``digits``."""
         client = self._client()
         paginator = client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=self._base)
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self._base + digits)
         from botocore.exceptions import BotoCoreError, ClientError
 
         xml: dict[str, int] = {}
@@ -656,6 +658,25 @@ class S3Store:
         with ThreadPoolExecutor(max_workers=LIST_WORKERS, thread_name_prefix="jux-s3-list") as pool:
             loaded = builtins.list(pool.map(self._load_listed, work))
         return iter(select_records(loaded, project=project, since=since, until=until, failed_only=failed_only))
+
+    def resolve_prefix(self, prefix: str) -> str:
+        """Return the one stored hash starting with ``prefix`` (one listing narrowed to the
+        prefix; no metadata object is read, so a corrupt one can still be found and shown).
+
+        Args:
+            prefix: Leading hex digits of a canonical hash, with or without ``sha256:``
+                (case-insensitive).
+
+        Returns:
+            The full ``sha256:<hex>`` hash.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no stored report matches.
+            juxsdk.errors.StoreError: the prefix is not hex, several reports match, or S3 failed.
+        """
+        xml, sides = self._listing(hash_prefix_digits(prefix))
+        hashes = [f"sha256:{h}" for h in sides if h in xml]
+        return resolve_hash_prefix(prefix, hashes, where=f"s3://{self.bucket}/{self._base}")
 
     def delete(self, canonical_hash: str) -> bool:
         """Delete a report: the metadata object first, then the XML.

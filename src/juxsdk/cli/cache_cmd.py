@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from juxsdk.errors import EXIT_PARTIAL, ConfigError, CorruptSidecarError, JuxError, ReportNotFoundError, StoreError
-from juxsdk.models import STORE_LOGGER
+from juxsdk.errors import EXIT_PARTIAL, ConfigError, CorruptSidecarError, JuxError, ReportNotFoundError
+from juxsdk.models import STORE_LOGGER, resolve_hash_prefix
 
 from ._common import (
     CONTEXT_SETTINGS,
@@ -190,15 +190,8 @@ def _resolve(store: Any, prefix: str) -> str:
     resolver = getattr(store, "resolve_prefix", None)
     if callable(resolver):
         return str(resolver(prefix))
-    text = prefix.strip().lower().removeprefix("sha256:")
-    matches = [r.canonical_hash for r in store.list() if r.canonical_hash.removeprefix("sha256:").startswith(text)]
-    if not matches:
-        raise ReportNotFoundError(f"no stored report matches {prefix!r}", hint="see `jux cache list`")
-    if len(set(matches)) > 1:
-        raise StoreError(
-            f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match", hint="give more hex digits"
-        )
-    return str(matches[0])
+    hashes = [r.canonical_hash for r in store.list()]
+    return resolve_hash_prefix(prefix, hashes, where=f"the {store.name} store")
 
 
 @cache.command("show")

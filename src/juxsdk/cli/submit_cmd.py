@@ -89,6 +89,8 @@ def _print_result(entry: dict[str, Any]) -> None:
             click.echo(f"     stored in {o['store']}" + (f": {o['location']}" if o["location"] else ""))
         else:
             click.echo(f"     store {o['store']} failed: {o['error']['message']}")
+            if o["error"].get("hint"):
+                click.echo(f"     hint: {o['error']['hint']}")
     for o in entry["published"]:
         if o["queued"]:
             reason = o["error"]["message"] if o["error"] else "queued"

@@ -651,6 +651,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_SIDECAR_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def read_sidecar(raw: bytes, *, canonical_hash: str, where: str, size: int | None = None) -> StoredReport:
     """Validate the bytes of a metadata sidecar read back from a store.
 
@@ -677,7 +680,7 @@ def read_sidecar(raw: bytes, *, canonical_hash: str, where: str, size: int | Non
     if len(raw) > MAX_SIDECAR_BYTES:
         raise corrupt(f"{len(raw)} bytes, over the {MAX_SIDECAR_BYTES} byte limit")
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        doc = _SIDECAR_JSON.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise corrupt("not UTF-8") from None
     except RecursionError:

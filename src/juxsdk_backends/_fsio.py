@@ -198,9 +198,10 @@ def read_file(name: str, dir_fd: int, *, limit: int | None = None) -> bytes:
             raise ForeignEntry(name, kind_of(st.st_mode))
         if limit is not None and st.st_size > limit:
             raise OverflowError(f"{name} is {st.st_size} bytes, over the {limit} byte limit")
-        data = fh.read() if limit is None else fh.read(limit + 1)
-    if limit is not None and len(data) > limit:
-        raise OverflowError(f"{name} is over the {limit} byte limit")
+        # one byte more than fstat said: a file that grew meanwhile is caught below, never read whole
+        data = fh.read() if limit is None else fh.read(st.st_size + 1)
+    if limit is not None and len(data) > min(limit, st.st_size):
+        raise OverflowError(f"{name} grew while it was read (over {min(limit, st.st_size)} bytes)")
     return data
 
 

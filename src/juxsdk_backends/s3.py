@@ -397,12 +397,16 @@ class S3Store:
         try:
             response = client.get_object(Bucket=self.bucket, Key=key)
             body = response["Body"]
-            if limit is not None and int(response.get("ContentLength") or 0) > limit:
+            length = response.get("ContentLength")
+            if limit is not None and length is not None and int(length) > limit:
                 body.close()
-                raise OverflowError(f"{response.get('ContentLength')} bytes, over the {limit} byte limit")
-            data: bytes = body.read() if limit is None else body.read(limit + 1)
-            if limit is not None and len(data) > limit:
-                raise OverflowError(f"over the {limit} byte limit")
+                raise OverflowError(f"{length} bytes, over the {limit} byte limit")
+            # never more than the limit (plus one byte, to notice a longer body)
+            cap = None if limit is None else min(limit, int(length) if length is not None else limit)
+            data: bytes = body.read() if cap is None else body.read(cap + 1)
+            if cap is not None and len(data) > cap:
+                body.close()
+                raise OverflowError(f"over the {cap} byte limit")
             return data, _etag(response.get("ETag"))
         except ClientError as exc:
             code, _, _ = _describe_code(exc)
@@ -484,16 +488,13 @@ class S3Store:
             if got is None:
                 continue  # deleted since the 412: create again
             stored, stored_etag = got
-            old: StoredReport | None = None
-            side = self._head(side_key, "check the metadata of")
-            with contextlib.suppress(CorruptSidecarError):
-                old = self._load_sidecar(hexd, len(stored)) if side is not None else None
+            old, side_etag = self._sidecar_state(hexd, len(stored))
             decision = decide_put(stored, report, replace=replace, where=self._where(xml_key), existing=old)
             if not decision.writes:
                 if old is not None:
                     return old
-                return self._write_sidecar(report, hexd, stored_etag, old=None, observed=side[1] if side else None)
-            if side is not None:  # hide the report while its bytes change
+                return self._write_sidecar(report, hexd, stored_etag, old=None, observed=side_etag)
+            if side_etag is not None:  # hide the report while its bytes change
                 self._call("replace the metadata of", side_key, self._client().delete_object,
                            Bucket=self.bucket, Key=side_key)
             etag = self._put_if(xml_key, data, "application/xml", "replace the report at", if_match=stored_etag)
@@ -502,6 +503,22 @@ class S3Store:
             logger.info("s3 store: %s", decision.detail)
             return self._write_sidecar(report, hexd, etag, old=old, observed=None)
         raise self._busy(xml_key)
+
+    def _sidecar_state(self, hexd: str, xml_size: int) -> tuple[StoredReport | None, str | None]:
+        """``(the valid record or None, the metadata object's ETag or None when absent)``."""
+        xml_key, side_key = self._keys(hexd)
+        try:
+            got = self._read(side_key, "read the metadata of", limit=MAX_SIDECAR_BYTES)
+        except OverflowError:
+            head = self._head(side_key, "check the metadata of")
+            return None, head[1] if head is not None else None
+        if got is None:
+            return None, None
+        try:
+            record = read_sidecar(got[0], canonical_hash=f"sha256:{hexd}", where=side_key, size=xml_size)
+        except CorruptSidecarError:
+            return None, got[1]
+        return attrs.evolve(record, location=self._where(xml_key), store=self.name), got[1]
 
     def _busy(self, key: str) -> StoreError:
         return StoreError(

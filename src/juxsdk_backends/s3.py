@@ -438,15 +438,22 @@ class S3Store:
         Raises:
             juxsdk.errors.CorruptSidecarError: the sidecar failed validation or is too large.
         """
-        xml_key, side_key = self._keys(hexd)
+        _, side_key = self._keys(hexd)
         where = self._where(side_key)
         try:
             got = self._read(side_key, "read the metadata of", limit=MAX_SIDECAR_BYTES)
         except OverflowError as exc:
             raise CorruptSidecarError(f"corrupt metadata sidecar {where}: {exc}", where=where) from None
-        if got is None:
-            return None
-        record = read_sidecar(got[0], canonical_hash=f"sha256:{hexd}", where=where, size=xml_size)
+        return self._validated(hexd, got[0], xml_size) if got is not None else None
+
+    def _validated(self, hexd: str, raw: bytes, xml_size: int) -> StoredReport:
+        """The record in ``raw``, validated against its key and its XML's size.
+
+        Raises:
+            juxsdk.errors.CorruptSidecarError: it is not a valid sidecar for ``hexd``.
+        """
+        xml_key, side_key = self._keys(hexd)
+        record = read_sidecar(raw, canonical_hash=f"sha256:{hexd}", where=self._where(side_key), size=xml_size)
         return attrs.evolve(record, location=self._where(xml_key), store=self.name)
 
     # ------------------------------------------------------------------ Store protocol
@@ -506,7 +513,7 @@ class S3Store:
 
     def _sidecar_state(self, hexd: str, xml_size: int) -> tuple[StoredReport | None, str | None]:
         """``(the valid record or None, the metadata object's ETag or None when absent)``."""
-        xml_key, side_key = self._keys(hexd)
+        _, side_key = self._keys(hexd)
         try:
             got = self._read(side_key, "read the metadata of", limit=MAX_SIDECAR_BYTES)
         except OverflowError:
@@ -515,10 +522,9 @@ class S3Store:
         if got is None:
             return None, None
         try:
-            record = read_sidecar(got[0], canonical_hash=f"sha256:{hexd}", where=side_key, size=xml_size)
+            return self._validated(hexd, got[0], xml_size), got[1]
         except CorruptSidecarError:
             return None, got[1]
-        return attrs.evolve(record, location=self._where(xml_key), store=self.name), got[1]
 
     def _busy(self, key: str) -> StoreError:
         return StoreError(
@@ -559,9 +565,9 @@ class S3Store:
                 continue
             raw, observed = got
             with contextlib.suppress(CorruptSidecarError):
-                theirs = read_sidecar(raw, canonical_hash=report.canonical_hash, where=side_key, size=len(report.data))
+                theirs = self._validated(hexd, raw, len(report.data))
                 if theirs.signed == record.signed and theirs.signature == record.signature:
-                    return attrs.evolve(theirs, location=record.location, store=self.name)
+                    return theirs
         raise self._busy(side_key)
 
     def get(self, canonical_hash: str) -> bytes:

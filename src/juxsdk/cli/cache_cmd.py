@@ -151,7 +151,11 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of sidecar records).")
 @global_options(hidden=True)
 def list_(project: str | None, since: str | None, until: str | None, failed: bool, as_json: bool) -> None:
-    """List stored reports, newest first."""
+    """List stored reports, newest first.
+
+    A report whose metadata sidecar is corrupt (or a link planted in the store) is skipped with a
+    warning on stderr naming it; the others are listed and the exit code is 4 (partial).
+    """
     since_dt = parse_datetime(since, option="--since") if since else None
     until_dt = parse_datetime(until, option="--until") if until else None
     config = load_config()

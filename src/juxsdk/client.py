@@ -336,7 +336,9 @@ class Jux:
             report: A Report/SignedReport, the document bytes, or a path to a file.
             source: File name to record (defaults to the path).
             properties: Extra properties for this report (added before signing).
-            replace: Re-sign a report that is already signed (else it passes through as is).
+            replace: Re-sign a report that is already signed (else it passes through as is),
+                and let it replace different bytes stored under its canonical hash (never an
+                unsigned report over a signed one: see :func:`juxsdk.store_rules.decide_put`).
 
         Returns:
             A :class:`SubmitResult` with one outcome per store and publisher.
@@ -352,17 +354,19 @@ class Jux:
                 loaded = self._provenance(loaded, properties)
             if self.signer is not None:
                 loaded = self.sign(loaded, replace=replace)
-        stored = self._store(loaded)
+        stored = self._store(loaded, replace=replace)
         published = self._publish(loaded)
         return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
 
-    def _store(self, report: Report | SignedReport) -> list[StoreOutcome]:
+    def _store(self, report: Report | SignedReport, *, replace: bool = False) -> list[StoreOutcome]:
         if self.storage_mode == "api":
             return []
         out: list[StoreOutcome] = []
         for store in self.stores:
             try:
-                out.append(StoreOutcome(store.name, store.put(report)))
+                # replace only when asked, so stores written before put() had it keep working
+                record = store.put(report, replace=True) if replace else store.put(report)
+                out.append(StoreOutcome(store.name, record))
             except JuxError as exc:
                 out.append(StoreOutcome(store.name, error=exc))
         return out

@@ -30,6 +30,7 @@ __all__ = [
     "BackendNotFoundError",
     "CertificateValidityError",
     "ConfigError",
+    "CorruptSidecarError",
     "DigestMismatchError",
     "JuxError",
     "MultipleSignaturesError",
@@ -45,6 +46,7 @@ __all__ = [
     "SignatureThresholdError",
     "SignatureValueError",
     "SigningError",
+    "StoreConflictError",
     "StoreError",
     "TransientPublishError",
     "UnsupportedAlgorithmError",
@@ -257,6 +259,49 @@ class StoreError(JuxError):
 
 class ReportNotFoundError(StoreError):
     """No report with that canonical hash (or hash prefix) is in the store."""
+
+
+class StoreConflictError(StoreError):
+    """A store refused a ``put`` that would downgrade or silently replace stored evidence.
+
+    The store already holds *different* bytes under the report's canonical hash and the
+    replace rule (:func:`juxsdk.store_rules.decide_put`) refuses to overwrite them: an unsigned
+    report never replaces a signed one; a different signature, different unsigned bytes or
+    damaged stored bytes are replaced only when the caller asks (``put(..., replace=True)``,
+    CLI ``--force``). Nothing was written.
+
+    Args:
+        message: What is stored and why it was kept.
+        canonical_hash: The store key (``sha256:<hex>``).
+        reason: ``"downgrade"`` (unsigned over signed: refused even with ``replace=True``),
+            ``"different"`` (other bytes, ``replace`` not asked) or ``"damaged"`` (the stored
+            bytes are not a report with this canonical hash, ``replace`` not asked).
+        hint: What to do about it.
+    """
+
+    def __init__(self, message: str, *, canonical_hash: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.canonical_hash = canonical_hash
+        self.reason = reason
+
+
+class CorruptSidecarError(StoreError):
+    """A stored report's metadata sidecar failed validation when it was read.
+
+    Not JSON, wrong types, another canonical hash, a size that does not match the stored bytes,
+    larger than :data:`juxsdk.models.MAX_SIDECAR_BYTES`, or not a regular file. The report's
+    bytes may be intact: ``get`` still returns them, and putting the same report again rewrites
+    the sidecar.
+
+    Args:
+        message: Names the sidecar and what is wrong with it.
+        where: Location of the sidecar (path or URL).
+        hint: What to do about it.
+    """
+
+    def __init__(self, message: str, *, where: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.where = where
 
 
 # --- publishing ----------------------------------------------------------------------------

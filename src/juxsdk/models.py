@@ -7,13 +7,20 @@ re-serialises XML.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import logging
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from .errors import CorruptSidecarError, ReportNotFoundError, StoreError
+
 __all__ = [
+    "MAX_SIDECAR_BYTES",
+    "STORE_LOGGER",
     "PublishReceipt",
     "Report",
     "ReportSummary",
@@ -22,6 +29,11 @@ __all__ = [
     "StoredReport",
     "VerifiedReport",
     "canonical_hex",
+    "encode_sidecar",
+    "hash_prefix_digits",
+    "read_sidecar",
+    "report_store_problem",
+    "resolve_hash_prefix",
     "select_records",
     "stored_record",
 ]
@@ -120,6 +132,9 @@ class StoredReport:
         source: Original file name, if known.
         location: Backend-specific location (path or URL) of the stored bytes.
         store: Name of the store backend.
+        signed: True when the stored bytes contain a ``ds:Signature`` (not verified!). Also
+            true for a signed report stored as parsed, whose ``signature`` (who signed) is
+            unknown until it is verified. Default: ``signature is not None``.
     """
 
     canonical_hash: str
@@ -131,6 +146,7 @@ class StoredReport:
     source: str | None = None
     location: str | None = None
     store: str | None = None
+    signed: bool = attrs.field(default=attrs.Factory(lambda self: self.signature is not None, takes_self=True))
 
     @property
     def project(self) -> str | None:
@@ -139,11 +155,6 @@ class StoredReport:
             if name == "project":
                 return value
         return None
-
-    @property
-    def signed(self) -> bool:
-        """True when the stored report carries a signature."""
-        return self.signature is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready sidecar dict."""
@@ -154,6 +165,7 @@ class StoredReport:
             "properties": [list(p) for p in self.properties],
             "project": self.project,
             "signature": self.signature.to_dict() if self.signature else None,
+            "signed": self.signed,
             "stored_at": self.stored_at.isoformat(),
             "source": self.source,
             "location": self.location,
@@ -162,33 +174,139 @@ class StoredReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StoredReport:
-        """Inverse of :meth:`to_dict`.
+        """Inverse of :meth:`to_dict`, validating every field (a sidecar read back is untrusted).
+
+        Checked: ``canonical_hash`` is ``sha256:`` + 64 lowercase hex digits; ``size`` and the
+        summary counts are non-negative integers (``time`` a finite number); ``properties`` is
+        a list of ``[name, value]`` string pairs and ``project`` (if given) is the first
+        ``project`` property; ``signature`` is null or an object with string ``algorithm`` and
+        ``key_fingerprint``; ``signed`` (if given) is a boolean, true when a signature is
+        described; ``stored_at`` and ``certificate_not_after`` are ISO 8601 (naive values are
+        taken as UTC); ``source``, ``location``, ``store`` are strings or null. Unknown keys
+        are ignored, so newer sidecars stay readable.
+
+        Args:
+            data: The decoded JSON object.
+
+        Returns:
+            The record, ``stored_at`` timezone-aware.
 
         Raises:
-            KeyError, ValueError, TypeError: when the dict is not a sidecar.
+            ValueError: the dict is not a valid sidecar (the message names the field).
         """
-        sig = data.get("signature")
-        signature = None
-        if sig:
-            not_after = sig.get("certificate_not_after")
-            signature = SignatureInfo(
-                algorithm=sig["algorithm"],
-                key_fingerprint=sig["key_fingerprint"],
-                certificate_subject=sig.get("certificate_subject"),
-                certificate_fingerprint=sig.get("certificate_fingerprint"),
-                certificate_not_after=_dt.datetime.fromisoformat(not_after) if not_after else None,
-            )
-        return cls(
-            canonical_hash=data["canonical_hash"],
-            size=int(data["size"]),
-            summary=ReportSummary.from_dict(data.get("summary", {})),
-            properties=tuple((str(n), str(v)) for n, v in data.get("properties", [])),
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected a JSON object, got {_json_type(data)}")
+        canonical_hash = _field(data, "canonical_hash", str)
+        if _HASH_RE.fullmatch(canonical_hash) is None:
+            raise ValueError(f"canonical_hash {_shown(canonical_hash)} is not 'sha256:' + 64 lowercase hex digits")
+        properties = _properties_from(data.get("properties", []))
+        signature = _signature_from(data.get("signature"))
+        signed = data.get("signed", signature is not None)
+        if not isinstance(signed, bool):
+            raise ValueError(f"signed must be true or false, got {_json_type(signed)}")
+        if signature is not None and not signed:
+            raise ValueError("signed is false but a signature is described")
+        record = cls(
+            canonical_hash=canonical_hash,
+            size=_count(data, "size"),
+            summary=_summary_from(data.get("summary", {})),
+            properties=properties,
             signature=signature,
-            stored_at=_dt.datetime.fromisoformat(data["stored_at"]),
-            source=data.get("source"),
-            location=data.get("location"),
-            store=data.get("store"),
+            stored_at=_timestamp(_field(data, "stored_at", str), "stored_at"),
+            source=_optional(data, "source"),
+            location=_optional(data, "location"),
+            store=_optional(data, "store"),
+            signed=signed,
         )
+        project = _optional(data, "project")
+        if "project" in data and project != record.project:
+            raise ValueError(f"project {_shown(project)} is not the report's first project property")
+        return record
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_KINDS = {str: "a string", int: "an integer", bool: "a boolean"}
+
+
+def _field(data: Mapping[str, Any], name: str, kind: type, label: str | None = None) -> Any:
+    label = label or name
+    if name not in data:
+        raise ValueError(f"{label} is missing")
+    value = data[name]
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise ValueError(f"{label} must be {_KINDS[kind]}, got {_json_type(value)}")
+    return value
+
+
+def _optional(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string or null, got {_json_type(value)}")
+    return value
+
+
+def _count(data: Mapping[str, Any], name: str, label: str | None = None) -> int:
+    value = _field(data, name, int, label)
+    if value < 0:
+        raise ValueError(f"{label or name} must not be negative, got {value}")
+    return int(value)
+
+
+def _timestamp(text: str, name: str) -> _dt.datetime:
+    try:
+        value = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} {_shown(text)} is not an ISO 8601 date and time") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
+
+
+def _summary_from(data: object) -> ReportSummary:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"summary must be an object, got {_json_type(data)}")
+    names = ("tests", "failures", "errors", "skipped", "suites")
+    counts = {name: _count(data, name, f"summary.{name}") for name in names if name in data}
+    time = data.get("time", 0.0)
+    if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time):
+        raise ValueError(f"summary.time must be a finite number, got {_shown(time)}")
+    return ReportSummary(time=float(time), **counts)
+
+
+def _properties_from(data: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(data, list):
+        raise ValueError(f"properties must be an array, got {_json_type(data)}")
+    pairs: list[tuple[str, str]] = []
+    for item in data:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise ValueError(f"every property must be a [name, value] pair of strings, got {_shown(item)}")
+        pairs.append((item[0], item[1]))
+    return tuple(pairs)
+
+
+def _signature_from(data: object) -> SignatureInfo | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"signature must be an object or null, got {_json_type(data)}")
+    not_after = _optional(data, "certificate_not_after")
+    return SignatureInfo(
+        algorithm=_field(data, "algorithm", str, "signature.algorithm"),
+        key_fingerprint=_field(data, "key_fingerprint", str, "signature.key_fingerprint"),
+        certificate_subject=_optional(data, "certificate_subject"),
+        certificate_fingerprint=_optional(data, "certificate_fingerprint"),
+        certificate_not_after=_timestamp(not_after, "signature.certificate_not_after") if not_after else None,
+    )
 
 
 @attrs.frozen
@@ -383,6 +501,7 @@ def stored_record(
         source=report.source,
         location=location,
         store=store,
+        signed=report.signed,
     )
 
 
@@ -406,13 +525,68 @@ def canonical_hex(canonical_hash: object) -> str:
     """
     match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
     if match is None:
-        from .errors import StoreError
-
         shown = repr(canonical_hash)[:80]
         raise StoreError(
             f"invalid canonical hash {shown}", hint="expected 'sha256:' followed by 64 lowercase hex digits"
         )
     return match.group(1)
+
+
+_PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")
+
+
+def hash_prefix_digits(prefix: object) -> str:
+    """Normalise a canonical-hash prefix as users type it (``jux cache show 3FA9``).
+
+    Args:
+        prefix: Leading hex digits of a canonical hash, with or without ``sha256:``, any case.
+
+    Returns:
+        The lowercase hex digits (1 to 64), for a store to narrow its search.
+
+    Raises:
+        juxsdk.errors.StoreError: not hex digits.
+    """
+    text = prefix.strip().lower().removeprefix("sha256:") if isinstance(prefix, str) else ""
+    if not _PREFIX_RE.fullmatch(text):
+        raise StoreError(
+            f"invalid hash prefix {_shown(prefix)}",
+            hint="give leading hex digits of a canonical hash, e.g. 'sha256:3fa9' or '3fa9'",
+        )
+    return text
+
+
+def resolve_hash_prefix(prefix: object, hashes: Iterable[str], *, where: str) -> str:
+    """Return the one canonical hash among ``hashes`` that starts with ``prefix``.
+
+    Args:
+        prefix: As for :func:`hash_prefix_digits`.
+        hashes: Candidate ``sha256:<hex>`` hashes (the stored reports, or a superset).
+        where: The store, for the not-found message (e.g. ``"the filesystem store at /x"``).
+
+    Returns:
+        The full ``sha256:<hex>`` hash.
+
+    Raises:
+        juxsdk.errors.ReportNotFoundError: none matches.
+        juxsdk.errors.StoreError: the prefix is not hex, or several match (the message lists
+            up to five).
+    """
+    text = hash_prefix_digits(prefix)
+    matches = sorted({h for h in hashes if h.removeprefix("sha256:").startswith(text)})
+    if not matches:
+        raise ReportNotFoundError(
+            f"no report matching {prefix!r} in {where}", hint="`jux cache list` shows the stored reports"
+        )
+    if len(matches) > 1:
+        width = min(64, max(16, len(text) + 8))
+        shown = ", ".join(f"sha256:{h.removeprefix('sha256:')[:width]}" for h in matches[:5])
+        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+        raise StoreError(
+            f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match ({shown}{more})",
+            hint="give more hex digits",
+        )
+    return matches[0]
 
 
 def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
@@ -421,8 +595,111 @@ def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
     return value.replace(tzinfo=_dt.UTC)
 
 
+#: Name of the logger every store reports skipped records and unsafe setups to. Front ends
+#: (``jux cache``) attach a handler to it; a record carrying a ``jux_store_problem`` attribute
+#: (a :class:`~juxsdk.errors.StoreError`) means a stored report was skipped.
+STORE_LOGGER = "juxsdk.store"
+
+#: Largest metadata sidecar a store writes or reads, in bytes (16 MiB). Sidecars hold the
+#: counts and properties of one report, typically a few KiB; a larger one is refused on write
+#: and reported as corrupt on read, so a planted huge file cannot exhaust memory.
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+
+_SIDECAR_HINT = "put the same report again to rewrite its sidecar (`jux submit FILE`), or delete the report"
+
+
+def report_store_problem(error: StoreError) -> None:
+    """Report a stored record that was skipped (corrupt sidecar, foreign file…) and carry on.
+
+    Logs ``error.message`` at WARNING on :data:`STORE_LOGGER` with the error attached as the
+    ``jux_store_problem`` attribute of the log record, so ``jux cache`` prints a ``warning:``
+    line and exits 4 (partial) while library users see an ordinary logging warning.
+
+    Args:
+        error: What was skipped and why (its ``hint`` says what to do).
+    """
+    logging.getLogger(STORE_LOGGER).warning("%s", error.message, extra={"jux_store_problem": error})
+
+
+def encode_sidecar(record: StoredReport) -> bytes:
+    """Serialise a sidecar: :meth:`StoredReport.to_dict` as indented JSON, sorted keys, UTF-8.
+
+    Args:
+        record: The record to write.
+
+    Returns:
+        The bytes to store (a trailing newline included).
+
+    Raises:
+        juxsdk.errors.StoreError: the sidecar would exceed :data:`MAX_SIDECAR_BYTES`.
+    """
+    doc = record.to_dict()
+    try:
+        data = (json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (e.g. a file name): fall back to \u escapes
+        data = (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode("ascii")
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise StoreError(
+            f"the metadata of {record.canonical_hash} is {len(data)} bytes, over the "
+            f"{MAX_SIDECAR_BYTES} byte limit of a sidecar; nothing was stored",
+            hint="the report's properties are too large: keep big values out of <properties>",
+        )
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_SIDECAR_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def read_sidecar(raw: bytes, *, canonical_hash: str, where: str, size: int | None = None) -> StoredReport:
+    """Validate the bytes of a metadata sidecar read back from a store.
+
+    A sidecar is corrupt when it is larger than :data:`MAX_SIDECAR_BYTES`, not UTF-8 JSON
+    (``NaN``/``Infinity`` included), not a valid :meth:`StoredReport.from_dict` object, names
+    another canonical hash than its key, or gives a ``size`` other than the stored bytes'.
+
+    Args:
+        raw: The sidecar bytes.
+        canonical_hash: The key it was stored under (``sha256:<hex>``).
+        where: Its location (path or URL), for the message.
+        size: Size of the stored report bytes, when the store knows it: checked against the
+            sidecar's ``size``.
+
+    Returns:
+        The validated record.
+
+    Raises:
+        juxsdk.errors.CorruptSidecarError: the sidecar is corrupt (the message says why).
+    """
+    def corrupt(reason: str) -> CorruptSidecarError:
+        return CorruptSidecarError(f"corrupt metadata sidecar {where}: {reason}", where=where, hint=_SIDECAR_HINT)
+
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise corrupt(f"{len(raw)} bytes, over the {MAX_SIDECAR_BYTES} byte limit")
+    try:
+        doc = _SIDECAR_JSON.decode(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise corrupt("not UTF-8") from None
+    except RecursionError:
+        raise corrupt("JSON nested too deeply") from None
+    except ValueError as exc:
+        raise corrupt(f"not valid JSON ({exc})") from None
+    try:
+        record = StoredReport.from_dict(doc)
+    except (ValueError, RecursionError) as exc:
+        raise corrupt(str(exc)) from None
+    if record.canonical_hash != canonical_hash:
+        raise corrupt(f"it describes {record.canonical_hash}, not {canonical_hash}")
+    if size is not None and record.size != size:
+        raise corrupt(f"it gives a size of {record.size} bytes, the stored report has {size}")
+    return record
+
+
 def select_records(
-    records: Iterable[StoredReport | None],
+    records: Iterable[StoredReport | StoreError | None],
     *,
     project: str | None = None,
     since: _dt.datetime | None = None,
@@ -432,7 +709,9 @@ def select_records(
     """Apply the :meth:`juxsdk.protocols.Store.list` filters and order.
 
     Args:
-        records: Candidate records (None entries are skipped).
+        records: Candidate records. None entries (deleted meanwhile, half stored) are skipped
+            silently; :class:`~juxsdk.errors.StoreError` entries (a corrupt sidecar…) are
+            skipped and reported with :func:`report_store_problem`.
         project: Keep records whose ``project`` property equals this.
         since: Keep records stored at or after this time (naive = UTC).
         until: Keep records stored before this time (naive = UTC).
@@ -442,14 +721,17 @@ def select_records(
         The matching records sorted by ``(stored_at, canonical_hash)``.
     """
     lower, upper = _utc(since), _utc(until)
-    found = [
-        r
-        for r in records
-        if r is not None
-        and (project is None or r.project == project)
-        and (lower is None or _utc(r.stored_at) >= lower)  # type: ignore[operator]
-        and (upper is None or _utc(r.stored_at) < upper)  # type: ignore[operator]
-        and (not failed_only or not r.summary.ok)
-    ]
-    found.sort(key=lambda r: (r.stored_at, r.canonical_hash))
+    found: list[StoredReport] = []
+    for r in records:
+        if isinstance(r, StoreError):
+            report_store_problem(r)
+        elif (
+            r is not None
+            and (project is None or r.project == project)
+            and (lower is None or _utc(r.stored_at) >= lower)  # type: ignore[operator]
+            and (upper is None or _utc(r.stored_at) < upper)  # type: ignore[operator]
+            and (not failed_only or not r.summary.ok)
+        ):
+            found.append(r)
+    found.sort(key=lambda r: (_utc(r.stored_at), r.canonical_hash))
     return found

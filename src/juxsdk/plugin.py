@@ -19,11 +19,13 @@ import pluggy
 
 from .config.secret import Secret
 from .errors import (
+    CorruptSidecarError,
     JuxError,
     PermanentPublishError,
     PublishError,
     ReportNotFoundError,
     SigningError,
+    StoreConflictError,
     StoreError,
     TransientPublishError,
 )
@@ -34,20 +36,26 @@ from .models import (
     SignedReport,
     StoredReport,
     canonical_hex,
+    encode_sidecar,
+    read_sidecar,
+    report_store_problem,
     select_records,
     stored_record,
 )
 from .protocols import SIGNATURE_ALGORITHMS, Publisher, Signer, Store
+from .store_rules import PutDecision, decide_put
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 __all__ = [
     "SIGNATURE_ALGORITHMS",
+    "CorruptSidecarError",
     "JuxError",
     "PermanentPublishError",
     "PublishError",
     "PublishReceipt",
     "Publisher",
+    "PutDecision",
     "Report",
     "ReportNotFoundError",
     "Secret",
@@ -55,11 +63,16 @@ __all__ = [
     "Signer",
     "SigningError",
     "Store",
+    "StoreConflictError",
     "StoreError",
     "StoredReport",
     "TransientPublishError",
     "canonical_hex",
+    "decide_put",
+    "encode_sidecar",
     "hookimpl",
+    "read_sidecar",
+    "report_store_problem",
     "select_records",
     "stored_record",
 ]

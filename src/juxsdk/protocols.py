@@ -82,14 +82,22 @@ class Store(Protocol):
     name: ClassVar[str]
     Options: ClassVar[type[Any]]
 
-    def put(self, report: Report | SignedReport) -> StoredReport:
+    def put(self, report: Report | SignedReport, *, replace: bool = False) -> StoredReport:
         """Store ``report.data`` byte-for-byte with its metadata sidecar.
 
-        Idempotent: putting the same bytes again is a no-op returning the existing record.
-        Putting *different* bytes with the same canonical hash (e.g. a re-signed report)
-        replaces them.
+        Idempotent: putting the same bytes again is a no-op returning the existing record (a
+        missing or corrupt sidecar is rewritten). Different bytes under the same canonical
+        hash follow :func:`juxsdk.store_rules.decide_put`, applied atomically with the write:
+        a signed report replaces its unsigned version; an unsigned report never replaces a
+        signed one; other different bytes are replaced only with ``replace=True``. The first
+        ``stored_at`` is kept. When a put returns, ``get`` returns exactly ``report.data``.
+
+        Args:
+            report: The report; ``report.canonical_hash`` is the key.
+            replace: Replace different stored bytes (CLI ``--force``); never a downgrade.
 
         Raises:
+            juxsdk.errors.StoreConflictError: the rule refused the write; nothing was written.
             juxsdk.errors.StoreError: the backend failed.
         """
         ...
@@ -108,10 +116,11 @@ class Store(Protocol):
         ...
 
     def metadata(self, canonical_hash: str) -> StoredReport:
-        """Return the sidecar record.
+        """Return the sidecar record, validated (:func:`juxsdk.models.read_sidecar`).
 
         Raises:
             juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
+            juxsdk.errors.CorruptSidecarError: the sidecar failed validation.
         """
         ...
 
@@ -123,7 +132,12 @@ class Store(Protocol):
         until: dt.datetime | None = None,
         failed_only: bool = False,
     ) -> Iterator[StoredReport]:
-        """Yield records matching every given filter (``stored_at`` in ``[since, until)``)."""
+        """Yield records matching every given filter (``stored_at`` in ``[since, until)``).
+
+        A corrupt sidecar never breaks the listing: that report is skipped and reported with
+        :func:`juxsdk.models.report_store_problem` (pass the error to
+        :func:`juxsdk.models.select_records`, which does it).
+        """
         ...
 
     def delete(self, canonical_hash: str) -> bool:

@@ -4,22 +4,29 @@ Reports are content-addressed by their canonical hash (``sha256:<hex>``, see
 :mod:`juxsdk.canonical`)::
 
     <root>/<hex[:2]>/<hex>.xml    the exact report bytes (never re-serialised)
-    <root>/<hex[:2]>/<hex>.json   the metadata sidecar (juxsdk.models.StoredReport.to_dict(),
-                                  sorted keys, UTF-8)
-    <root>/<hex[:2]>/.lock        per-shard lock file (filelock), serialises writers of that shard
+    <root>/<hex[:2]>/<hex>.json   the metadata sidecar (juxsdk.models.encode_sidecar: sorted keys, UTF-8)
+    <root>/<hex[:2]>/.lock        per-shard lock file (flock), serialises writers of that shard
     <root>/<hex[:2]>/<hex>.att.<kind>  attachments of the report (juxsdk.attachments), e.g. its
                                   in-toto attestation <hex>.att.intoto.json; deleted with it
 
 Guarantees (see ``docs/reference/filesystem-store.md``):
 
-* every file is written atomically: a ``.tmp-*`` file in the same directory, ``write``,
-  ``fsync``, ``os.replace``, then ``fsync`` of the directory;
-* directories are created ``0700`` and files ``0600`` (set explicitly, independent of the umask);
-* a report *exists* only when both its XML and its sidecar exist; the XML is written first, so
-  a crash (or SIGKILL) never exposes a half-stored report, and the next ``put`` repairs it;
-* ``put`` holds a per-shard lock while it compares and writes, so several processes can write
-  to one root at once and the XML and sidecar of a hash always describe the same bytes;
+* stored evidence is never downgraded: ``put`` follows :func:`juxsdk.store_rules.decide_put`
+  under the shard lock (an unsigned report never replaces a signed one; other different bytes
+  only with ``replace=True``);
+* no symbolic link below the root is ever followed (:mod:`juxsdk_backends._fsio`): a link or
+  special file planted at a shard's, report's, sidecar's or lock's name is never read, written
+  or deleted through, and is reported;
+* sidecars are validated on read (:func:`juxsdk.models.read_sidecar`, size checked against the
+  XML); a corrupt one is skipped and reported by ``list``/``stats``, an error in ``metadata``;
+* every file is written atomically (``.tmp-*`` file, ``fsync``, ``renameat``, directory
+  ``fsync``); directories are ``0700`` and files ``0600``, set explicitly;
+* a report *exists* only when both its XML and its sidecar exist (XML written first);
+* a root that other users could change is warned about once (logger ``juxsdk.store``), in
+  ``stats()["warnings"]`` and in ``check()`` (``jux config check``);
 * every :class:`OSError` is mapped to :class:`juxsdk.errors.StoreError` with the path and a hint.
+
+POSIX only (``O_NOFOLLOW``, ``openat``, ``renameat``, ``flock``).
 """
 
 from __future__ import annotations
@@ -28,12 +35,11 @@ import builtins
 import contextlib
 import datetime as dt
 import errno
-import json
 import logging
 import os
 import re
 import stat
-import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,31 +49,47 @@ import attrs
 
 from juxsdk import config as _config
 from juxsdk.attachments import MAX_ATTACHMENT_BYTES, NAME_INFIX, Attachment, check_attachment, check_kind
-from juxsdk.errors import ReportNotFoundError, StoreError
-from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
+from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreError
+from juxsdk.models import (
+    MAX_SIDECAR_BYTES,
+    STORE_LOGGER,
+    Report,
+    ReportSummary,
+    SignedReport,
+    StoredReport,
+    canonical_hex,
+    encode_sidecar,
+    hash_prefix_digits,
+    read_sidecar,
+    report_store_problem,
+    resolve_hash_prefix,
+    select_records,
+    stored_record,
+)
+from juxsdk.plugin import decide_put
+
+from . import _fsio
+from ._fsio import DIR_MODE, TMP_PREFIX, ForeignEntry
 
 __all__ = ["FilesystemStore", "default_root"]
 
 logger = logging.getLogger(__name__)
 
-#: Prefix of the temporary files an interrupted write may leave behind (ignored everywhere).
-TMP_PREFIX = ".tmp-"
 #: Name of the per-shard lock file.
 LOCK_NAME = ".lock"
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 #: Seconds a writer waits for a shard lock before giving up.
 LOCK_TIMEOUT = 60.0
-_LOCK_POLL = 0.005
 #: Seconds after which ``clean`` treats a ``.tmp-*`` file as left by a dead writer.
 STALE_TEMP_AGE = 3600.0
 
-_HEX_RE = re.compile(r"[0-9a-f]{64}")
-_PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
+_REPORT_NAME_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
 _HEX_DIGITS = "0123456789abcdef"
-# What a damaged sidecar makes json.loads / StoredReport.from_dict raise.
-_CORRUPT = (ValueError, KeyError, TypeError, AttributeError)
+_FOREIGN_HINT = "the store never follows links or touches special files it did not create: remove it"
+
+# Roots already warned about in this process (the warning is logged once per root).
+_warned_roots: set[str] = set()
+_warned_lock = threading.Lock()
 
 
 def default_root() -> Path:
@@ -87,30 +109,15 @@ def _optional_path(value: str | os.PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Make ``value`` timezone-aware; naive datetimes are taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+@attrs.define
+class _Scan:
+    """What a walk over the root found (see :meth:`FilesystemStore.stats`)."""
 
-
-def _fsync_dir(directory: Path) -> None:
-    """Flush a directory's entries (new/renamed/removed names) to disk (POSIX only)."""
-    if os.name != "posix":  # pragma: no cover - Windows cannot open directories
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems do not support fsync on directories
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    items: builtins.list[StoredReport | StoreError] = attrs.field(factory=list)
+    xml_bytes: int = 0
+    side_bytes: int = 0
+    incomplete: int = 0
+    temp_files: int = 0
 
 
 class FilesystemStore:
@@ -144,7 +151,7 @@ class FilesystemStore:
     def __repr__(self) -> str:
         return f"FilesystemStore(root={str(self.root)!r})"
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ errors
 
     def _error(self, exc: OSError, action: str, path: Path) -> StoreError:
         """Map an :class:`OSError` to a :class:`StoreError` naming the path, with a hint."""
@@ -166,28 +173,38 @@ class FilesystemStore:
             hint = f"check that {self.root} is a writable local directory"
         return StoreError(f"filesystem store: cannot {action} {where}: {reason}", hint=hint)
 
-    def _hex(self, canonical_hash: str) -> str:
-        """Validate ``sha256:<64 lowercase hex>`` and return the hex part (blocks path tricks)."""
-        return canonical_hex(canonical_hash)
+    def _foreign(self, entry: ForeignEntry, directory: Path, action: str) -> StoreError:
+        path = directory / entry.name
+        return StoreError(
+            f"filesystem store: cannot {action} {path}: it is a {entry.kind} the store did not make; not followed",
+            hint=_FOREIGN_HINT,
+        )
 
-    def _paths(self, hexd: str) -> tuple[Path, Path, Path]:
-        shard = self.root / hexd[:2]
-        return shard, shard / f"{hexd}.xml", shard / f"{hexd}.json"
+    def _not_found(self, what: str) -> ReportNotFoundError:
+        return ReportNotFoundError(
+            f"no report {what} in the filesystem store at {self.root}",
+            hint="`jux cache list` shows the stored reports",
+        )
 
-    def _present(self, path: Path) -> bool:
-        """True when ``path`` exists; errors other than "not there" are mapped."""
-        try:
-            os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        except OSError as exc:
-            raise self._error(exc, "access", path) from exc
-        return True
+    # ------------------------------------------------------------------ directories
 
-    def _ensure_dir(self, directory: Path) -> None:
-        """Create ``directory`` and missing parents, each ``0700`` (chmod'ed, not via umask)."""
+    def _prepare(self) -> None:
+        """Refuse unsupported platforms; warn once about a root other users can change."""
+        reason = _fsio.require_posix()
+        if reason is not None:
+            raise StoreError(f"filesystem store: {reason}", hint="use another store backend on this platform")
+        key = str(self.root)
+        with _warned_lock:
+            if key in _warned_roots:
+                return
+            _warned_roots.add(key)
+        for line in _fsio.root_warnings(self.root):
+            logging.getLogger(STORE_LOGGER).warning("filesystem store: %s", line)
+
+    def _ensure_root(self) -> None:
+        """Create the root and missing parents, each ``0700`` (chmod'ed, not via umask)."""
         missing: builtins.list[Path] = []
-        current = directory
+        current = self.root
         while not current.is_dir():
             missing.append(current)
             if current.parent == current:
@@ -204,207 +221,207 @@ class FilesystemStore:
                 raise self._error(exc, "create directory", path) from exc
             try:
                 os.chmod(path, DIR_MODE)
-                _fsync_dir(path.parent)
+                fd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    _fsio.fsync_dir(fd)
+                finally:
+                    os.close(fd)
             except OSError as exc:
                 raise self._error(exc, "create directory", path) from exc
 
     @contextlib.contextmanager
-    def _locked(self, shard: Path) -> Iterator[None]:
-        """Hold the shard's lock file (released by the kernel if the process dies)."""
-        import filelock  # on first write: registering the backend stays cheap
-
-        lock_path = shard / LOCK_NAME
-        lock = filelock.FileLock(str(lock_path), mode=FILE_MODE)
+    def _root_fd(self, *, create: bool = False) -> Iterator[int | None]:
+        """An open descriptor of the root (None when it does not exist and ``create`` is false)."""
+        self._prepare()
+        if create:
+            self._ensure_root()
         try:
-            lock.acquire(timeout=LOCK_TIMEOUT, poll_interval=_LOCK_POLL)
-        except filelock.Timeout as exc:
+            fd = _fsio.open_root(self.root)
+        except FileNotFoundError:
+            if create:
+                raise
+            yield None
+            return
+        except OSError as exc:
+            raise self._error(exc, "open", self.root) from exc
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _shard_fd(self, shard: str, *, create: bool = False, foreign_ok: bool = False) -> Iterator[int | None]:
+        """An open descriptor of a shard, never through a link (None when it does not exist,
+        or with ``foreign_ok`` when a link or file is there instead)."""
+        with self._root_fd(create=create) as root_fd:
+            if root_fd is None:
+                yield None
+                return
+            try:
+                fd = _fsio.open_dir(shard, root_fd, create=create)
+            except FileNotFoundError:
+                yield None
+                return
+            except ForeignEntry as exc:
+                if foreign_ok:
+                    yield None
+                    return
+                raise self._foreign(exc, self.root, "use the shard directory") from None
+            except OSError as exc:
+                raise self._error(exc, "open", self.root / shard) from exc
+            try:
+                yield fd
+            finally:
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self, shard_fd: int, shard: Path) -> Iterator[None]:
+        """Hold the shard's lock file (released by the kernel if the process dies)."""
+        lock_path = shard / LOCK_NAME
+        try:
+            with _fsio.locked(LOCK_NAME, shard_fd, timeout=LOCK_TIMEOUT):
+                yield
+        except _fsio.LockTimeout:
             raise StoreError(
                 f"filesystem store: timed out after {LOCK_TIMEOUT:.0f} s waiting for the lock {lock_path}",
                 hint="another process is writing to this store; retry when it has finished",
-            ) from exc
+            ) from None
+        except ForeignEntry as exc:
+            raise self._foreign(exc, shard, "lock") from None
         except OSError as exc:
             raise self._error(exc, "lock", lock_path) from exc
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                lock.release()
 
-    def _write_atomic(self, path: Path, data: bytes, *, sync_dir: bool = True) -> None:
-        """Write ``data`` to ``path`` via a same-directory temp file, fsync and ``os.replace``.
+    # ------------------------------------------------------------------ files
 
-        ``sync_dir`` also fsyncs the directory, making the new name durable before returning.
-        """
+    def _write(self, name: str, data: bytes, shard_fd: int, shard: Path, *, sync_dir: bool = True) -> None:
         try:
-            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+            _fsio.write_atomic(name, data, shard_fd, sync_dir=sync_dir)
         except OSError as exc:
-            raise self._error(exc, "write", path) from exc
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                os.chmod(tmp, FILE_MODE)
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            if sync_dir:
-                _fsync_dir(path.parent)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise self._error(exc, "write", path) from exc
-            raise
+            raise self._error(exc, "write", shard / name) from exc
 
-    def _unlink(self, path: Path) -> bool:
+    def _unlink(self, name: str, shard_fd: int, shard: Path) -> bool:
         try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return False
+            return _fsio.unlink(name, shard_fd)
         except OSError as exc:
-            raise self._error(exc, "delete", path) from exc
-        return True
+            raise self._error(exc, "delete", shard / name) from exc
 
-    @staticmethod
-    def _encode(record: StoredReport) -> bytes:
-        doc = record.to_dict()
+    def _sync(self, shard_fd: int, shard: Path) -> None:
         try:
-            text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2)
-            return (text + "\n").encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: fall back to \u escapes
-            return (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode("ascii")
+            _fsio.fsync_dir(shard_fd)
+        except OSError as exc:
+            raise self._error(exc, "sync", shard) from exc
 
-    def _load(self, hexd: str, xml: Path, side: Path) -> StoredReport:
-        """Read and check a sidecar.
+    def _regular_size(self, name: str, shard_fd: int, shard: Path) -> int | None:
+        """Size of the regular file ``name``; None when absent.
 
         Raises:
-            OSError: cannot read it. ValueError/KeyError/TypeError/AttributeError: corrupt.
+            ForeignEntry: something other than a regular file is there.
         """
-        doc: Any = json.loads(side.read_bytes().decode("utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError("the sidecar is not a JSON object")
-        record = StoredReport.from_dict(doc)
-        if record.canonical_hash != f"sha256:{hexd}":
-            raise ValueError(f"the sidecar describes {record.canonical_hash}, not its file name")
-        stored_at = _utc(record.stored_at)
-        assert stored_at is not None
-        return attrs.evolve(record, stored_at=stored_at, location=str(xml), store=self.name)
-
-    def _load_or_none(self, hexd: str, xml: Path, side: Path) -> StoredReport | None:
-        """Like :meth:`_load`, but None when missing or corrupt (corrupt ones logged)."""
         try:
-            return self._load(hexd, xml, side)
-        except (FileNotFoundError, NotADirectoryError):
+            st = _fsio.entry_stat(name, shard_fd)
+        except OSError as exc:
+            raise self._error(exc, "access", shard / name) from exc
+        if st is None:
             return None
-        except OSError as exc:
-            raise self._error(exc, "read", side) from exc
-        except _CORRUPT as exc:
-            logger.warning("filesystem store: skipping corrupt sidecar %s: %s", side, exc)
-            return None
+        if not stat.S_ISREG(st.st_mode):
+            raise ForeignEntry(name, _fsio.kind_of(st.st_mode))
+        return st.st_size
 
-    def _shard_names(self) -> builtins.list[str]:
-        """Sorted names of the shard directories (``00``..``ff``) present under the root."""
-        try:
-            with os.scandir(self.root) as entries:
-                return sorted(e.name for e in entries if _SHARD_RE.fullmatch(e.name) and e.is_dir())
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as exc:
-            raise self._error(exc, "list", self.root) from exc
+    def _load(self, hexd: str, shard_fd: int, shard: Path, size: int) -> StoredReport:
+        """Read and validate the sidecar of ``hexd`` (``size``: its XML's size).
 
-    def _listdir(self, shard: Path) -> builtins.list[str]:
-        try:
-            return sorted(os.listdir(shard))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        except OSError as exc:
-            raise self._error(exc, "list", shard) from exc
-
-    def _scan(self, shards: Iterable[str] | None = None) -> Iterator[tuple[str, Path, Path]]:
-        """Yield ``(hex, xml path, sidecar path)`` of every complete report, in hash order.
-
-        Temp files, lock files, orphans (XML without sidecar or the reverse) and stray names
-        are ignored.
+        Raises:
+            FileNotFoundError: no sidecar. CorruptSidecarError: invalid, too large or not a
+            regular file. StoreError: I/O error.
         """
-        for name in self._shard_names() if shards is None else sorted(shards):
-            shard = self.root / name
-            files = self._listdir(shard)
-            present = set(files)
-            for fname in files:
-                if not fname.endswith(".json") or fname.startswith(TMP_PREFIX):
-                    continue
-                hexd = fname[:-5]
-                if not _HEX_RE.fullmatch(hexd) or hexd[:2] != name or f"{hexd}.xml" not in present:
-                    continue
-                yield hexd, shard / f"{hexd}.xml", shard / fname
-
-    def _not_found(self, what: str) -> ReportNotFoundError:
-        return ReportNotFoundError(
-            f"no report {what} in the filesystem store at {self.root}",
-            hint="`jux cache list` shows the stored reports",
-        )
+        name = f"{hexd}.json"
+        where = str(shard / name)
+        try:
+            raw = _fsio.read_file(name, shard_fd, limit=MAX_SIDECAR_BYTES)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(where) from None
+        except ForeignEntry as exc:
+            raise CorruptSidecarError(
+                f"corrupt metadata sidecar {where}: it is a {exc.kind} the store did not make; not followed",
+                where=where,
+                hint=_FOREIGN_HINT,
+            ) from None
+        except OverflowError as exc:
+            raise CorruptSidecarError(f"corrupt metadata sidecar {where}: {exc}", where=where) from None
+        except OSError as exc:
+            raise self._error(exc, "read", shard / name) from exc
+        record = read_sidecar(raw, canonical_hash=f"sha256:{hexd}", where=where, size=size)
+        return attrs.evolve(record, location=str(shard / f"{hexd}.xml"), store=self.name)
 
     # ------------------------------------------------------------------ Store protocol
 
-    def put(self, report: Report | SignedReport) -> StoredReport:
+    def put(self, report: Report | SignedReport, *, replace: bool = False) -> StoredReport:
         """Store ``report.data`` byte-for-byte with its JSON sidecar.
 
-        Same hash and same bytes already stored: no-op (files untouched), returns the existing
-        record. Same hash, different bytes (e.g. re-signed): the sidecar is removed, the XML
-        replaced, then a new sidecar written (keeping the first ``stored_at``); a half-stored
-        report left by a crash is repaired.
+        Under the shard lock, :func:`juxsdk.store_rules.decide_put` compares with what is
+        stored: same bytes → no-op returning the existing record (a missing or corrupt sidecar
+        is rewritten); a signed report over its unsigned version → upgrade; anything else that
+        differs → :class:`~juxsdk.errors.StoreConflictError` unless ``replace=True`` (and an
+        unsigned report never replaces a signed one). A write removes the sidecar, replaces
+        the XML, then writes a new sidecar keeping the first ``stored_at``.
 
         Args:
             report: A parsed or signed report; ``report.canonical_hash`` is the key.
+            replace: Replace different stored bytes (CLI ``--force``); never a downgrade.
 
         Returns:
             The sidecar record (``location`` is the XML path).
 
         Raises:
-            juxsdk.errors.StoreError: invalid hash, I/O error (permission, disk full…), or
-                the shard lock was not obtained within ``LOCK_TIMEOUT`` seconds.
+            juxsdk.errors.StoreConflictError: the replace rule refused; nothing was written.
+            juxsdk.errors.StoreError: invalid hash, a link or special file planted in the
+                store, I/O error (permission, disk full…), or the shard lock was not obtained
+                within ``LOCK_TIMEOUT`` seconds.
         """
-        hexd = self._hex(report.canonical_hash)
+        hexd = canonical_hex(report.canonical_hash)
         data = bytes(report.data)
-        shard, xml, side = self._paths(hexd)
-        self._ensure_dir(shard)
-        with self._locked(shard):
-            had_xml, same = self._compare(xml, data)
-            old = self._load_or_none(hexd, xml, side)
-            if same and old is not None and old.size == len(data):
-                return old
-            if not same:
-                if self._unlink(side):  # hide the report while its bytes change
-                    self._fsync_or_raise(shard)
-                # A new XML needs no directory fsync of its own: should a power loss keep the
-                # sidecar's name but not the XML's, the report is merely invisible (both are
-                # needed) until the next put. A *replaced* XML must be durable before the new
-                # sidecar, or old bytes could meet new metadata.
-                self._write_atomic(xml, data, sync_dir=had_xml)
-            record = stored_record(
-                report,
-                store=self.name,
-                location=str(xml),
-                stored_at=old.stored_at if old is not None else None,
-            )
-            self._write_atomic(side, self._encode(record))
-            return record
-
-    def _compare(self, xml: Path, data: bytes) -> tuple[bool, bool]:
-        """Return ``(the XML exists, it holds exactly data)``; reads it only when sizes match."""
-        try:
-            if os.stat(xml).st_size != len(data):
-                return True, False
-            return True, xml.read_bytes() == data
-        except (FileNotFoundError, NotADirectoryError):
-            return False, False
-        except OSError as exc:
-            raise self._error(exc, "read", xml) from exc
-
-    def _fsync_or_raise(self, directory: Path) -> None:
-        try:
-            _fsync_dir(directory)
-        except OSError as exc:
-            raise self._error(exc, "sync", directory) from exc
+        xml_name, side_name = f"{hexd}.xml", f"{hexd}.json"
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2], create=True) as shard_fd:
+            assert shard_fd is not None
+            with self._locked(shard_fd, shard):
+                stored: bytes | None = None
+                damaged: str | None = None
+                try:
+                    stored = _fsio.read_file(xml_name, shard_fd)
+                except FileNotFoundError:
+                    pass
+                except ForeignEntry as exc:
+                    damaged = f"{shard / xml_name} is a {exc.kind}, which the store does not follow"
+                except OSError as exc:
+                    raise self._error(exc, "read", shard / xml_name) from exc
+                old: StoredReport | None = None
+                if stored is not None:
+                    with contextlib.suppress(FileNotFoundError, CorruptSidecarError):
+                        old = self._load(hexd, shard_fd, shard, len(stored))
+                decision = decide_put(
+                    stored, report, replace=replace, where=str(shard / xml_name), existing=old, damaged=damaged
+                )
+                if not decision.writes and old is not None:
+                    return old
+                if decision.writes:
+                    if self._unlink(side_name, shard_fd, shard):  # hide the report while its bytes change
+                        self._sync(shard_fd, shard)
+                    # A new XML needs no directory fsync of its own: should a power loss keep the
+                    # sidecar's name but not the XML's, the report is merely invisible (both are
+                    # needed) until the next put. A *replaced* XML must be durable before the new
+                    # sidecar, or old bytes could meet new metadata.
+                    self._write(xml_name, data, shard_fd, shard, sync_dir=decision.action != "create")
+                    if decision.action != "create":
+                        logger.info("filesystem store: %s", decision.detail)
+                record = stored_record(
+                    report,
+                    store=self.name,
+                    location=str(shard / xml_name),
+                    stored_at=old.stored_at if old is not None else None,
+                )
+                self._write(side_name, encode_sidecar(record), shard_fd, shard)
+                return record
 
     def get(self, canonical_hash: str) -> bytes:
         """Return the exact stored bytes.
@@ -414,51 +431,147 @@ class FilesystemStore:
 
         Raises:
             juxsdk.errors.ReportNotFoundError: nothing (complete) stored under that hash.
-            juxsdk.errors.StoreError: invalid hash or I/O error.
+            juxsdk.errors.StoreError: invalid hash, a link or special file planted where the
+                report should be (never followed), or an I/O error.
         """
-        hexd = self._hex(canonical_hash)
-        _, xml, side = self._paths(hexd)
-        if not self._present(side):
-            raise self._not_found(canonical_hash)
-        try:
-            return xml.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            raise self._not_found(canonical_hash) from None
-        except OSError as exc:
-            raise self._error(exc, "read", xml) from exc
+        hexd = canonical_hex(canonical_hash)
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2]) as shard_fd:
+            if shard_fd is None:
+                raise self._not_found(canonical_hash)
+            try:
+                if self._regular_size(f"{hexd}.json", shard_fd, shard) is None:
+                    raise self._not_found(canonical_hash)
+                return _fsio.read_file(f"{hexd}.xml", shard_fd)
+            except ForeignEntry as exc:
+                raise self._foreign(exc, shard, "read") from None
+            except (FileNotFoundError, NotADirectoryError):
+                raise self._not_found(canonical_hash) from None
+            except OSError as exc:
+                raise self._error(exc, "read", shard / f"{hexd}.xml") from exc
 
     def exists(self, canonical_hash: str) -> bool:
-        """Return True when both the XML and the sidecar of that hash exist.
+        """Return True when both the XML and the sidecar of that hash exist as regular files.
 
         Raises:
             juxsdk.errors.StoreError: invalid hash or I/O error other than "not found".
         """
-        hexd = self._hex(canonical_hash)
-        _, xml, side = self._paths(hexd)
-        return self._present(side) and self._present(xml)
+        hexd = canonical_hex(canonical_hash)
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2], foreign_ok=True) as shard_fd:
+            if shard_fd is None:
+                return False
+            try:
+                return all(self._regular_size(n, shard_fd, shard) is not None for n in (f"{hexd}.json", f"{hexd}.xml"))
+            except ForeignEntry:
+                return False
 
     def metadata(self, canonical_hash: str) -> StoredReport:
-        """Return the sidecar record of a stored report.
+        """Return the validated sidecar record of a stored report.
 
         Raises:
             juxsdk.errors.ReportNotFoundError: nothing (complete) stored under that hash.
-            juxsdk.errors.StoreError: invalid hash, unreadable or corrupt sidecar.
+            juxsdk.errors.CorruptSidecarError: the sidecar failed validation (not JSON, wrong
+                types, another hash, a size other than the XML's, too large, a link…).
+            juxsdk.errors.StoreError: invalid hash, a link planted at the XML's name, I/O error.
         """
-        hexd = self._hex(canonical_hash)
-        _, xml, side = self._paths(hexd)
-        if not self._present(xml):
-            raise self._not_found(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2]) as shard_fd:
+            if shard_fd is None:
+                raise self._not_found(canonical_hash)
+            try:
+                size = self._regular_size(f"{hexd}.xml", shard_fd, shard)
+            except ForeignEntry as exc:
+                raise self._foreign(exc, shard, "read") from None
+            if size is None:
+                raise self._not_found(canonical_hash)
+            try:
+                return self._load(hexd, shard_fd, shard, size)
+            except FileNotFoundError:
+                raise self._not_found(canonical_hash) from None
+
+    def _scan(self, shards: Iterable[str] | None = None, *, load: bool = True) -> _Scan:
+        """Walk the shards (all, or the given names), never following a link.
+
+        With ``load``, every complete report's sidecar is read and validated; problems
+        (corrupt sidecars, links or special files at report names, linked shards) are
+        collected as :class:`StoreError` items. Temp files, lock files, stray names and
+        half-stored reports are not reports.
+        """
+        found = _Scan()
+        with self._root_fd() as root_fd:
+            if root_fd is None:
+                return found
+            if shards is None:
+                try:
+                    shards = sorted(n for n in os.listdir(root_fd) if _SHARD_RE.fullmatch(n))
+                except OSError as exc:
+                    raise self._error(exc, "list", self.root) from exc
+            for name in sorted(shards):
+                try:
+                    shard_fd = _fsio.open_dir(name, root_fd)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                except ForeignEntry as exc:
+                    found.items.append(self._foreign(exc, self.root, "list"))
+                    continue
+                except OSError as exc:
+                    raise self._error(exc, "open", self.root / name) from exc
+                try:
+                    self._scan_shard(name, shard_fd, found, load)
+                finally:
+                    os.close(shard_fd)
+        return found
+
+    def _scan_shard(self, name: str, shard_fd: int, found: _Scan, load: bool) -> None:
+        shard = self.root / name
         try:
-            return self._load(hexd, xml, side)
-        except (FileNotFoundError, NotADirectoryError):
-            raise self._not_found(canonical_hash) from None
+            with os.scandir(shard_fd) as it:
+                entries = {e.name: e for e in it}
         except OSError as exc:
-            raise self._error(exc, "read", side) from exc
-        except _CORRUPT as exc:
-            raise StoreError(
-                f"filesystem store: corrupt metadata sidecar {side}: {exc}",
-                hint="put the report again to rewrite it, or delete it",
-            ) from exc
+            raise self._error(exc, "list", shard) from exc
+        sizes: dict[str, int] = {}
+        for fname in sorted(entries):
+            if fname.startswith(TMP_PREFIX):
+                found.temp_files += 1
+                continue
+            match = _REPORT_NAME_RE.fullmatch(fname)
+            if match is None or match.group(1)[:2] != name:
+                continue
+            try:
+                st = entries[fname].stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            except OSError as exc:
+                raise self._error(exc, "stat", shard / fname) from exc
+            if stat.S_ISREG(st.st_mode):
+                sizes[fname] = st.st_size
+            else:
+                found.items.append(self._foreign(ForeignEntry(fname, _fsio.kind_of(st.st_mode)), shard, "list"))
+        for fname, side_size in sizes.items():
+            hexd, ext = fname.split(".")
+            if ext != "json":
+                if f"{hexd}.json" not in entries:
+                    found.incomplete += 1
+                continue
+            xml_size = sizes.get(f"{hexd}.xml")
+            if xml_size is None:
+                if f"{hexd}.xml" not in entries:
+                    found.incomplete += 1
+                continue
+            if not load:
+                found.items.append(StoredReport(f"sha256:{hexd}", xml_size, ReportSummary()))
+                continue
+            try:
+                found.items.append(self._load(hexd, shard_fd, shard, xml_size))
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            except StoreError as exc:
+                found.items.append(exc)
+                continue
+            found.xml_bytes += xml_size
+            found.side_bytes += side_size
 
     def list(
         self,
@@ -478,38 +591,41 @@ class FilesystemStore:
 
         Returns:
             An iterator over :class:`~juxsdk.models.StoredReport` (sorted by ``stored_at``,
-            then hash). Corrupt sidecars are skipped with a logged warning; ``.tmp-*`` files
-            and half-stored reports are ignored.
+            then hash). Corrupt sidecars and links or special files at report names are
+            skipped and reported (:func:`juxsdk.models.report_store_problem`); ``.tmp-*``
+            files and half-stored reports are ignored.
 
         Raises:
             juxsdk.errors.StoreError: the root or a shard cannot be read.
         """
-        records = (self._load_or_none(hexd, xml, side) for hexd, xml, side in self._scan())
-        return iter(select_records(records, project=project, since=since, until=until, failed_only=failed_only))
+        items = self._scan().items
+        return iter(select_records(items, project=project, since=since, until=until, failed_only=failed_only))
 
     def delete(self, canonical_hash: str) -> bool:
-        """Delete a report (sidecar first, then XML).
+        """Delete a report (sidecar first, then XML). A link planted at either name is removed
+        itself; its target is never touched.
 
         Returns:
             True when something was removed, False when nothing was stored under that hash.
 
         Raises:
-            juxsdk.errors.StoreError: invalid hash or I/O error.
+            juxsdk.errors.StoreError: invalid hash, a linked shard, or an I/O error.
         """
-        hexd = self._hex(canonical_hash)
-        shard, xml, side = self._paths(hexd)
-        if not self._present(shard):
-            return False
-        with self._locked(shard):
-            removed = self._unlink(side)
-            removed = self._unlink(xml) or removed
-            removed = self._delete_attachments(shard, hexd) or removed
-            if removed:
-                self._fsync_or_raise(shard)
+        hexd = canonical_hex(canonical_hash)
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2]) as shard_fd:
+            if shard_fd is None:
+                return False
+            with self._locked(shard_fd, shard):
+                removed = self._unlink(f"{hexd}.json", shard_fd, shard)
+                removed = self._unlink(f"{hexd}.xml", shard_fd, shard) or removed
+                removed = self._delete_attachments(hexd, shard_fd, shard) or removed
+                if removed:
+                    self._sync(shard_fd, shard)
         return removed
 
     def resolve_prefix(self, prefix: str) -> str:
-        """Return the one stored hash starting with ``prefix``.
+        """Return the one stored hash starting with ``prefix`` (reads no sidecar).
 
         Args:
             prefix: Leading hex digits of a canonical hash, with or without ``sha256:``
@@ -523,73 +639,59 @@ class FilesystemStore:
             juxsdk.errors.StoreError: the prefix is not hex, or several reports match (the
                 message lists candidates).
         """
-        text = prefix.strip().lower() if isinstance(prefix, str) else ""
-        text = text.removeprefix("sha256:")
-        if not _PREFIX_RE.fullmatch(text):
-            raise StoreError(
-                f"invalid hash prefix {_short(prefix)}",
-                hint="give leading hex digits of a canonical hash, e.g. 'sha256:3fa9' or '3fa9'",
-            )
+        text = hash_prefix_digits(prefix)
         shards = [text[:2]] if len(text) >= 2 else [text + c for c in _HEX_DIGITS]
-        matches = [hexd for hexd, _, _ in self._scan(shards) if hexd.startswith(text)]
-        if not matches:
-            raise self._not_found(f"matching {prefix!r}")
-        if len(matches) > 1:
-            width = min(64, max(16, len(text) + 8))
-            shown = ", ".join(f"sha256:{h[:width]}" for h in matches[:5])
-            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
-            raise StoreError(
-                f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match ({shown}{more})",
-                hint="give more hex digits",
-            )
-        return f"sha256:{matches[0]}"
+        found = self._scan(shards, load=False).items
+        hashes = [r.canonical_hash for r in found if isinstance(r, StoredReport)]
+        return resolve_hash_prefix(prefix, hashes, where=f"the filesystem store at {self.root}")
 
     def stats(self) -> dict[str, Any]:
-        """Count what is under the root.
+        """Count what is under the root, validating every sidecar.
 
         Returns:
-            ``{"root": str, "count": complete reports, "bytes": their XML bytes,
+            ``{"root": str, "count": readable reports, "bytes": their XML bytes,
             "metadata_bytes": their sidecar bytes, "incomplete": XML or sidecar files without
             their partner (left by an interrupted write or replace; invisible, repaired by the
-            next put), "temp_files": leftover ``.tmp-*`` files}``.
+            next put), "temp_files": leftover ``.tmp-*`` files, "problems": reports skipped
+            (corrupt sidecars, links or special files; each also reported with
+            :func:`juxsdk.models.report_store_problem`), "warnings": why other users could
+            change the root (see :meth:`check`)}``.
 
         Raises:
             juxsdk.errors.StoreError: the root or a shard cannot be read.
         """
-        count = size = meta = incomplete = temp = 0
-        for name in self._shard_names():
-            shard = self.root / name
-            files = self._listdir(shard)
-            present = set(files)
-            for fname in files:
-                if fname.startswith(TMP_PREFIX):
-                    temp += 1
-                    continue
-                stem, ext = os.path.splitext(fname)
-                if ext not in (".xml", ".json") or not _HEX_RE.fullmatch(stem) or stem[:2] != name:
-                    continue
-                if f"{stem}{'.json' if ext == '.xml' else '.xml'}" not in present:
-                    incomplete += 1
-                    continue
-                try:
-                    nbytes = os.stat(shard / fname).st_size
-                except (FileNotFoundError, NotADirectoryError):
-                    continue  # deleted meanwhile
-                except OSError as exc:
-                    raise self._error(exc, "stat", shard / fname) from exc
-                if ext == ".xml":
-                    count += 1
-                    size += nbytes
-                else:
-                    meta += nbytes
+        found = self._scan()
+        problems = [item for item in found.items if isinstance(item, StoreError)]
+        for problem in problems:
+            report_store_problem(problem)
         return {
             "root": str(self.root),
-            "count": count,
-            "bytes": size,
-            "metadata_bytes": meta,
-            "incomplete": incomplete,
-            "temp_files": temp,
+            "count": len(found.items) - len(problems),
+            "bytes": found.xml_bytes,
+            "metadata_bytes": found.side_bytes,
+            "incomplete": found.incomplete,
+            "temp_files": found.temp_files,
+            "problems": len(problems),
+            "warnings": _fsio.root_warnings(self.root),
         }
+
+    def check(self) -> builtins.list[str]:
+        """Describe the root for ``jux config check`` (no write happens).
+
+        Returns:
+            ``"root <path>"`` (with ``"(not created yet)"`` when missing), then one
+            ``"warning: …"`` line per reason other users could change the root: it, or an
+            ancestor without the sticky bit, is writable by group or others, or is owned by
+            another user.
+
+        Raises:
+            juxsdk.errors.StoreError: the root exists but is not a usable directory.
+        """
+        with _warned_lock:  # reported below: no need to log it as well
+            _warned_roots.add(str(self.root))
+        with self._root_fd() as root_fd:
+            state = "" if root_fd is not None else " (not created yet)"
+        return [f"root {self.root}{state}", *(f"warning: {w}" for w in _fsio.root_warnings(self.root))]
 
     def clean(self, older_than: dt.timedelta, dry_run: bool = False) -> builtins.list[StoredReport]:
         """Delete reports stored more than ``older_than`` ago (``jux cache clean --days N``).
@@ -600,7 +702,8 @@ class FilesystemStore:
                 killed writers and older than one hour are removed too.
 
         Returns:
-            The records deleted (or that would be), oldest first.
+            The records deleted (or that would be), oldest first. Reports whose sidecar is
+            corrupt are skipped (their age is unknown) and reported.
 
         Raises:
             juxsdk.errors.StoreError: negative ``older_than`` or I/O error.
@@ -616,26 +719,34 @@ class FilesystemStore:
         return victims
 
     def _remove_stale_temp_files(self, max_age: float = STALE_TEMP_AGE) -> int:
-        """Remove ``.tmp-*`` files older than ``max_age`` seconds (left by killed writers).
+        """Remove ``.tmp-*`` entries older than ``max_age`` seconds (left by killed writers).
 
         Younger ones may belong to a write in progress in another process and are kept.
         """
         removed = 0
         horizon = time.time() - max_age
-        for name in self._shard_names():
-            shard = self.root / name
-            for fname in self._listdir(shard):
-                if not fname.startswith(TMP_PREFIX):
-                    continue
-                path = shard / fname
-                try:
-                    if os.stat(path).st_mtime < horizon:
-                        os.unlink(path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    raise self._error(exc, "delete", path) from exc
+        with self._root_fd() as root_fd:
+            if root_fd is None:
+                return 0
+            for name in sorted(n for n in os.listdir(root_fd) if _SHARD_RE.fullmatch(n)):
+                with contextlib.suppress(ForeignEntry, FileNotFoundError), contextlib.ExitStack() as stack:
+                    shard_fd = _fsio.open_dir(name, root_fd)
+                    stack.callback(os.close, shard_fd)
+                    removed += self._remove_temp_in(shard_fd, self.root / name, horizon)
+        return removed
+
+    def _remove_temp_in(self, shard_fd: int, shard: Path, horizon: float) -> int:
+        removed = 0
+        for fname in os.listdir(shard_fd):
+            if not fname.startswith(TMP_PREFIX):
+                continue
+            try:
+                st = _fsio.entry_stat(fname, shard_fd)
+                if st is not None and st.st_mtime < horizon:
+                    _fsio.unlink(fname, shard_fd)
+                    removed += 1
+            except OSError as exc:
+                raise self._error(exc, "delete", shard / fname) from exc
         return removed
 
     def close(self) -> None:
@@ -643,93 +754,100 @@ class FilesystemStore:
 
     # ------------------------------------------------------------------ attachments (juxsdk.attachments)
 
-    def _attachment_path(self, hexd: str, kind: str) -> Path:
-        return self.root / hexd[:2] / f"{hexd}{NAME_INFIX}{check_kind(kind)}"
-
-    def _read_nofollow(self, path: Path) -> bytes:
-        """Read a file this store wrote, refusing symbolic links and oversized files."""
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size > MAX_ATTACHMENT_BYTES:
-                raise StoreError(f"filesystem store: {path} is over the {MAX_ATTACHMENT_BYTES}-byte attachment limit")
-            return fh.read(MAX_ATTACHMENT_BYTES + 1)
+    def _attachment_names(self, hexd: str, shard_fd: int, shard: Path) -> builtins.list[str]:
+        prefix = f"{hexd}{NAME_INFIX}"
+        try:
+            with os.scandir(shard_fd) as it:
+                return sorted(e.name for e in it if e.name.startswith(prefix))
+        except OSError as exc:
+            raise self._error(exc, "list", shard) from exc
 
     def put_attachment(self, canonical_hash: str, kind: str, data: bytes) -> Attachment:
         """Keep ``data`` as the ``kind`` attachment of a stored report (``<hex>.att.<kind>``).
 
-        Written atomically under the shard lock, replacing a previous attachment of that kind.
+        Written atomically under the shard lock (never through a link), replacing a previous
+        attachment of that kind.
 
         Raises:
             juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
-            juxsdk.errors.StoreError: invalid hash, kind or data, or an I/O error.
+            juxsdk.errors.StoreError: invalid hash, kind or data, a linked shard, or an I/O error.
         """
-        hexd = self._hex(canonical_hash)
-        path = self._attachment_path(hexd, kind)
+        hexd = canonical_hex(canonical_hash)
+        name = f"{hexd}{NAME_INFIX}{check_kind(kind)}"
         body = check_attachment(data)
-        shard = path.parent
-        if not self._present(shard):
-            raise self._not_found(canonical_hash)
-        with self._locked(shard):
-            if not self.exists(canonical_hash):
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2]) as shard_fd:
+            if shard_fd is None:
                 raise self._not_found(canonical_hash)
-            self._write_atomic(path, body)
-        return Attachment(kind, len(body), str(path))
+            with self._locked(shard_fd, shard):
+                try:
+                    if any(self._regular_size(n, shard_fd, shard) is None for n in (f"{hexd}.json", f"{hexd}.xml")):
+                        raise self._not_found(canonical_hash)
+                except ForeignEntry as exc:
+                    raise self._foreign(exc, shard, "read") from None
+                self._write(name, body, shard_fd, shard)
+        return Attachment(kind, len(body), str(shard / name))
 
     def get_attachment(self, canonical_hash: str, kind: str) -> bytes:
         """Return the exact bytes of an attachment.
 
         Raises:
             juxsdk.errors.ReportNotFoundError: no such report, or no attachment of that kind.
-            juxsdk.errors.StoreError: invalid hash or kind, or an I/O error (a symbolic link
-                where the attachment should be is refused).
+            juxsdk.errors.StoreError: invalid hash or kind, a link or special file where the
+                attachment should be (never followed), an oversized file, or an I/O error.
         """
-        hexd = self._hex(canonical_hash)
-        path = self._attachment_path(hexd, kind)
+        hexd = canonical_hex(canonical_hash)
+        name = f"{hexd}{NAME_INFIX}{check_kind(kind)}"
         if not self.exists(canonical_hash):
             raise self._not_found(canonical_hash)
-        try:
-            return self._read_nofollow(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise ReportNotFoundError(
-                f"report {canonical_hash} has no {kind!r} attachment in the filesystem store at {self.root}",
-                hint="`jux cache show HASH` lists a report's attachments",
-            ) from None
-        except OSError as exc:
-            raise self._error(exc, "read", path) from exc
+        shard = self.root / hexd[:2]
+        with self._shard_fd(hexd[:2]) as shard_fd:
+            try:
+                if shard_fd is None:
+                    raise FileNotFoundError(name)
+                return _fsio.read_file(name, shard_fd, limit=MAX_ATTACHMENT_BYTES)
+            except (FileNotFoundError, NotADirectoryError):
+                raise ReportNotFoundError(
+                    f"report {canonical_hash} has no {kind!r} attachment in the filesystem store at {self.root}",
+                    hint="`jux cache show HASH` lists a report's attachments",
+                ) from None
+            except ForeignEntry as exc:
+                raise self._foreign(exc, shard, "read") from None
+            except OverflowError as exc:
+                raise StoreError(f"filesystem store: {shard / name}: {exc}") from None
+            except OSError as exc:
+                raise self._error(exc, "read", shard / name) from exc
 
     def attachments(self, canonical_hash: str) -> builtins.list[Attachment]:
-        """List a stored report's attachments, by kind.
+        """List a stored report's attachments (regular files only), by kind.
 
         Raises:
             juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
             juxsdk.errors.StoreError: invalid hash or an I/O error.
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         if not self.exists(canonical_hash):
             raise self._not_found(canonical_hash)
         shard = self.root / hexd[:2]
         prefix = f"{hexd}{NAME_INFIX}"
         found: builtins.list[Attachment] = []
-        for fname in self._listdir(shard):
-            if not fname.startswith(prefix):
-                continue
-            kind = fname[len(prefix) :]
-            try:
-                check_kind(kind)
-                info = os.lstat(shard / fname)
-            except (StoreError, FileNotFoundError):
-                continue
-            except OSError as exc:
-                raise self._error(exc, "stat", shard / fname) from exc
-            if stat.S_ISREG(info.st_mode):
-                found.append(Attachment(kind, info.st_size, str(shard / fname)))
+        with self._shard_fd(hexd[:2]) as shard_fd:
+            if shard_fd is None:
+                raise self._not_found(canonical_hash)
+            for fname in self._attachment_names(hexd, shard_fd, shard):
+                kind = fname[len(prefix) :]
+                try:
+                    check_kind(kind)
+                    size = self._regular_size(fname, shard_fd, shard)
+                except (StoreError, ForeignEntry):
+                    continue
+                if size is not None:
+                    found.append(Attachment(kind, size, str(shard / fname)))
         return found
 
-    def _delete_attachments(self, shard: Path, hexd: str) -> bool:
-        """Remove every attachment of a report (the caller holds the shard lock)."""
-        prefix = f"{hexd}{NAME_INFIX}"
+    def _delete_attachments(self, hexd: str, shard_fd: int, shard: Path) -> bool:
+        """Remove every attachment entry of a report (the caller holds the shard lock)."""
         removed = False
-        for fname in self._listdir(shard):
-            if fname.startswith(prefix):
-                removed = self._unlink(shard / fname) or removed
+        for fname in self._attachment_names(hexd, shard_fd, shard):
+            removed = self._unlink(fname, shard_fd, shard) or removed
         return removed

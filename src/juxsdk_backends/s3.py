@@ -1,13 +1,14 @@
 """The built-in S3 store (backend name ``"s3"``): AWS S3 and S3-compatible services.
 
 Works with AWS S3, MinIO, Ceph RGW and any service speaking the S3 REST API with conditional
-writes (``If-None-Match: *`` on PutObject; AWS S3 since 2024-08; recent MinIO and Ceph RGW).
-boto3 is an optional dependency (``pip install 'juxsdk[s3]'``), imported only when the store is first used.
+writes (``If-None-Match: *`` and ``If-Match: <ETag>`` on PutObject; AWS S3 since 2024-08 and
+2024-11; recent MinIO and Ceph RGW). boto3 is an optional dependency
+(``pip install 'juxsdk[s3]'``), imported only when the store is first used.
 
 Layout (content-addressed by canonical hash, like the filesystem store)::
 
     s3://<bucket>/<prefix>/reports/<hex>.xml    the exact report bytes (Content-Type application/xml)
-    s3://<bucket>/<prefix>/reports/<hex>.json   the metadata sidecar: StoredReport.to_dict(),
+    s3://<bucket>/<prefix>/reports/<hex>.json   the metadata sidecar: juxsdk.models.encode_sidecar,
                                                 sorted keys, UTF-8 (application/json)
     s3://<bucket>/<prefix>/reports/<hex>.att.<kind>  attachments (juxsdk.attachments), e.g. the
                                                 in-toto attestation <hex>.att.intoto.json
@@ -16,24 +17,26 @@ Semantics:
 
 * a report *exists* when its sidecar exists; the XML is written first and the sidecar last,
   so a failure between the two never reports a half-stored report (the next ``put`` repairs it);
-* ``put`` creates the XML with ``PutObject(IfNoneMatch="*")``. ``412 PreconditionFailed`` means
-  an object is already there: it is read back and compared byte-for-byte; same bytes → no-op
-  (the existing record is returned), different bytes (a re-signed report) → overwritten. The
-  sidecar is created the same way, so concurrent writers of one report all return the record
-  of whoever created it first;
+* stored evidence is never downgraded: ``put`` applies :func:`juxsdk.store_rules.decide_put`
+  with conditional writes only — the XML is created with ``If-None-Match: *``; when one is there
+  (412) it is read with its ETag, the rule decides, and a permitted write is
+  ``If-Match: <that ETag>``, so a concurrent writer can never slip an unsigned report over a
+  signed one between the read and the write. Metadata objects are written conditionally too;
+* metadata objects are validated on read (:func:`juxsdk.models.read_sidecar`, size checked
+  against the XML object); ``list`` skips and reports a corrupt one;
 * every botocore exception is mapped to :class:`juxsdk.errors.StoreError` (or
   :class:`~juxsdk.errors.ReportNotFoundError`) naming the bucket and key, never credentials.
 
-References: Amazon S3 API Reference, PutObject (``If-None-Match``), GetObject, HeadObject,
+References: Amazon S3 API Reference, PutObject (``If-None-Match``, ``If-Match``), GetObject, HeadObject,
 DeleteObject, ListObjectsV2; "Conditional requests" in the Amazon S3 User Guide.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
 import importlib.util
-import json
 import logging
 import re
 import threading
@@ -43,17 +46,30 @@ from typing import Any, ClassVar, NoReturn
 
 import attrs
 
-from juxsdk.attachments import NAME_INFIX, Attachment, check_attachment, check_kind
+from juxsdk.attachments import MAX_ATTACHMENT_BYTES, NAME_INFIX, Attachment, check_attachment, check_kind
 from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS
 from juxsdk.config.secret import Secret
-from juxsdk.errors import ConfigError, ReportNotFoundError, StoreError
-from juxsdk.models import Report, SignedReport, StoredReport, canonical_hex, select_records, stored_record
+from juxsdk.errors import ConfigError, CorruptSidecarError, ReportNotFoundError, StoreError
+from juxsdk.models import (
+    MAX_SIDECAR_BYTES,
+    Report,
+    SignedReport,
+    StoredReport,
+    canonical_hex,
+    encode_sidecar,
+    hash_prefix_digits,
+    read_sidecar,
+    resolve_hash_prefix,
+    select_records,
+    stored_record,
+)
+from juxsdk.plugin import decide_put
 
 __all__ = ["S3Store"]
 
 logger = logging.getLogger(__name__)
 
-_KEY_RE = re.compile(r"([0-9a-f]{64})\.json")
+_KEY_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
 _INSTALL_HINT = "pip install 'juxsdk[s3]'"
 _CREDENTIAL_CODES = frozenset(
     {
@@ -76,6 +92,8 @@ _TRANSIENT_CODES = frozenset(
 )
 #: Parallel GETs used by ``list`` to fetch sidecars.
 LIST_WORKERS = 8
+#: Conditional writes tried before ``put`` gives up on an object other writers keep changing.
+RACE_ATTEMPTS = 10
 
 
 def _strip_slashes(value: str) -> str:
@@ -84,6 +102,11 @@ def _strip_slashes(value: str) -> str:
 
 def _opt_float(value: float | int | str | None) -> float | None:
     return None if value is None else float(value)
+
+
+def _etag(value: object) -> str:
+    """An ETag without its surrounding quotes (services differ in quoting)."""
+    return str(value or "").strip('"')
 
 
 def _describe_code(exc: Any) -> tuple[str, str, int | None]:
@@ -315,9 +338,6 @@ class S3Store:
 
     # ------------------------------------------------------------------ keys
 
-    def _hex(self, canonical_hash: str) -> str:
-        return canonical_hex(canonical_hash)
-
     def _keys(self, hexd: str) -> tuple[str, str]:
         return f"{self._base}{hexd}.xml", f"{self._base}{hexd}.json"
 
@@ -340,45 +360,58 @@ class S3Store:
             extra["StorageClass"] = o.storage_class
         return extra
 
-    def _create(self, key: str, body: bytes, content_type: str, action: str) -> bool:
-        """Conditionally create ``key``; return False when an object was already there (412)."""
+    def _put_if(self, key: str, body: bytes, content_type: str, action: str, *, if_match: str | None) -> str | None:
+        """PutObject conditionally: ``If-None-Match: *`` when ``if_match`` is None (create only),
+        else ``If-Match: <if_match>`` (replace only that version).
+
+        Returns:
+            The new object's ETag, or None when the condition failed: 412, 409 (a concurrent
+            conditional write is in flight) or, with ``if_match``, the object is gone.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
+        condition = {"IfNoneMatch": "*"} if if_match is None else {"IfMatch": if_match}
         client = self._client()
         try:
-            client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*", **self._extra(content_type))
+            response = client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, **condition, **self._extra(content_type)
+            )
         except ClientError as exc:
             code, _, status = _describe_code(exc)
             if code in ("PreconditionFailed", "412") or status == 412:
-                return False
+                return None
             if code == "ConditionalRequestConflict" or status == 409:
-                return False  # a concurrent conditional write of the same key is in flight
+                return None
+            if if_match is not None and (code in _NOT_FOUND_CODES or status == 404):
+                return None
             self._map(exc, action, key)
         except BotoCoreError as exc:
             self._map(exc, action, key)
-        return True
+        return _etag(response.get("ETag"))
 
-    def _overwrite(self, key: str, body: bytes, content_type: str, action: str) -> None:
-        client = self._client()
-        self._call(
-            action,
-            key,
-            client.put_object,
-            Bucket=self.bucket,
-            Key=key,
-            Body=body,
-            **self._extra(content_type),
-        )
+    def _read(self, key: str, action: str, *, limit: int | None = None) -> tuple[bytes, str] | None:
+        """Return the object's bytes and ETag, or None when there is no such key.
 
-    def _read(self, key: str, action: str) -> bytes | None:
-        """Return the object's bytes, or None when there is no such key."""
+        Raises:
+            OverflowError: the object is larger than ``limit`` bytes (not downloaded).
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._client()
         try:
             response = client.get_object(Bucket=self.bucket, Key=key)
-            body: bytes = response["Body"].read()
-            return body
+            body = response["Body"]
+            length = response.get("ContentLength")
+            if limit is not None and length is not None and int(length) > limit:
+                body.close()
+                raise OverflowError(f"{length} bytes, over the {limit} byte limit")
+            # never more than the limit (plus one byte, to notice a longer body)
+            cap = None if limit is None else min(limit, int(length) if length is not None else limit)
+            data: bytes = body.read() if cap is None else body.read(cap + 1)
+            if cap is not None and len(data) > cap:
+                body.close()
+                raise OverflowError(f"over the {cap} byte limit")
+            return data, _etag(response.get("ETag"))
         except ClientError as exc:
             code, _, _ = _describe_code(exc)
             if code in _NOT_FOUND_CODES:
@@ -387,104 +420,159 @@ class S3Store:
         except BotoCoreError as exc:
             self._map(exc, action, key)
 
-    def _head(self, key: str, action: str) -> bool:
+    def _head(self, key: str, action: str) -> tuple[int, str] | None:
+        """Return ``(size, ETag)`` of the object, or None when there is no such key."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._client()
         try:
-            client.head_object(Bucket=self.bucket, Key=key)
+            response = client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             code, _, _ = _describe_code(exc)
             if code in _NOT_FOUND_CODES:
-                return False
+                return None
             self._map(exc, action, key)
         except BotoCoreError as exc:
             self._map(exc, action, key)
-        return True
+        return int(response.get("ContentLength") or 0), _etag(response.get("ETag"))
 
-    def _decode(self, raw: bytes, key: str) -> StoredReport:
+    def _load_sidecar(self, hexd: str, xml_size: int) -> StoredReport | None:
+        """Read and validate the sidecar of ``hexd`` (``xml_size``: its XML's size); None when absent.
+
+        Raises:
+            juxsdk.errors.CorruptSidecarError: the sidecar failed validation or is too large.
+        """
+        _, side_key = self._keys(hexd)
+        where = self._where(side_key)
         try:
-            return StoredReport.from_dict(json.loads(raw))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StoreError(
-                f"s3 store: corrupt metadata object {self._where(key)}: {type(exc).__name__}",
-                hint="put the report again to rewrite it, or delete it",
-            ) from exc
+            got = self._read(side_key, "read the metadata of", limit=MAX_SIDECAR_BYTES)
+        except OverflowError as exc:
+            raise CorruptSidecarError(f"corrupt metadata sidecar {where}: {exc}", where=where) from None
+        return self._validated(hexd, got[0], xml_size) if got is not None else None
 
-    @staticmethod
-    def _encode(record: StoredReport) -> bytes:
-        return json.dumps(record.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    def _validated(self, hexd: str, raw: bytes, xml_size: int) -> StoredReport:
+        """The record in ``raw``, validated against its key and its XML's size.
+
+        Raises:
+            juxsdk.errors.CorruptSidecarError: it is not a valid sidecar for ``hexd``.
+        """
+        xml_key, side_key = self._keys(hexd)
+        record = read_sidecar(raw, canonical_hash=f"sha256:{hexd}", where=self._where(side_key), size=xml_size)
+        return attrs.evolve(record, location=self._where(xml_key), store=self.name)
 
     # ------------------------------------------------------------------ Store protocol
 
-    def put(self, report: Report | SignedReport) -> StoredReport:
+    def put(self, report: Report | SignedReport, *, replace: bool = False) -> StoredReport:
         """Store ``report.data`` byte-for-byte with its JSON metadata object.
 
-        The XML is created with ``PutObject(IfNoneMatch="*")``. When one is already there
-        (412), it is read and compared: same bytes and a sidecar present → no-op returning the
-        existing record; different bytes (re-signed report) → overwritten, keeping the first
-        ``stored_at``. The sidecar is written last, conditionally as well.
+        Every write is conditional, so concurrent writers cannot race past the replace rule
+        (:func:`juxsdk.store_rules.decide_put`): the XML is created with
+        ``PutObject(If-None-Match: *)``; when one is there (412) it is read with its ETag and
+        the rule decides — same bytes → no-op returning the existing record (a missing or
+        corrupt metadata object is rewritten); a signed report over its unsigned version, or
+        a permitted replace → ``PutObject(If-Match: <that ETag>)``, and when that fails (the
+        object changed meanwhile) the rule decides again on the new bytes. The metadata object
+        is written last, conditionally as well, keeping the first ``stored_at``.
 
         Args:
             report: A parsed or signed report; ``report.canonical_hash`` is the key.
+            replace: Replace different stored bytes (CLI ``--force``); never a downgrade.
 
         Returns:
             The metadata record (``location`` is ``s3://bucket/key``).
 
         Raises:
+            juxsdk.errors.StoreConflictError: the replace rule refused; nothing was written.
             juxsdk.errors.StoreError: invalid hash, missing bucket, denied access, unreachable
-                endpoint or any other S3 error; then the report is not (completely) stored.
+                endpoint, the object kept changing under concurrent writers, or any other S3
+                error; then the report is not (completely) stored.
             juxsdk.errors.ConfigError: a secret reference in the options cannot be resolved.
         """
-        hexd = self._hex(report.canonical_hash)
+        hexd = canonical_hex(report.canonical_hash)
         data = bytes(report.data)
         xml_key, side_key = self._keys(hexd)
-        old: StoredReport | None = None
-        side_present = False
-        if not self._create(xml_key, data, "application/xml", "store the report at"):
-            existing = self._read(xml_key, "read back the existing report at")
-            raw_side = self._read(side_key, "read the metadata of")
-            side_present = raw_side is not None
-            if raw_side is not None:
-                try:
-                    old = self._decode(raw_side, side_key)
-                except StoreError:  # corrupt sidecar: rewritten below
-                    old = None
-            if existing == data and old is not None and old.size == len(data):
-                return old
-            if existing != data:
-                if side_present:  # hide the report while its bytes change
-                    self._call(
-                        "replace the metadata of",
-                        side_key,
-                        self._client().delete_object,
-                        Bucket=self.bucket,
-                        Key=side_key,
-                    )
-                    side_present = False
-                self._overwrite(xml_key, data, "application/xml", "replace the report at")
+        for _ in range(RACE_ATTEMPTS):
+            etag = self._put_if(xml_key, data, "application/xml", "store the report at", if_match=None)
+            if etag is not None:
+                return self._write_sidecar(report, hexd, etag, old=None, observed=None)
+            got = self._read(xml_key, "read back the existing report at")
+            if got is None:
+                continue  # deleted since the 412: create again
+            stored, stored_etag = got
+            old, side_etag = self._sidecar_state(hexd, len(stored))
+            decision = decide_put(stored, report, replace=replace, where=self._where(xml_key), existing=old)
+            if not decision.writes:
+                if old is not None:
+                    return old
+                return self._write_sidecar(report, hexd, stored_etag, old=None, observed=side_etag)
+            if side_etag is not None:  # hide the report while its bytes change
+                self._call("replace the metadata of", side_key, self._client().delete_object,
+                           Bucket=self.bucket, Key=side_key)
+            etag = self._put_if(xml_key, data, "application/xml", "replace the report at", if_match=stored_etag)
+            if etag is None:
+                continue  # the object changed since it was read: decide again on its new bytes
+            logger.info("s3 store: %s", decision.detail)
+            return self._write_sidecar(report, hexd, etag, old=old, observed=None)
+        raise self._busy(xml_key)
+
+    def _sidecar_state(self, hexd: str, xml_size: int) -> tuple[StoredReport | None, str | None]:
+        """``(the valid record or None, the metadata object's ETag or None when absent)``."""
+        _, side_key = self._keys(hexd)
+        try:
+            got = self._read(side_key, "read the metadata of", limit=MAX_SIDECAR_BYTES)
+        except OverflowError:
+            head = self._head(side_key, "check the metadata of")
+            return None, head[1] if head is not None else None
+        if got is None:
+            return None, None
+        try:
+            return self._validated(hexd, got[0], xml_size), got[1]
+        except CorruptSidecarError:
+            return None, got[1]
+
+    def _busy(self, key: str) -> StoreError:
+        return StoreError(
+            f"s3 store: {self._where(key)} kept changing under concurrent writers ({RACE_ATTEMPTS} attempts)",
+            hint="another process is writing this report; try again",
+        )
+
+    def _write_sidecar(
+        self, report: Report | SignedReport, hexd: str, xml_etag: str, *, old: StoredReport | None, observed: str | None
+    ) -> StoredReport:
+        """Write the metadata object describing the XML version ``xml_etag`` we just wrote or kept.
+
+        ``observed`` is the ETag of the metadata object last seen (None: absent), so the write
+        is conditional too. When another writer's metadata object lands first: if it describes
+        the same bytes it is returned; if our XML was replaced meanwhile, that newer writer
+        owns the metadata; otherwise ours is written over it.
+        """
+        xml_key, side_key = self._keys(hexd)
         record = stored_record(
             report,
             store=self.name,
             location=self._where(xml_key),
             stored_at=old.stored_at if old is not None else None,
         )
-        side = self._encode(record)
-        if side_present:  # stale or corrupt sidecar: repair it
-            self._overwrite(side_key, side, "application/json", "write the metadata of")
-            return record
-        if self._create(side_key, side, "application/json", "write the metadata of"):
-            return record
-        raw = self._read(side_key, "read the metadata of")  # a concurrent put wrote it first
-        if raw is not None:
+        body = encode_sidecar(record)
+        for _ in range(RACE_ATTEMPTS):
+            if self._put_if(side_key, body, "application/json", "write the metadata of", if_match=observed):
+                return record
+            current = self._head(xml_key, "check")
+            if current is None or current[1] != xml_etag:
+                return record  # our bytes were replaced (or deleted) meanwhile: the newer writer owns the metadata
             try:
-                theirs = self._decode(raw, side_key)
-            except StoreError:
-                theirs = None
-            if theirs is not None and theirs.size == len(data):
-                return theirs
-        self._overwrite(side_key, side, "application/json", "write the metadata of")
-        return record
+                got = self._read(side_key, "read the metadata of", limit=MAX_SIDECAR_BYTES)
+            except OverflowError:
+                got = None
+            if got is None:
+                observed = None
+                continue
+            raw, observed = got
+            with contextlib.suppress(CorruptSidecarError):
+                theirs = self._validated(hexd, raw, len(report.data))
+                if theirs.signed == record.signed and theirs.signature == record.signature:
+                    return theirs
+        raise self._busy(side_key)
 
     def get(self, canonical_hash: str) -> bytes:
         """Return the exact stored bytes (one GetObject).
@@ -499,12 +587,12 @@ class S3Store:
             juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
             juxsdk.errors.StoreError: invalid hash or an S3 error.
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         xml_key, _ = self._keys(hexd)
-        data = self._read(xml_key, "read")
-        if data is None:
+        got = self._read(xml_key, "read")
+        if got is None:
             raise self._not_found(canonical_hash)
-        return data
+        return got[0]
 
     def exists(self, canonical_hash: str) -> bool:
         """Return True when the report's metadata object exists (it is written last).
@@ -512,48 +600,58 @@ class S3Store:
         Raises:
             juxsdk.errors.StoreError: invalid hash or an S3 error other than "not found".
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         _, side_key = self._keys(hexd)
-        return self._head(side_key, "check")
+        return self._head(side_key, "check") is not None
 
     def metadata(self, canonical_hash: str) -> StoredReport:
-        """Return the metadata record of a stored report.
+        """Return the validated metadata record of a stored report (a HEAD and a GET).
 
         Raises:
             juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
-            juxsdk.errors.StoreError: invalid hash, corrupt metadata object or an S3 error.
+            juxsdk.errors.CorruptSidecarError: the metadata object failed validation (not
+                JSON, wrong types, another hash, a size other than the XML object's, too large).
+            juxsdk.errors.StoreError: invalid hash or an S3 error.
         """
-        hexd = self._hex(canonical_hash)
-        _, side_key = self._keys(hexd)
-        raw = self._read(side_key, "read the metadata of")
-        if raw is None:
+        hexd = canonical_hex(canonical_hash)
+        xml_key, _ = self._keys(hexd)
+        head = self._head(xml_key, "check")
+        record = self._load_sidecar(hexd, head[0]) if head is not None else None
+        if record is None:
             raise self._not_found(canonical_hash)
-        return self._decode(raw, side_key)
+        return record
 
-    def _sidecar_keys(self) -> Iterator[str]:
+    def _listing(self, digits: str = "") -> tuple[dict[str, int], dict[str, int]]:
+        """Sizes of the XML objects and of the metadata objects whose hex starts with ``digits``."""
         client = self._client()
         paginator = client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=self._base)
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self._base + digits)
         from botocore.exceptions import BotoCoreError, ClientError
 
+        xml: dict[str, int] = {}
+        sides: dict[str, int] = {}
         try:
             for page in pages:
                 for item in page.get("Contents", ()):
-                    key = item["Key"]
-                    if _KEY_RE.fullmatch(key[len(self._base) :]):
-                        yield key
+                    match = _KEY_RE.fullmatch(item["Key"][len(self._base) :])
+                    if match is not None:
+                        (xml if match.group(2) == "xml" else sides)[match.group(1)] = int(item.get("Size") or 0)
         except (ClientError, BotoCoreError) as exc:
             self._map(exc, "list", self._base)
+        return xml, sides
 
-    def _load_listed(self, key: str) -> StoredReport | None:
-        raw = self._read(key, "read the metadata of")
-        if raw is None:  # deleted since it was listed
-            return None
+    def _load_listed(self, item: tuple[str, int, int]) -> StoredReport | StoreError | None:
+        hexd, xml_size, side_size = item
+        where = self._where(self._keys(hexd)[1])
+        if side_size > MAX_SIDECAR_BYTES:
+            return CorruptSidecarError(
+                f"corrupt metadata sidecar {where}: {side_size} bytes, over the {MAX_SIDECAR_BYTES} byte limit",
+                where=where,
+            )
         try:
-            return self._decode(raw, key)
-        except StoreError as exc:
-            logger.warning("%s", exc.message)
-            return None
+            return self._load_sidecar(hexd, xml_size)  # None: deleted since it was listed
+        except CorruptSidecarError as exc:
+            return exc
 
     def list(
         self,
@@ -565,8 +663,9 @@ class S3Store:
     ) -> Iterator[StoredReport]:
         """Yield the records matching every given filter, oldest ``stored_at`` first.
 
-        Lists ``<prefix>/reports/*.json`` with the ListObjectsV2 paginator (1000 keys a page)
-        and fetches the metadata objects with up to :data:`LIST_WORKERS` parallel GETs.
+        Lists ``<prefix>/reports/`` with the ListObjectsV2 paginator (1000 keys a page) and
+        fetches the metadata objects of complete reports (XML and metadata both listed) with up
+        to :data:`LIST_WORKERS` parallel GETs, validating each against its XML's listed size.
 
         Args:
             project: Only reports whose first ``project`` property equals this.
@@ -576,21 +675,35 @@ class S3Store:
 
         Returns:
             An iterator over :class:`~juxsdk.models.StoredReport`. Corrupt metadata objects
-            are skipped with a logged warning.
+            are skipped and reported (:func:`juxsdk.models.report_store_problem`).
 
         Raises:
             juxsdk.errors.StoreError: the bucket cannot be listed or read.
         """
-        keys = builtins.list(self._sidecar_keys())
+        xml, sides = self._listing()
+        work = [(hexd, xml[hexd], size) for hexd, size in sorted(sides.items()) if hexd in xml]
         with ThreadPoolExecutor(max_workers=LIST_WORKERS, thread_name_prefix="jux-s3-list") as pool:
-            found = select_records(
-                pool.map(self._load_listed, keys),
-                project=project,
-                since=since,
-                until=until,
-                failed_only=failed_only,
-            )
-        return iter(found)
+            loaded = builtins.list(pool.map(self._load_listed, work))
+        return iter(select_records(loaded, project=project, since=since, until=until, failed_only=failed_only))
+
+    def resolve_prefix(self, prefix: str) -> str:
+        """Return the one stored hash starting with ``prefix`` (one listing narrowed to the
+        prefix; no metadata object is read, so a corrupt one can still be found and shown).
+
+        Args:
+            prefix: Leading hex digits of a canonical hash, with or without ``sha256:``
+                (case-insensitive).
+
+        Returns:
+            The full ``sha256:<hex>`` hash.
+
+        Raises:
+            juxsdk.errors.ReportNotFoundError: no stored report matches.
+            juxsdk.errors.StoreError: the prefix is not hex, several reports match, or S3 failed.
+        """
+        xml, sides = self._listing(hash_prefix_digits(prefix))
+        hashes = [f"sha256:{h}" for h in sides if h in xml]
+        return resolve_hash_prefix(prefix, hashes, where=f"s3://{self.bucket}/{self._base}")
 
     def delete(self, canonical_hash: str) -> bool:
         """Delete a report: the metadata object first, then the XML.
@@ -601,10 +714,10 @@ class S3Store:
         Raises:
             juxsdk.errors.StoreError: invalid hash or an S3 error.
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         xml_key, side_key = self._keys(hexd)
-        had_side = self._head(side_key, "check")
-        had_xml = self._head(xml_key, "check")
+        had_side = self._head(side_key, "check") is not None
+        had_xml = self._head(xml_key, "check") is not None
         had_attachments = self._delete_attachments(hexd)
         if not (had_side or had_xml):
             return had_attachments
@@ -630,13 +743,17 @@ class S3Store:
             juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
             juxsdk.errors.StoreError: invalid hash, kind or data, or an S3 error.
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         key = self._attachment_key(hexd, kind)
         body = check_attachment(data)
         if not self.exists(canonical_hash):
             raise self._not_found(canonical_hash)
         content_type = "application/json" if kind.endswith("json") else "application/octet-stream"
-        self._overwrite(key, body, content_type, "store the attachment at")
+        client = self._client()
+        self._call(
+            "store the attachment at", key, client.put_object,
+            Bucket=self.bucket, Key=key, Body=body, **self._extra(content_type),
+        )
         return Attachment(kind, len(body), self._where(key))
 
     def get_attachment(self, canonical_hash: str, kind: str) -> bytes:
@@ -646,17 +763,20 @@ class S3Store:
             juxsdk.errors.ReportNotFoundError: no such report, or no attachment of that kind.
             juxsdk.errors.StoreError: invalid hash or kind, or an S3 error.
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         key = self._attachment_key(hexd, kind)
         if not self.exists(canonical_hash):
             raise self._not_found(canonical_hash)
-        data = self._read(key, "read the attachment at")
-        if data is None:
+        try:
+            found = self._read(key, "read the attachment at", limit=MAX_ATTACHMENT_BYTES)
+        except OverflowError as exc:
+            raise StoreError(f"s3 store: {self._where(key)}: {exc}") from None
+        if found is None:
             raise ReportNotFoundError(
                 f"report {canonical_hash} has no {kind!r} attachment in s3://{self.bucket}/{self._base}",
                 hint="`jux cache show HASH` lists a report's attachments",
             )
-        return data
+        return found[0]
 
     def _attachment_objects(self, hexd: str) -> builtins.list[tuple[str, int]]:
         """(key, size) of every attachment object of a report (ListObjectsV2 on its prefix)."""
@@ -678,7 +798,7 @@ class S3Store:
             juxsdk.errors.ReportNotFoundError: no report is stored under that hash.
             juxsdk.errors.StoreError: invalid hash or an S3 error.
         """
-        hexd = self._hex(canonical_hash)
+        hexd = canonical_hex(canonical_hash)
         if not self.exists(canonical_hash):
             raise self._not_found(canonical_hash)
         prefix = f"{self._base}{hexd}{NAME_INFIX}"

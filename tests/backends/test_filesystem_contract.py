@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,3 +18,11 @@ class TestFilesystemStoreContract(StoreContract):
         store = FilesystemStore(FilesystemStore.Options(root=tmp_path / "reports"))
         yield store
         store.close()
+
+    @pytest.fixture
+    def corrupt_metadata(self) -> Callable[[Any, str, bytes], None]:
+        def corrupt(store: FilesystemStore, canonical_hash: str, raw: bytes) -> None:
+            hexd = canonical_hash.removeprefix("sha256:")
+            (store.root / hexd[:2] / f"{hexd}.json").write_bytes(raw)
+
+        return corrupt

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from juxsdk.errors import ReportNotFoundError, StoreError
+from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreConflictError, StoreError
 from juxsdk.junit import parse_report
-from juxsdk.models import Report, StoredReport
+from juxsdk.models import STORE_LOGGER, Report, StoredReport
 from juxsdk.protocols import Store
-from juxsdk_backends import filesystem as fsmod
+from juxsdk_backends import _fsio
 from juxsdk_backends.filesystem import FilesystemStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,11 +113,14 @@ def test_crlf_and_bom_bytes_are_kept_exactly(store: FilesystemStore) -> None:
     crlf = lf.replace(b"\n", b"\r\n")
     bom_crlf = b"\xef\xbb\xbf" + crlf
     r_crlf, r_bom = rep(crlf), rep(bom_crlf)
-    # Same canonical hash, different bytes: each put replaces, get returns exactly the last.
+    # Same canonical hash, different bytes: replaced only on request, get returns exactly the last.
     assert r_crlf.canonical_hash == r_bom.canonical_hash == rep(lf).canonical_hash
     store.put(r_crlf)
     assert store.get(r_crlf.canonical_hash) == crlf
-    store.put(r_bom)
+    with pytest.raises(StoreConflictError):
+        store.put(r_bom)
+    assert store.get(r_crlf.canonical_hash) == crlf
+    store.put(r_bom, replace=True)
     got = store.get(r_bom.canonical_hash)
     assert got == bom_crlf and got.startswith(b"\xef\xbb\xbf") and b"\r\n" in got
     assert store.metadata(r_bom.canonical_hash).size == len(bom_crlf)
@@ -146,7 +149,10 @@ def test_same_hash_different_bytes_replaces_both(store: FilesystemStore) -> None
     assert a != b and ra.canonical_hash == rb.canonical_hash
     first = store.put(ra)
     set_stored_at(store, ra.canonical_hash, dt.datetime(2024, 1, 2, tzinfo=UTC))
-    second = store.put(rb)
+    with pytest.raises(StoreConflictError) as info:
+        store.put(rb)
+    assert info.value.reason == "different" and store.get(ra.canonical_hash) == a
+    second = store.put(rb, replace=True)
 
     assert store.get(rb.canonical_hash) == b
     assert second.size == len(b)
@@ -315,13 +321,13 @@ def test_corrupt_sidecar_is_skipped_with_warning(
     side = Path(rec.location or "").with_suffix(".json")
     for garbage in (b"{not json", b"\xff\xfe", b"[1, 2]", b'{"canonical_hash": "sha256:00"}'):
         side.write_bytes(garbage)
-        with caplog.at_level(logging.WARNING, logger=fsmod.__name__):
+        with caplog.at_level(logging.WARNING, logger=STORE_LOGGER):
             caplog.clear()
             assert [r.canonical_hash for r in store.list()] == [good.canonical_hash]
-        assert any("corrupt sidecar" in m and str(side) in m for m in caplog.messages)
-        with pytest.raises(StoreError) as info:
+        assert any("corrupt metadata sidecar" in m and str(side) in m for m in caplog.messages)
+        with pytest.raises(CorruptSidecarError) as info:
             store.metadata(bad.canonical_hash)
-        assert "corrupt" in info.value.message
+        assert "corrupt" in info.value.message and info.value.where == str(side)
     store.put(bad)  # repairs
     assert store.metadata(bad.canonical_hash).size == len(bad.data)
     assert len(list(store.list())) == 2
@@ -398,7 +404,7 @@ def test_concurrent_threads_same_hash_keep_xml_and_sidecar_consistent(store: Fil
     def worker(v: Report) -> None:
         try:
             barrier.wait()
-            store.put(v)
+            store.put(v, replace=True)
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -438,7 +444,9 @@ def test_signed_reports_and_resigning(store: FilesystemStore, tmp_path: Path) ->
 
     second = xmldsig.sign_report(first.data, signers[1], replace=True)  # same hash, new bytes
     assert second.canonical_hash == first.canonical_hash and second.data != first.data
-    record = store.put(second)
+    with pytest.raises(StoreConflictError, match="signed by CN=one, the new one by CN=two"):
+        store.put(second)
+    record = store.put(second, replace=True)
     assert store.get(second.canonical_hash) == second.data
     meta = store.metadata(second.canonical_hash)
     assert meta.signature is not None and meta.signature.certificate_subject == "CN=two"
@@ -462,12 +470,17 @@ def test_root_is_a_file(tmp_path: Path) -> None:
 
 
 def test_permission_denied_injected(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    def denied(*args: object, **kwargs: object) -> tuple[int, str]:
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(fsmod.tempfile, "mkstemp", denied)
+    def denied(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if flags & os.O_EXCL:  # the temporary file of an atomic write
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_fsio.os, "open", denied)
     with pytest.raises(StoreError) as info:
         store.put(rep(junit("x")))
+    monkeypatch.undo()
     assert "Permission denied" in info.value.message and ".xml" in info.value.message
     assert info.value.hint and "permissions" in info.value.hint and str(store.root) in info.value.hint
 
@@ -475,23 +488,21 @@ def test_permission_denied_injected(store: FilesystemStore, monkeypatch: pytest.
 def test_disk_full_injected_leaves_no_temp_file(
     store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_fdopen = os.fdopen
-
     class FullFile:
         def __init__(self, fd: int, *a: object, **k: object) -> None:
-            self._f = real_fdopen(fd, "wb")
+            self._fd = fd
 
         def __enter__(self) -> FullFile:
             return self
 
         def __exit__(self, *exc: object) -> None:
-            self._f.close()
+            os.close(self._fd)
 
         def write(self, data: bytes) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
     report = rep(junit("full"))
-    monkeypatch.setattr(fsmod.os, "fdopen", FullFile)
+    monkeypatch.setattr(_fsio, "open", FullFile, raising=False)
     with pytest.raises(StoreError) as info:
         store.put(report)
     monkeypatch.undo()

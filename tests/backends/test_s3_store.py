@@ -56,6 +56,14 @@ class TestS3StoreContract(StoreContract):
     def secret_values(self) -> list[str]:
         return [SECRET_KEY]
 
+    @pytest.fixture
+    def corrupt_metadata(self, raw):
+        def corrupt(store: S3Store, canonical_hash: str, data: bytes) -> None:
+            hexd = canonical_hash.removeprefix("sha256:")
+            raw.put_object(Bucket=BUCKET, Key=f"{store.options.prefix}/reports/{hexd}.json", Body=data)
+
+        return corrupt
+
 
 def keys_under(raw, prefix: str) -> list[str]:
     pages = raw.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)

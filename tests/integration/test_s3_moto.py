@@ -108,21 +108,24 @@ def test_16_concurrent_puts_of_different_reports(endpoint: str, raw) -> None:
 
 
 def test_list_paginates_past_1000_objects(endpoint: str, raw) -> None:
-    """1050 metadata objects (two ListObjectsV2 pages of at most 1000 keys), written directly
-    with boto3 for speed (moto answers ~200 requests/s here); ``list`` must return them all."""
+    """525 reports = 1050 objects (XML and metadata: two ListObjectsV2 pages of at most 1000 keys),
+    written directly with boto3 for speed (moto answers ~200 requests/s here); ``list`` must
+    return them all."""
     store = store_for(endpoint)
     base = f"{store.options.prefix}/reports/"
-    total = 1050
+    total = 525
+    body = b"<x>......"
 
     def put(i: int) -> str:
         hexd = f"{i:064x}"
         record = StoredReport(
             canonical_hash=f"sha256:{hexd}",
-            size=10,
+            size=len(body),
             summary=ReportSummary(tests=1, failures=1 if i % 10 == 0 else 0),
             properties=(("project", "even" if i % 2 == 0 else "odd"),),
             store="s3",
         )
+        raw.put_object(Bucket=BUCKET, Key=f"{base}{hexd}.xml", Body=body)
         raw.put_object(Bucket=BUCKET, Key=f"{base}{hexd}.json", Body=json.dumps(record.to_dict()).encode())
         return hexd
 
@@ -134,8 +137,8 @@ def test_list_paginates_past_1000_objects(endpoint: str, raw) -> None:
     listed = list(store.list())
     assert len(listed) == total
     assert {r.canonical_hash for r in listed} == {f"sha256:{h}" for h in written}
-    assert sum(1 for r in listed if r.project == "even") == total // 2
-    assert sum(1 for r in listed if not r.summary.ok) == total // 10
+    assert sum(1 for r in listed if r.project == "even") == len(range(0, total, 2))
+    assert sum(1 for r in listed if not r.summary.ok) == len(range(0, total, 10))
 
 
 # -- failures ----------------------------------------------------------------------------------

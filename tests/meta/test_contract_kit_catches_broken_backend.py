@@ -21,8 +21,10 @@ BACKENDS = textwrap.dedent(
     from cryptography.hazmat.primitives import hashes
     from lxml import etree
 
+    import json
+
     from juxsdk.errors import TransientPublishError
-    from juxsdk.models import stored_record
+    from juxsdk.models import StoredReport, encode_sidecar, stored_record
     from juxsdk.testing import PublisherContract, SignerContract, StoreContract
     from juxsdk.testing.fakes import MemoryPublisher, MemorySigner, MemoryStore
 
@@ -60,6 +62,39 @@ BACKENDS = textwrap.dedent(
             return "LeakyStore(password='hunter2-very-secret')"
 
 
+    class DowngradingStore(MemoryStore):
+        """put() replaces whatever differs, as stores did before the replace rule."""
+
+        def put(self, report, *, replace=False):
+            with self._lock:
+                existing = self._data.get(report.canonical_hash)
+                old = self._record(report.canonical_hash, *existing) if existing is not None else None
+                if existing is not None and existing[0] == report.data:
+                    return old
+                record = stored_record(report, store=self.name, stored_at=old.stored_at if old else None)
+                self._data[report.canonical_hash] = (bytes(report.data), encode_sidecar(record))
+                return record
+
+
+    class CorruptionBlindStore(MemoryStore):
+        """Trusts its sidecars: no validation on read, a broken one breaks list()."""
+
+        def _record(self, key, data, sidecar):
+            return StoredReport.from_dict(json.loads(sidecar))
+
+        def _records(self):
+            with self._lock:
+                items = list(self._data.items())
+            for key, (data, sidecar) in items:
+                yield self._record(key, data, sidecar)
+
+
+    class _MemoryKit(StoreContract):
+        @pytest.fixture
+        def corrupt_metadata(self):
+            return lambda store, canonical_hash, raw: store.overwrite_metadata(canonical_hash, raw)
+
+
     class WrongKeySigner(MemorySigner):
         """Signs with a different key than the one public_key() returns."""
 
@@ -86,25 +121,25 @@ BACKENDS = textwrap.dedent(
             return super().publish(report)
 
 
-    class TestGoodStore(StoreContract):
+    class TestGoodStore(_MemoryKit):
         @pytest.fixture
         def store(self):
             return MemoryStore()
 
 
-    class TestReserialisingStore(StoreContract):
+    class TestReserialisingStore(_MemoryKit):
         @pytest.fixture
         def store(self):
             return ReserialisingStore()
 
 
-    class TestNonIdempotentStore(StoreContract):
+    class TestNonIdempotentStore(_MemoryKit):
         @pytest.fixture
         def store(self):
             return NonIdempotentStore()
 
 
-    class TestLeakyStore(StoreContract):
+    class TestLeakyStore(_MemoryKit):
         @pytest.fixture
         def store(self):
             return LeakyStore()
@@ -112,6 +147,24 @@ BACKENDS = textwrap.dedent(
         @pytest.fixture
         def secret_values(self):
             return ["hunter2-very-secret"]
+
+
+    class TestDowngradingStore(_MemoryKit):
+        @pytest.fixture
+        def store(self):
+            return DowngradingStore()
+
+
+    class TestCorruptionBlindStore(_MemoryKit):
+        @pytest.fixture
+        def store(self):
+            return CorruptionBlindStore()
+
+
+    class TestStoreWithoutCorruptionFixture(StoreContract):
+        @pytest.fixture
+        def store(self):
+            return MemoryStore()
 
 
     class TestGoodSigner(SignerContract):
@@ -218,6 +271,32 @@ def test_non_idempotent_store_fails_idempotence(outcomes) -> None:
     assert results["test_put_is_idempotent"] == "failed"
     assert results["test_concurrent_puts_of_one_report"] == "failed"
     assert results["test_get_missing_raises_report_not_found"] == "passed"
+
+
+def test_downgrading_store_fails_the_replace_rule(outcomes) -> None:
+    results = _of(outcomes, "TestDowngradingStore")
+    for name in ("test_unsigned_report_never_replaces_signed_copy[plain]",
+                 "test_unsigned_report_never_replaces_signed_copy[replace]",
+                 "test_different_signature_is_replaced_only_on_request",
+                 "test_different_unsigned_bytes_are_replaced_only_on_request",
+                 "test_racing_signed_and_unsigned_puts_end_signed"):
+        assert results[name] == "failed", name
+    assert results["test_signed_report_upgrades_its_unsigned_copy"] == "passed"
+    assert results["test_put_is_idempotent"] == "passed"
+
+
+def test_store_trusting_its_sidecars_fails_corruption_checks(outcomes) -> None:
+    results = _of(outcomes, "TestCorruptionBlindStore")
+    corrupt = {k: v for k, v in results.items() if k.startswith("test_corrupt_metadata_is_skipped_and_reported[")}
+    assert len(corrupt) >= 8
+    assert set(corrupt.values()) == {"failed"}, corrupt
+    assert results["test_unsigned_report_never_replaces_signed_copy[plain]"] == "passed"
+
+
+def test_store_without_corruption_fixture_is_told_what_to_provide(outcomes) -> None:
+    results = _of(outcomes, "TestStoreWithoutCorruptionFixture")
+    assert results["test_corrupt_metadata_is_skipped_and_reported[not-json]"] == "failed"
+    assert results["test_list_filters"] == "passed"
 
 
 def test_leaky_store_fails_secret_check(outcomes) -> None:

@@ -20,6 +20,16 @@ class TestSqliteStoreContract(StoreContract):
         yield store
         store.close()
 
+    @pytest.fixture
+    def corrupt_metadata(self):
+        def corrupt(store, canonical_hash, raw):
+            with sqlite3.connect(store.path) as conn:
+                conn.execute(
+                    "UPDATE reports SET record = ? WHERE hex = ?", (raw, canonical_hash.removeprefix("sha256:"))
+                )
+
+        return corrupt
+
 
 def test_reports_survive_reopening(tmp_path):
     path = tmp_path / "reports.sqlite"

@@ -1,8 +1,16 @@
-"""``jux cache``: list, show, count and clean reports in the configured stores."""
+"""``jux cache``: list, show, count and clean reports in the configured stores.
+
+A store that skips a record it cannot trust (a corrupt metadata sidecar, a link planted in the
+store) reports it on the ``juxsdk.store`` logger (:func:`juxsdk.models.report_store_problem`);
+these commands print each as a ``warning:`` line on stderr, carry on with the other reports,
+and ``list``, ``stats`` and ``clean`` then exit 4 (partial). Other warnings on that logger (a
+store root other users can write) are printed too and do not change the exit code.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,11 +19,13 @@ from typing import Any
 import click
 
 from juxsdk.config.numbers import DAYS
-from juxsdk.errors import ConfigError, JuxError, ReportNotFoundError, StoreError
+from juxsdk.errors import EXIT_PARTIAL, ConfigError, CorruptSidecarError, JuxError, ReportNotFoundError, StoreError
+from juxsdk.models import STORE_LOGGER, resolve_hash_prefix
 
 from ._common import (
     CONTEXT_SETTINGS,
     JuxGroup,
+    echo_err,
     echo_json,
     global_options,
     load_config,
@@ -51,6 +61,56 @@ def configured_stores(config: Any = None) -> Iterator[list[Any]]:
             close = getattr(store, "close", None)
             if callable(close):
                 close()
+
+
+class _StoreWarnings(logging.Handler):
+    """Prints what the stores report on :data:`juxsdk.models.STORE_LOGGER` as ``warning:`` lines.
+
+    Attributes:
+        problems: How many stored records were skipped (log records carrying
+            ``jux_store_problem``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.problems = 0
+        self._shown: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        problem = getattr(record, "jux_store_problem", None)
+        if problem is not None:
+            self.problems += 1
+        message = record.getMessage()
+        if message not in self._shown:
+            self._shown.add(message)
+            echo_err("warning", message, fg="yellow")
+        hint = getattr(problem, "hint", None)
+        if hint and hint not in self._shown:
+            self._shown.add(hint)
+            echo_err("hint", hint, fg="yellow")
+
+
+@contextmanager
+def store_warnings() -> Iterator[_StoreWarnings]:
+    """Print the stores' warnings while the block runs; yields the handler (its ``problems`` count)."""
+    log = logging.getLogger(STORE_LOGGER)
+    handler = _StoreWarnings()
+    propagate, level = log.propagate, log.level
+    log.addHandler(handler)
+    log.propagate = False  # printed here once, not again by a root handler
+    if log.getEffectiveLevel() > logging.WARNING:
+        log.setLevel(logging.WARNING)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.propagate, log.level = propagate, level
+
+
+def _partial_if(handler: _StoreWarnings) -> None:
+    """Exit 4 (partial) when a stored record was skipped."""
+    if handler.problems:
+        raise click.exceptions.Exit(EXIT_PARTIAL)
 
 
 def _publish_states(config: Any) -> dict[str, str]:
@@ -93,21 +153,27 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of sidecar records).")
 @global_options(hidden=True)
 def list_(project: str | None, since: str | None, until: str | None, failed: bool, as_json: bool) -> None:
-    """List stored reports, newest first."""
+    """List stored reports, newest first.
+
+    A report whose metadata sidecar is corrupt (or a link planted in the store) is skipped with a
+    warning on stderr naming it; the others are listed and the exit code is 4 (partial).
+    """
     since_dt = parse_datetime(since, option="--since") if since else None
     until_dt = parse_datetime(until, option="--until") if until else None
     config = load_config()
     states = _publish_states(config)
     records: list[Any] = []
-    with configured_stores(config) as stores:
+    with store_warnings() as warned, configured_stores(config) as stores:
         for store in stores:
             records.extend(store.list(project=project, since=since_dt, until=until_dt, failed_only=failed))
     records.sort(key=lambda r: r.stored_at, reverse=True)
     if as_json:
         echo_json([_record_dict(r, states.get(r.canonical_hash)) for r in records])
+        _partial_if(warned)
         return
     if not records:
         click.echo("no reports", err=True)
+        _partial_if(warned)
         return
     header = f"{'HASH':<16}  {'STORED (UTC)':<19}  {'TESTS':>6} {'FAIL':>5} {'ERR':>4} {'SKIP':>5}  {'SIGNED':<6}"
     if states:
@@ -123,21 +189,15 @@ def list_(project: str | None, since: str | None, until: str | None, failed: boo
             line += f"  {states.get(r.canonical_hash, '-'):<9}"
         where = " / ".join(x for x in (r.project, r.source) if x)
         click.echo(f"{line}  {where}")
+    _partial_if(warned)
 
 
 def _resolve(store: Any, prefix: str) -> str:
     resolver = getattr(store, "resolve_prefix", None)
     if callable(resolver):
         return str(resolver(prefix))
-    text = prefix.strip().lower().removeprefix("sha256:")
-    matches = [r.canonical_hash for r in store.list() if r.canonical_hash.removeprefix("sha256:").startswith(text)]
-    if not matches:
-        raise ReportNotFoundError(f"no stored report matches {prefix!r}", hint="see `jux cache list`")
-    if len(set(matches)) > 1:
-        raise StoreError(
-            f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match", hint="give more hex digits"
-        )
-    return str(matches[0])
+    hashes = [r.canonical_hash for r in store.list()]
+    return resolve_hash_prefix(prefix, hashes, where=f"the {store.name} store")
 
 
 def _attachments(store: Any, canonical_hash: str) -> list[dict[str, Any]] | None:
@@ -165,11 +225,12 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
     HASH_PREFIX is leading hex digits, with or without "sha256:" (3fa9, sha256:3fa9). Prints the
     metadata sidecar as JSON with the report's attachments (kind, size, location; e.g. its
     in-toto attestation, kind intoto.json), or with --xml the exact stored bytes, or with
-    --attachment KIND the exact bytes of that attachment.
+    --attachment KIND the exact bytes of that attachment. A corrupt sidecar is an error
+    (exit 3); --xml still prints the bytes.
     """
     if as_xml and attachment:
         raise click.UsageError("give --xml or --attachment, not both")
-    with configured_stores() as stores:
+    with store_warnings(), configured_stores() as stores:
         last: JuxError | None = None
         for store in stores:
             try:
@@ -183,12 +244,19 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
                 out = sys.stdout.buffer
                 out.write(store.get_attachment(full, attachment) if attachment else store.get(full))
                 out.flush()
-            else:
-                record = store.metadata(full).to_dict()
-                listed = _attachments(store, full)
-                if listed is not None:
-                    record["attachments"] = listed
-                echo_json(record)
+                return
+            try:
+                record = store.metadata(full)
+            except CorruptSidecarError as exc:
+                hint = f"`jux cache show --xml {hash_prefix}` still prints the stored bytes"
+                raise CorruptSidecarError(
+                    exc.message, where=exc.where, hint=f"{hint}; {exc.hint}" if exc.hint else hint
+                ) from exc
+            data = record.to_dict()
+            listed = _attachments(store, full)
+            if listed is not None:
+                data["attachments"] = listed
+            echo_json(data)
             return
         assert last is not None
         raise last
@@ -198,9 +266,13 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @global_options(hidden=True)
 def stats(as_json: bool) -> None:
-    """Count the stored reports and their size, per store."""
+    """Count the stored reports and their size, per store.
+
+    Every sidecar is read and validated; skipped ones are warned about (exit 4). "warnings"
+    lists why other users could change a store's root (see `jux config check`).
+    """
     out: list[dict[str, Any]] = []
-    with configured_stores() as stores:
+    with store_warnings() as warned, configured_stores() as stores:
         for store in stores:
             getter = getattr(store, "stats", None)
             if callable(getter):
@@ -211,12 +283,17 @@ def stats(as_json: bool) -> None:
             out.append({"store": store.name, **data})
     if as_json:
         echo_json(out)
+        _partial_if(warned)
         return
     for entry in out:
         click.echo(f"{entry['store']}:")
         for key, value in entry.items():
-            if key != "store":
+            if isinstance(value, list):
+                for item in value or ["none"]:
+                    click.echo(f"  {key:<15} {item}")
+            elif key != "store":
                 click.echo(f"  {key:<15} {value}")
+    _partial_if(warned)
 
 
 @cache.command("clean")
@@ -229,10 +306,13 @@ def stats(as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @global_options(hidden=True)
 def clean(days: int, dry_run: bool) -> None:
-    """Delete reports older than --days from the configured stores."""
+    """Delete reports older than --days from the configured stores.
+
+    Reports whose sidecar is corrupt are skipped (their age is unknown) and warned about (exit 4).
+    """
     age = dt.timedelta(days=days)
     total = 0
-    with configured_stores() as stores:
+    with store_warnings() as warned, configured_stores() as stores:
         for store in stores:
             cleaner = getattr(store, "clean", None)
             if callable(cleaner):
@@ -248,3 +328,4 @@ def clean(days: int, dry_run: bool) -> None:
                 click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
             total += len(victims)
     click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
+    _partial_if(warned)

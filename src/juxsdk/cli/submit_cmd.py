@@ -92,6 +92,8 @@ def _print_result(entry: dict[str, Any]) -> None:
             click.echo(f"     stored in {o['store']}" + (f": {o['location']}" if o["location"] else ""))
         else:
             click.echo(f"     store {o['store']} failed: {o['error']['message']}")
+            if o["error"].get("hint"):
+                click.echo(f"     hint: {o['error']['hint']}")
     att = entry.get("attestation")
     if att is not None:
         if att["error"]:
@@ -178,7 +180,12 @@ def _partly_done(entry: dict[str, Any]) -> bool:
     metavar="K=V",
     help="Extra report property, written before signing (repeatable).",
 )
-@click.option("--force", is_flag=True, help="Re-sign a report that is already signed (replace its signature).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Re-sign a report that is already signed (replace its signature), and let it replace a differently "
+    "signed copy in the stores (an unsigned report never replaces a signed one).",
+)
 @click.option(
     "--merge", "merge", is_flag=True, help="Merge all the reports into one (see `jux merge`) and submit that one."
 )

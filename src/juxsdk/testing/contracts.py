@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -58,14 +60,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from juxsdk.errors import (
+    CorruptSidecarError,
     DigestMismatchError,
     JuxError,
     ReportNotFoundError,
+    StoreConflictError,
     StoreError,
     TransientPublishError,
     VerificationError,
 )
-from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport
+from juxsdk.models import STORE_LOGGER, PublishReceipt, Report, SignedReport, StoredReport
 from juxsdk.protocols import SIGNATURE_ALGORITHMS, Publisher, Signer, Store
 
 from . import samples
@@ -91,10 +95,46 @@ def _unique(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex}"
 
 
+def _edited(record: StoredReport, **changes: Any) -> bytes:
+    doc = record.to_dict()
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
+#: Ways a metadata record is damaged: (stored record of the victim, another report) -> raw bytes.
+_CORRUPTIONS: dict[str, Callable[[StoredReport, Report], bytes]] = {
+    "not-json": lambda rec, other: b"{not json",
+    "empty": lambda rec, other: b"",
+    "not-utf8": lambda rec, other: b'{"canonical_hash": "\xff\xfe"}',
+    "json-array": lambda rec, other: b"[1, 2, 3]",
+    "wrong-types": lambda rec, other: _edited(rec, size=str(rec.size), summary={"tests": "many"}),
+    "nan": lambda rec, other: _edited(rec, summary={**rec.summary.to_dict(), "time": float("nan")}),
+    "other-hash": lambda rec, other: _edited(rec, canonical_hash=other.canonical_hash),
+    "wrong-size": lambda rec, other: _edited(rec, size=rec.size + 1),
+    "missing-field": lambda rec, other: json.dumps(
+        {k: v for k, v in rec.to_dict().items() if k != "stored_at"}
+    ).encode(),
+}
+
+
 def _sign(report: Report, signer: Any) -> SignedReport:
     from juxsdk.xmldsig import sign_report
 
     return sign_report(report, signer)
+
+
+def _racing_put(
+    store: Store, item: Report | SignedReport, barrier: threading.Barrier, errors: list[BaseException]
+) -> None:
+    """Put ``item`` when every racer is ready; collect anything but a refused downgrade."""
+    try:
+        barrier.wait()
+        store.put(item)
+    except StoreConflictError as exc:
+        if item.signed or exc.reason != "downgrade":
+            errors.append(exc)
+    except BaseException as exc:  # noqa: BLE001 - collected and asserted by the caller
+        errors.append(exc)
 
 
 def _assert_no_secret(text: str, secret_values: Sequence[str], what: str) -> None:
@@ -131,8 +171,23 @@ class _BackendShape:
 class StoreContract(_BackendShape):
     """Conformance tests for :class:`juxsdk.protocols.Store` backends.
 
-    Subclass with a ``Test…`` name and provide a ``store`` fixture yielding an **empty** store.
+    Subclass with a ``Test…`` name and provide a ``store`` fixture yielding an **empty** store
+    and a ``corrupt_metadata`` fixture: a callable ``(store, canonical_hash, raw: bytes)`` that
+    replaces the stored metadata record of a stored report with ``raw`` behind the store's back
+    (write the sidecar file / object / database column directly).
     """
+
+    @pytest.fixture
+    def corrupt_metadata(self) -> Callable[[Any, str, bytes], None]:
+        """Override: replace a stored report's metadata record with raw bytes, bypassing the store."""
+
+        def not_provided(store: Any, canonical_hash: str, raw: bytes) -> None:
+            pytest.fail(
+                f"{type(self).__name__} must provide a `corrupt_metadata` fixture: a callable "
+                "(store, canonical_hash, raw) that overwrites the stored metadata record directly"
+            )
+
+        return not_provided
 
     # -- shape ----------------------------------------------------------------------------
 
@@ -224,20 +279,121 @@ class StoreContract(_BackendShape):
         assert store.get(report.canonical_hash) == report.data
         assert len([r for r in store.list() if r.canonical_hash == report.canonical_hash]) == 1
 
-    def test_put_different_bytes_same_hash_replaces(self, store: Store, contract_signer: Any) -> None:
+    # -- stored evidence is never downgraded (juxsdk.store_rules.decide_put) ---------------
+
+    def test_signed_report_upgrades_its_unsigned_copy(self, store: Store, contract_signer: Any) -> None:
+        report = samples.make_report(3, project="upgrade", tag=_unique("upgrade"))
+        signed = _sign(report, contract_signer)
+        first = store.put(report)
+        assert not first.signed
+        record = store.put(signed)
+        assert record.signed and record.signature is not None
+        assert record.stored_at == first.stored_at, "an upgrade keeps the first stored_at"
+        assert store.get(report.canonical_hash) == signed.data, "a signed report must replace its unsigned copy"
+        meta = store.metadata(report.canonical_hash)
+        assert meta.signed and meta.size == len(signed.data)
+        assert meta.signature is not None and meta.signature.key_fingerprint == signed.signature.key_fingerprint
+        assert len([r for r in store.list() if r.canonical_hash == report.canonical_hash]) == 1
+
+    @pytest.mark.parametrize("replace", [False, True], ids=["plain", "replace"])
+    def test_unsigned_report_never_replaces_signed_copy(
+        self, store: Store, contract_signer: Any, replace: bool
+    ) -> None:
+        report = samples.make_report(3, failures=1, tag=_unique("downgrade"))
+        signed = _sign(report, contract_signer)
+        store.put(signed)
+        with pytest.raises(StoreConflictError) as info:
+            store.put(report, replace=True) if replace else store.put(report)
+        assert info.value.reason == "downgrade"
+        assert info.value.canonical_hash == report.canonical_hash
+        assert store.get(report.canonical_hash) == signed.data, "the signed report was downgraded"
+        meta = store.metadata(report.canonical_hash)
+        assert meta.signed and meta.size == len(signed.data)
+
+    def test_different_signature_is_replaced_only_on_request(self, store: Store, contract_signer: Any) -> None:
         report = samples.make_report(3, tag=_unique("resign"))
         first = _sign(report, contract_signer)
         other_signer = MemorySigner(MemorySigner.Options(algorithm="ecdsa-sha256"))
         second = _sign(report, other_signer)
         assert first.canonical_hash == second.canonical_hash and first.data != second.data
-        store.put(first)
-        store.put(second)
-        assert store.get(report.canonical_hash) == second.data, "re-signing must replace the stored bytes"
+        stored_at = store.put(first).stored_at
+        with pytest.raises(StoreConflictError) as info:
+            store.put(second)
+        assert info.value.reason == "different"
+        assert store.get(report.canonical_hash) == first.data, "a different signature silently replaced the stored one"
+        record = store.put(second, replace=True)
+        assert record.stored_at == stored_at, "a replace keeps the first stored_at"
+        assert store.get(report.canonical_hash) == second.data, "replace=True must replace the stored bytes"
         meta = store.metadata(report.canonical_hash)
         assert meta.size == len(second.data)
         assert meta.signature is not None
         assert meta.signature.key_fingerprint == second.signature.key_fingerprint
         assert len([r for r in store.list() if r.canonical_hash == report.canonical_hash]) == 1
+
+    def test_different_unsigned_bytes_are_replaced_only_on_request(self, store: Store) -> None:
+        report = samples.make_report(3, tag=_unique("reformat"))
+        from juxsdk.junit import parse_report
+
+        crlf = parse_report(report.data.replace(b"\n", b"\r\n"))
+        assert crlf.canonical_hash == report.canonical_hash and crlf.data != report.data
+        store.put(report)
+        with pytest.raises(StoreConflictError) as info:
+            store.put(crlf)
+        assert info.value.reason == "different"
+        assert store.get(report.canonical_hash) == report.data
+        store.put(crlf, replace=True)
+        assert store.get(report.canonical_hash) == crlf.data
+        assert store.metadata(report.canonical_hash).size == len(crlf.data)
+
+    def test_racing_signed_and_unsigned_puts_end_signed(self, store: Store, contract_signer: Any) -> None:
+        """Writers of both versions at once: whoever comes first, the signed report is what stays."""
+        for round_ in range(3):
+            report = samples.make_report(3, tag=_unique(f"race-{round_}"))
+            signed = _sign(report, contract_signer)
+            barrier = threading.Barrier(8, timeout=60)
+            unexpected: list[BaseException] = []
+            threads = [
+                threading.Thread(target=_racing_put, args=(store, signed if i % 2 else report, barrier, unexpected))
+                for i in range(8)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+            assert not unexpected, f"round {round_}: {unexpected[0]!r}"
+            assert store.get(report.canonical_hash) == signed.data, f"round {round_}: the signed report was lost"
+            meta = store.metadata(report.canonical_hash)
+            assert meta.signed and meta.size == len(signed.data), f"round {round_}: the sidecar does not match"
+
+    # -- sidecars are validated when read --------------------------------------------------
+
+    @pytest.mark.parametrize("damage", sorted(_CORRUPTIONS))
+    def test_corrupt_metadata_is_skipped_and_reported(
+        self,
+        store: Store,
+        corrupt_metadata: Callable[[Any, str, bytes], None],
+        caplog: pytest.LogCaptureFixture,
+        damage: str,
+    ) -> None:
+        good = samples.make_report(2, project="sound", tag=_unique("sound"))
+        bad = samples.make_report(2, project="damaged", tag=_unique("damaged"))
+        store.put(good)
+        store.put(bad)
+        hexd = bad.canonical_hash.removeprefix("sha256:")
+        corrupt_metadata(store, bad.canonical_hash, _CORRUPTIONS[damage](store.metadata(bad.canonical_hash), good))
+        with caplog.at_level(logging.WARNING, logger=STORE_LOGGER):
+            listed = [r.canonical_hash for r in store.list()]
+        assert listed == [good.canonical_hash], f"{damage}: the damaged record must be skipped, the rest listed"
+        problems = [r for r in caplog.records if r.name == STORE_LOGGER and hasattr(r, "jux_store_problem")]
+        assert problems, f"{damage}: a skipped record must be reported (juxsdk.models.report_store_problem)"
+        assert any(hexd in r.getMessage() for r in problems), "the warning must name the damaged report"
+        with pytest.raises(CorruptSidecarError):
+            store.metadata(bad.canonical_hash)
+        assert store.get(bad.canonical_hash) == bad.data, "the report's bytes must stay readable"
+        store.put(bad)  # the same bytes again rewrite the sidecar
+        meta = store.metadata(bad.canonical_hash)
+        assert meta.size == len(bad.data) and meta.project == "damaged"
+        assert {r.canonical_hash for r in store.list()} == {good.canonical_hash, bad.canonical_hash}
 
     # -- missing keys ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ directly (``Jux(signer=MemorySigner(), stores=[MemoryStore()])``) or register th
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
 import re
 import threading
@@ -25,12 +26,24 @@ from cryptography.x509.oid import NameOID
 
 from juxsdk.attachments import Attachment, check_attachment, check_kind
 from juxsdk.errors import (
+    CorruptSidecarError,
     PermanentPublishError,
     ReportNotFoundError,
     SigningError,
+    StoreError,
     TransientPublishError,
 )
-from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport, select_records, stored_record
+from juxsdk.models import (
+    PublishReceipt,
+    Report,
+    SignedReport,
+    StoredReport,
+    encode_sidecar,
+    read_sidecar,
+    select_records,
+    stored_record,
+)
+from juxsdk.store_rules import decide_put
 
 __all__ = ["MemoryPublisher", "MemorySigner", "MemoryStore", "self_signed_certificate"]
 
@@ -43,7 +56,11 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 
 
 class MemoryStore:
-    """A thread-safe store that keeps reports in a dict (lost when the object goes away)."""
+    """A thread-safe store that keeps reports in a dict (lost when the object goes away).
+
+    Each report is kept as its exact bytes plus its JSON sidecar bytes, validated on read like
+    a real store's; :meth:`overwrite_metadata` damages a sidecar for tests.
+    """
 
     name: ClassVar[str] = "memory"
 
@@ -54,7 +71,7 @@ class MemoryStore:
     def __init__(self, options: MemoryStore.Options | None = None) -> None:
         self.options = options or MemoryStore.Options()
         self._lock = threading.Lock()
-        self._data: dict[str, tuple[bytes, StoredReport]] = {}
+        self._data: dict[str, tuple[bytes, bytes]] = {}
         self._attachments: dict[str, dict[str, bytes]] = {}
         self.closed = False
 
@@ -69,16 +86,36 @@ class MemoryStore:
             )
         return canonical_hash
 
-    def put(self, report: Report | SignedReport) -> StoredReport:
-        """Store ``report`` (idempotent; different bytes under the same hash replace)."""
+    def _record(self, key: str, data: bytes, sidecar: bytes) -> StoredReport:
+        return read_sidecar(sidecar, canonical_hash=key, where=f"memory:{key}.json", size=len(data))
+
+    def put(self, report: Report | SignedReport, *, replace: bool = False) -> StoredReport:
+        """Store ``report`` following :func:`juxsdk.store_rules.decide_put` (see the Store protocol).
+
+        Raises:
+            StoreConflictError: the replace rule refused the write.
+        """
         key = self._check(report.canonical_hash)
         with self._lock:
-            existing = self._data.get(key)
-            if existing is not None and existing[0] == report.data:
-                return existing[1]
-            record = stored_record(report, store=self.name, location=f"memory:{key}")
-            self._data[key] = (bytes(report.data), record)
+            stored, sidecar = self._data.get(key, (None, None))
+            old: StoredReport | None = None
+            if stored is not None and sidecar is not None:
+                with contextlib.suppress(CorruptSidecarError):
+                    old = self._record(key, stored, sidecar)
+            decision = decide_put(stored, report, replace=replace, where=f"memory:{key}", existing=old)
+            if not decision.writes and old is not None:
+                return old
+            record = stored_record(
+                report, store=self.name, location=f"memory:{key}", stored_at=old.stored_at if old else None
+            )
+            self._data[key] = (bytes(report.data), encode_sidecar(record))
             return record
+
+    def overwrite_metadata(self, canonical_hash: str, raw: bytes) -> None:
+        """Test hook: replace the sidecar bytes of a stored report (behind the store's back)."""
+        with self._lock:
+            data, _ = self._data[canonical_hash]
+            self._data[canonical_hash] = (data, bytes(raw))
 
     def get(self, canonical_hash: str) -> bytes:
         """Return the stored bytes; raises ReportNotFoundError when absent."""
@@ -95,13 +132,28 @@ class MemoryStore:
             return canonical_hash in self._data
 
     def metadata(self, canonical_hash: str) -> StoredReport:
-        """Return the sidecar record; raises ReportNotFoundError when absent."""
+        """Return the validated sidecar record.
+
+        Raises:
+            ReportNotFoundError: nothing stored under that hash.
+            CorruptSidecarError: the sidecar failed validation.
+        """
         key = self._check(canonical_hash)
         with self._lock:
             try:
-                return self._data[key][1]
+                data, sidecar = self._data[key]
             except KeyError:
                 raise ReportNotFoundError(f"no report {key} in the memory store") from None
+        return self._record(key, data, sidecar)
+
+    def _records(self) -> Iterator[StoredReport | StoreError]:
+        with self._lock:
+            items = list(self._data.items())
+        for key, (data, sidecar) in items:
+            try:
+                yield self._record(key, data, sidecar)
+            except StoreError as exc:
+                yield exc
 
     def list(
         self,
@@ -111,10 +163,8 @@ class MemoryStore:
         until: dt.datetime | None = None,
         failed_only: bool = False,
     ) -> Iterator[StoredReport]:
-        """Yield matching records, oldest first."""
-        with self._lock:
-            records = [rec for _, rec in self._data.values()]
-        yield from select_records(records, project=project, since=since, until=until, failed_only=failed_only)
+        """Yield matching records, oldest first; corrupt sidecars are skipped and reported."""
+        yield from select_records(self._records(), project=project, since=since, until=until, failed_only=failed_only)
 
     def delete(self, canonical_hash: str) -> bool:
         """Delete; return False when it was not there."""

@@ -11,14 +11,17 @@ backend should be. One table holds the exact report bytes and the metadata recor
             failed INTEGER)           -- 1 when the report has failures or errors
 
 Writers take SQLite's write lock (``BEGIN IMMEDIATE``) for the compare-and-write of ``put``,
-so concurrent threads and processes sharing the file stay consistent. The file uses WAL mode.
+so concurrent threads and processes sharing the file stay consistent, and the replace rule
+every store follows (:func:`juxsdk.plugin.decide_put`: an unsigned report never replaces a
+signed one) cannot be raced past. Records are validated when read
+(:func:`juxsdk.plugin.read_sidecar`); ``list`` skips and reports a corrupt one. The file uses
+WAL mode.
 """
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,12 +32,17 @@ import attrs
 
 from juxsdk.config.numbers import SECONDS
 from juxsdk.plugin import (
+    CorruptSidecarError,
     Report,
     ReportNotFoundError,
     SignedReport,
     StoredReport,
     StoreError,
     canonical_hex,
+    decide_put,
+    encode_sidecar,
+    read_sidecar,
+    select_records,
     stored_record,
 )
 
@@ -127,16 +135,26 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise self._error(exc, action) from exc
 
-    @staticmethod
-    def _record(raw: str) -> StoredReport:
-        return StoredReport.from_dict(json.loads(raw))
+    def _record(self, hexd: str, raw: str | bytes, size: int) -> StoredReport:
+        """Validate a stored record (``size``: length of the stored bytes).
+
+        Raises:
+            juxsdk.errors.CorruptSidecarError: the record is not a valid sidecar for ``hexd``.
+        """
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+        return read_sidecar(data, canonical_hash=f"sha256:{hexd}", where=self._location(hexd), size=size)
+
+    def _location(self, hexd: str) -> str:
+        return f"sqlite://{self.path}#{hexd}"
 
     # -- Store protocol -------------------------------------------------------------------
 
-    def put(self, report: Report | SignedReport) -> StoredReport:
-        """Store ``report`` (idempotent; different bytes under the same hash replace them).
+    def put(self, report: Report | SignedReport, *, replace: bool = False) -> StoredReport:
+        """Store ``report`` (idempotent); different bytes under its hash follow
+        :func:`juxsdk.plugin.decide_put` inside one write transaction.
 
         Raises:
+            juxsdk.errors.StoreConflictError: the replace rule refused; nothing was written.
             juxsdk.errors.StoreError: invalid hash or a database error.
         """
         hexd = self._hex(report.canonical_hash)
@@ -147,14 +165,21 @@ class SqliteStore:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     row = db.execute("SELECT data, record FROM reports WHERE hex = ?", (hexd,)).fetchone()
-                    old = self._record(row[1]) if row is not None else None
-                    if row is not None and bytes(row[0]) == data and old is not None:
+                    stored = bytes(row[0]) if row is not None else None
+                    old: StoredReport | None = None
+                    if row is not None:
+                        try:
+                            old = self._record(hexd, row[1], len(row[0]))
+                        except CorruptSidecarError:
+                            old = None  # rewritten below
+                    decision = decide_put(stored, report, replace=replace, where=self._location(hexd), existing=old)
+                    if not decision.writes and old is not None:
                         db.execute("COMMIT")
                         return old
                     record = stored_record(
                         report,
                         store=self.name,
-                        location=f"sqlite://{self.path}#{hexd}",
+                        location=self._location(hexd),
                         stored_at=old.stored_at if old is not None else None,
                     )
                     db.execute(
@@ -163,7 +188,7 @@ class SqliteStore:
                         (
                             hexd,
                             data,
-                            json.dumps(record.to_dict(), sort_keys=True),
+                            encode_sidecar(record).decode("utf-8", "surrogateescape"),
                             record.project,
                             _micros(record.stored_at),
                             0 if record.summary.ok else 1,
@@ -194,15 +219,17 @@ class SqliteStore:
         return bool(self._query("read", "SELECT 1 FROM reports WHERE hex = ?", (self._hex(canonical_hash),)))
 
     def metadata(self, canonical_hash: str) -> StoredReport:
-        """Return the metadata record.
+        """Return the validated metadata record.
 
         Raises:
             juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
+            juxsdk.errors.CorruptSidecarError: the stored record is not a valid sidecar.
         """
-        rows = self._query("read", "SELECT record FROM reports WHERE hex = ?", (self._hex(canonical_hash),))
+        hexd = self._hex(canonical_hash)
+        rows = self._query("read", "SELECT record, length(data) FROM reports WHERE hex = ?", (hexd,))
         if not rows:
             raise ReportNotFoundError(f"no report {canonical_hash} in {self.path}")
-        return self._record(rows[0][0])
+        return self._record(hexd, rows[0][0], rows[0][1])
 
     def list(
         self,
@@ -212,7 +239,11 @@ class SqliteStore:
         until: dt.datetime | None = None,
         failed_only: bool = False,
     ) -> Iterator[StoredReport]:
-        """Yield matching records, oldest ``stored_at`` first (filters run in SQL)."""
+        """Yield matching records, oldest ``stored_at`` first (filters run in SQL).
+
+        A record that fails validation is skipped and reported
+        (:func:`juxsdk.plugin.report_store_problem`, through ``select_records``).
+        """
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
         if project is not None:
@@ -226,11 +257,19 @@ class SqliteStore:
             params.append(_micros(until))
         if failed_only:
             where.append("failed = 1")
-        sql = "SELECT record FROM reports"
+        sql = "SELECT hex, record, length(data) FROM reports"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._query("list", sql + " ORDER BY stored_at_us, hex", tuple(params))
-        return iter([self._record(r[0]) for r in rows])
+        return iter(select_records(self._checked(rows)))
+
+    def _checked(self, rows: builtins.list[Any]) -> Iterator[StoredReport | StoreError]:
+        """Validate each row's record; a corrupt one is yielded as its error (reported, skipped)."""
+        for hexd, raw, size in rows:
+            try:
+                yield self._record(hexd, raw, size)
+            except CorruptSidecarError as exc:
+                yield exc
 
     def delete(self, canonical_hash: str) -> bool:
         """Delete a report; return False when it was not there."""

@@ -6,9 +6,16 @@ test runner), and namespaced documents. There is no authoritative JUnit schema; 
 format is Ant's ``junit`` task output as extended by Maven Surefire
 (https://maven.apache.org/surefire/maven-surefire-plugin/xsd/surefire-test-report.xsd).
 
-The parser never loads DTDs, never resolves entities, never touches the network, and rejects any
-document with a DOCTYPE (so XXE and entity-expansion attacks cannot work). Very large text nodes
-are accepted (``huge_tree``); the document size is capped by ``max_bytes``.
+Parsing is hardened in one place, :func:`parse_xml`, with one parser configuration
+(:func:`_parser`): no DTD is loaded, no entity is substituted, no network is used, and a
+resolver refuses every external resource libxml2 could ask for (external DTD subset, external
+general or parameter entity), so nothing outside the input is ever opened. XInclude is never
+processed. A document with a DOCTYPE is refused; the decision is made on the parsed structure,
+for every encoding libxml2 reads: a first pass stops at the DOCTYPE or at the root element's
+start tag, whichever comes first, so the internal subset (entity declarations, parameter
+entities) is never processed. Very large text nodes are accepted (``huge_tree``); the document
+size is capped by ``max_bytes``, and the structure by the limits in :mod:`juxsdk.limits`,
+checked in the same walk that computes the summary, before the canonical hash.
 """
 
 from __future__ import annotations
@@ -21,7 +28,13 @@ from typing import Any
 from lxml import etree
 
 from .canonical import DS_NS, digest_without_signatures
-from .errors import AlreadySignedError, ReportError, ReportParseError
+from .errors import AlreadySignedError, DoctypeForbiddenError, ReportError, ReportLimitError, ReportParseError
+from .limits import (
+    DEFAULT_MAX_BYTES,
+    MAX_ATTRIBUTES_PER_ELEMENT,
+    MAX_DEPTH,
+    MAX_NAMESPACE_DECLARATIONS_IN_SCOPE,
+)
 from .models import Report, ReportSummary
 
 __all__ = [
@@ -34,23 +47,92 @@ __all__ = [
     "summarize",
 ]
 
-#: Default upper bound on a report's size, in bytes (256 MiB). Raise it with ``max_bytes=``.
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-
 _ROOT_NAMES = ("testsuites", "testsuite")
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _DS_SIGNATURE = f"{{{DS_NS}}}Signature"
+_PROLOG_CHUNK = 64 * 1024
+_DOCTYPE_HINT = "JUnit producers never write a DOCTYPE; remove it"
 
-def _parser() -> etree.XMLParser:
-    # A new parser per call: lxml parsers are not thread-safe.
-    return etree.XMLParser(
+
+class _ExternalResourceRefused(Exception):
+    """Raised by :class:`_RefuseExternal` instead of loading anything."""
+
+
+class _RefuseExternal(etree.Resolver):
+    """Refuses every external resource libxml2 asks for (DTD, entity, anything with a URL)."""
+
+    def resolve(self, system_url: str, public_id: str, context: Any = None) -> Any:
+        raise _ExternalResourceRefused(system_url or public_id or "?")
+
+
+def _parser(target: Any = None) -> etree.XMLParser:
+    """The one hardened parser configuration (a new parser per call: lxml parsers are not thread-safe)."""
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
+        attribute_defaults=False,
         huge_tree=True,
         collect_ids=False,
         remove_comments=False,
+        target=target,
+    )
+    parser.resolvers.add(_RefuseExternal())
+    return parser
+
+
+class _PrologDecided(Exception):
+    def __init__(self, doctype: str | None) -> None:
+        super().__init__(doctype)
+        self.doctype = doctype
+
+
+class _PrologTarget:
+    """Parser target for the first pass: stops at the DOCTYPE or at the root start tag."""
+
+    def doctype(self, name: str | None, pubid: str | None, system: str | None) -> None:
+        raise _PrologDecided(name or "?")
+
+    def start(self, tag: str, attrib: Any, nsmap: Any = None) -> None:
+        raise _PrologDecided(None)
+
+    def end(self, tag: str) -> None:  # pragma: no cover - never reached
+        pass
+
+    def data(self, data: str) -> None:  # pragma: no cover - never reached
+        pass
+
+    def comment(self, text: str) -> None:
+        pass
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        return None
+
+
+def _prolog_doctype(data: bytes) -> str | bool | None:
+    """Parse the prolog only: the DOCTYPE name, None when the root element starts first, or
+    False when the incremental parser could not tell (then the full parse decides)."""
+    parser = _parser(_PrologTarget())
+    try:
+        for offset in range(0, len(data), _PROLOG_CHUNK):
+            parser.feed(data[offset : offset + _PROLOG_CHUNK])
+        parser.close()
+    except _PrologDecided as decided:
+        return decided.doctype
+    except (etree.XMLSyntaxError, _ExternalResourceRefused, ValueError, LookupError):
+        return False
+    return False
+
+
+def _doctype_error(source: str | None, what: str) -> DoctypeForbiddenError:
+    return DoctypeForbiddenError(
+        f"DOCTYPE declarations are not allowed in reports ({what}); they enable XXE and entity "
+        "expansion attacks",
+        source=source,
+        hint=_DOCTYPE_HINT,
     )
 
 
@@ -58,7 +140,7 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
     """Parse ``data`` with the hardened parser and return the lxml ElementTree.
 
     Args:
-        data: The document bytes (any encoding the XML declaration names).
+        data: The document bytes (any encoding the XML declaration or a byte order mark names).
         source: File name for error messages.
         max_bytes: Reject documents larger than this many bytes.
 
@@ -66,34 +148,44 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
         An ``lxml.etree._ElementTree``.
 
     Raises:
-        ReportParseError: empty, too large, not well-formed, or carrying a DOCTYPE/DTD.
+        ReportTooLargeError: more than ``max_bytes`` bytes.
+        DoctypeForbiddenError: the document has a DOCTYPE (with or without entity declarations,
+            in any encoding, however far into the file) or refers to an external resource.
+        ReportLimitError: nested deeper than the parser allows (libxml2 stops at 2048 levels).
+        ReportParseError: empty, or not well-formed.
     """
+    from .errors import ReportTooLargeError
+
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
     if len(data) > max_bytes:
-        raise ReportParseError(
+        raise ReportTooLargeError(
             f"report is {len(data)} bytes, over the limit of {max_bytes} bytes",
             source=source,
             hint="raise the limit with max_bytes= (library) if this report is genuine",
         )
-    if not bytes(data[:4096]).strip(b" \t\r\n\xef\xbb\xbf"):
-        if not bytes(data).strip():
-            raise ReportParseError("file is empty", source=source, hint="expected a JUnit XML report")
-    head = bytes(data[:65536])
-    if _DOCTYPE.search(head):
-        raise ReportParseError(
-            "DOCTYPE declarations are not allowed in reports (they enable XXE and entity expansion attacks)",
-            source=source,
-            line=head[: _DOCTYPE.search(head).start()].count(b"\n") + 1,  # type: ignore[union-attr]
-            hint="JUnit producers never write a DOCTYPE; remove it",
-        )
+    if not data[:4096].strip(b" \t\r\n\xef\xbb\xbf") and not data.strip():
+        raise ReportParseError("file is empty", source=source, hint="expected a JUnit XML report")
+    doctype = _prolog_doctype(data)
+    if isinstance(doctype, str):
+        raise _doctype_error(source, f"<!DOCTYPE {doctype} …>")
     try:
-        tree = etree.ElementTree(etree.fromstring(bytes(data), _parser()))
+        tree: Any = etree.ElementTree(etree.fromstring(data, _parser()))
+    except _ExternalResourceRefused as exc:
+        raise _doctype_error(source, f"it refers to the external resource {str(exc)!r}") from None
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (None, None)
         msg = exc.msg or str(exc)
         # lxml appends ", line L, column C" to the message; we report position ourselves.
         msg = re.sub(r",? line \d+, column \d+$", "", msg).strip()
+        if "Excessive depth" in msg:
+            raise ReportLimitError(
+                f"elements are nested deeper than {MAX_DEPTH} levels",
+                source=source,
+                line=line,
+                hint="JUnit reports are a few levels deep; this document is not a plausible report",
+            ) from None
         raise ReportParseError(
             f"not well-formed XML: {msg}",
             source=source,
@@ -105,11 +197,7 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
         raise ReportParseError(f"cannot parse: {exc}", source=source) from exc
     docinfo = tree.docinfo
     if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
-        raise ReportParseError(
-            "DOCTYPE declarations are not allowed in reports",
-            source=source,
-            hint="JUnit producers never write a DOCTYPE; remove it",
-        )
+        raise _doctype_error(source, docinfo.doctype or "a document type definition")
     return tree
 
 
@@ -137,73 +225,105 @@ def _to_float(value: str | None) -> float:
         return 0.0
 
 
-_SCAN_TAGS = (
-    _DS_SIGNATURE,
-    "{*}testcase",
-    "{*}failure",
-    "{*}error",
-    "{*}skipped",
-    "{*}testsuite",
-    "{*}testsuites",
-    "{*}properties",
-)
+#: Element kinds the scan cares about, by local name (anything else is 0).
+_KIND_BY_NAME = {
+    "testcase": 1, "testsuite": 2, "testsuites": 3, "properties": 4, "failure": 5, "error": 6, "skipped": 7,
+}
+_WALK_EVENTS = ("start", "end", "start-ns", "end-ns")
 
 
-def scan(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
+def _kind(tag: str) -> int:
+    if tag == _DS_SIGNATURE:
+        return 8
+    return _KIND_BY_NAME.get(tag.rpartition("}")[2], 0)
+
+
+def _limit_error(source: str | None, el: Any, message: str, hint: str) -> ReportLimitError:
+    return ReportLimitError(message, source=source, line=el.sourceline, hint=hint)
+
+
+def scan(root: Any, *, source: str | None = None) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
     """Summary and properties of a parsed report in one walk of the tree (see :func:`scan_report`)."""
-    summary, props, _ = scan_report(root)
+    summary, props, _ = scan_report(root, source=source)
     return summary, props
 
 
-def scan_report(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...], int]:
-    """Summary and properties of a parsed report in one walk of the tree.
+def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary, tuple[tuple[str, str], ...], int]:
+    """Summary and properties of a parsed report, and the structural limits, in one walk of the tree.
 
     A testcase with a ``<failure>`` counts as a failure; else with an ``<error>`` as an error;
     else with ``<skipped>`` as skipped. ``time`` is the root's ``time`` attribute, else the sum of
     the top-level suites' ``time``, else the sum of the testcases' ``time`` (seconds).
     Properties are the ``(name, value)`` pairs of the root's and every testsuite's
     ``<properties>``, in document order (testcase-level ones excluded); a property's value is its
-    ``value`` attribute, else its text. Anything inside a ``ds:Signature`` is ignored.
+    ``value`` attribute, else its text. ``ds:Signature`` children of the root (the enveloped
+    signature and anything inside it) are left out.
+
+    The same walk checks the document limits of :mod:`juxsdk.limits` on every other element
+    (depth, attributes per element, namespace declarations in scope), before anything
+    canonicalises the document.
 
     Args:
         root: The root element (``<testsuites>`` or ``<testsuite>``).
+        source: File name for error messages.
 
     Returns:
         ``(summary, properties, signatures)``: ``signatures`` counts ``ds:Signature`` elements
         anywhere in the document.
+
+    Raises:
+        ReportLimitError: an element is nested deeper than ``MAX_DEPTH``, has more than
+            ``MAX_ATTRIBUTES_PER_ELEMENT`` attributes, or has more than
+            ``MAX_NAMESPACE_DECLARATIONS_IN_SCOPE`` namespace declarations in scope.
     """
-    sigs = [child for child in root if child.tag == _DS_SIGNATURE]
-    holder: list[tuple[Any, int]] = []
-    for sig in sigs:  # detach unsigned ds:Signature content while scanning
-        holder.append((sig, root.index(sig)))
-        tail = sig.tail
-        root.remove(sig)
-        sig.tail = tail
-    try:
-        tests = suites = 0
-        nested_signatures = 0
-        case_time = 0.0
-        top = [c for c in root if _local(c.tag) == "testsuite"]
-        need_case_time = root.get("time") is None and not (top and all(c.get("time") is not None for c in top))
-        outcomes: dict[Any, int] = {}
-        props: list[tuple[str, str]] = []
-        # One walk of the tree, filtered in C by tag ({*} matches any namespace).
-        for el in root.iter(*_SCAN_TAGS):
-            name = el.tag.rpartition("}")[2]
-            if name == "testcase":
+    tests = suites = 0
+    root_signatures = nested_signatures = 0
+    case_time = 0.0
+    top = [c for c in root if _local(c.tag) == "testsuite"]
+    need_case_time = root.get("time") is None and not (top and all(c.get("time") is not None for c in top))
+    outcomes: dict[Any, int] = {}
+    props: list[tuple[str, str]] = []
+    kinds: dict[str, int] = {}
+    depth = declarations = 0
+    # One walk of the tree (the loop runs in C; Python sees one event per element start/end
+    # and one per namespace declaration).
+    walker = etree.iterwalk(root, events=_WALK_EVENTS)
+    for event, el in walker:
+        if event == "start":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _limit_error(
+                    source, el, f"elements are nested deeper than {MAX_DEPTH} levels",
+                    "JUnit reports are a few levels deep; this document is not a plausible report",
+                )
+            if len(el.attrib) > MAX_ATTRIBUTES_PER_ELEMENT:
+                raise _limit_error(
+                    source, el,
+                    f"<{_local(el.tag)}> has {len(el.attrib)} attributes, over the limit of "
+                    f"{MAX_ATTRIBUTES_PER_ELEMENT}",
+                    "JUnit elements carry a handful of attributes; this document is not a plausible report",
+                )
+            tag = el.tag
+            kind = kinds.get(tag)
+            if kind is None:
+                kind = kinds[tag] = _kind(tag)
+            if kind == 0 or kind == 3:
+                continue
+            if kind == 1:
                 tests += 1
                 if need_case_time:
                     t = el.get("time")
                     if t:
                         case_time += _to_float(t)
-            elif name == "testsuite":
+            elif kind == 2:
                 suites += 1
-            elif name == "testsuites":
-                continue
-            elif name == "Signature":
-                if el.tag == _DS_SIGNATURE:
+            elif kind == 8:
+                if depth == 2:  # the enveloped signature: not part of the signed content
+                    root_signatures += 1
+                    walker.skip_subtree()
+                else:
                     nested_signatures += 1
-            elif name == "properties":
+            elif kind == 4:
                 parent = el.getparent()
                 if parent is None or _local(parent.tag) not in _ROOT_NAMES:
                     continue
@@ -217,22 +337,30 @@ def scan_report(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...], 
                 case = el.getparent()
                 if case is None or _local(case.tag) != "testcase":
                     continue
-                bit = 1 if name == "failure" else 2 if name == "error" else 4
+                bit = 1 if kind == 5 else 2 if kind == 6 else 4
                 outcomes[case] = outcomes.get(case, 0) | bit
-        failures = sum(1 for bits in outcomes.values() if bits & 1)
-        errors = sum(1 for bits in outcomes.values() if bits & 2 and not bits & 1)
-        skipped = sum(1 for bits in outcomes.values() if bits == 4)
-        if root.get("time") is not None:
-            total = _to_float(root.get("time"))
-        elif not need_case_time:
-            total = sum(_to_float(c.get("time")) for c in top)
+        elif event == "end":
+            depth -= 1
+        elif event == "start-ns":
+            declarations += 1
+            if declarations > MAX_NAMESPACE_DECLARATIONS_IN_SCOPE:
+                raise ReportLimitError(
+                    f"more than {MAX_NAMESPACE_DECLARATIONS_IN_SCOPE} namespace declarations are in scope "
+                    "at one element",
+                    source=source,
+                    hint="JUnit reports declare one or two namespaces; this document is not a plausible report",
+                )
         else:
-            total = case_time
-    finally:
-        for sig, index in holder:
-            tail = sig.tail
-            root.insert(index, sig)
-            sig.tail = tail
+            declarations -= 1
+    failures = sum(1 for bits in outcomes.values() if bits & 1)
+    errors = sum(1 for bits in outcomes.values() if bits & 2 and not bits & 1)
+    skipped = sum(1 for bits in outcomes.values() if bits == 4)
+    if root.get("time") is not None:
+        total = _to_float(root.get("time"))
+    elif not need_case_time:
+        total = sum(_to_float(c.get("time")) for c in top)
+    else:
+        total = case_time
     summary = ReportSummary(
         tests=tests,
         failures=failures,
@@ -241,7 +369,7 @@ def scan_report(root: Any) -> tuple[ReportSummary, tuple[tuple[str, str], ...], 
         time=round(total, 6),
         suites=suites,
     )
-    return summary, tuple(props), len(holder) + nested_signatures
+    return summary, tuple(props), root_signatures + nested_signatures
 
 
 def summarize(root: Any) -> ReportSummary:
@@ -290,7 +418,7 @@ def parse_report(
 def _report_from_tree(data: bytes, tree: Any, source: str | None) -> Report:
     root = tree.getroot()
     _check_root(root, source)
-    summary, properties, signatures = scan_report(root)
+    summary, properties, signatures = scan_report(root, source=source)
     digest = digest_without_signatures(tree, has_signatures=signatures > 0)
     return Report(
         data=data,

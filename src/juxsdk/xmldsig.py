@@ -435,8 +435,10 @@ def _b64(el: Any) -> bytes:
         raise SignatureLimitError(f"{what} holds {len(text)} base64 characters, over the limit of {MAX_BASE64_CHARS}")
     if not text:
         raise InvalidBase64Error(f"{what} is empty")
+    if len(text) % 4:
+        raise InvalidBase64Error(f"{what} is not valid base64: {len(text)} characters, not a multiple of 4")
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidBase64Error(f"{what} is not valid base64: {exc}") from None
 

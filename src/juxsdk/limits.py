@@ -136,7 +136,7 @@ def _read_stream(stream: IO[bytes], max_bytes: int, label: str) -> bytes:
 
 
 def _too_large(label: str, max_bytes: int, size: int | None) -> ReportTooLargeError:
-    what = f"{size} bytes" if size is not None else "more than that"
+    what = f"{size} bytes" if size is not None else "refused while reading"
     return ReportTooLargeError(
         f"report is over the limit of {max_bytes} bytes ({what})",
         source=label,

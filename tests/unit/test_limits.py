@@ -114,3 +114,9 @@ def test_remove_signatures_equals_removing_them_one_by_one() -> None:
 def test_what_the_prolog_pass_cannot_decide_the_full_parse_does(doc: bytes, error: type) -> None:
     with pytest.raises(error):
         juxsdk.parse_report(doc)
+
+
+def test_canonical_hash_of_bytes_checks_the_limits_before_canonicalising() -> None:
+    assert juxsdk.canonical_hash(_attrs(MAX_ATTRIBUTES_PER_ELEMENT)).startswith("sha256:")
+    with pytest.raises(ReportLimitError):
+        juxsdk.canonical_hash(_attrs(MAX_ATTRIBUTES_PER_ELEMENT + 1))

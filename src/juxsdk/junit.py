@@ -285,21 +285,22 @@ def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary,
     props: list[tuple[str, str]] = []
     kinds: dict[str, int] = {}
     depth = declarations = 0
+    max_depth, max_attributes = MAX_DEPTH, MAX_ATTRIBUTES_PER_ELEMENT
     # One walk of the tree (the loop runs in C; Python sees one event per element start/end
     # and one per namespace declaration).
     walker = etree.iterwalk(root, events=_WALK_EVENTS)
     for event, el in walker:
         if event == "start":
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > max_depth:
                 raise _limit_error(
                     source, el, f"elements are nested deeper than {MAX_DEPTH} levels",
                     "JUnit reports are a few levels deep; this document is not a plausible report",
                 )
-            if len(el.attrib) > MAX_ATTRIBUTES_PER_ELEMENT:
+            if len(el.keys()) > max_attributes:
                 raise _limit_error(
                     source, el,
-                    f"<{_local(el.tag)}> has {len(el.attrib)} attributes, over the limit of "
+                    f"<{_local(el.tag)}> has {len(el.keys())} attributes, over the limit of "
                     f"{MAX_ATTRIBUTES_PER_ELEMENT}",
                     "JUnit elements carry a handful of attributes; this document is not a plausible report",
                 )

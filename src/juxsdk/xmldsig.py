@@ -482,7 +482,7 @@ def _check_signature_limits(sig: Any, root: Any) -> None:
                 raise SignatureLimitError(f"the signature has more than {MAX_SIGNATURE_ELEMENTS} elements")
             if depth + 1 > MAX_DEPTH:
                 raise SignatureLimitError(f"the signature is nested deeper than {MAX_DEPTH} levels")
-            if len(el.attrib) > MAX_ATTRIBUTES_PER_ELEMENT:
+            if len(el.keys()) > MAX_ATTRIBUTES_PER_ELEMENT:
                 raise SignatureLimitError(
                     f"ds:{etree.QName(el).localname} has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes"
                 )

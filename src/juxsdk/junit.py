@@ -13,16 +13,19 @@ general or parameter entity), so nothing outside the input is ever opened. XIncl
 processed. A document with a DOCTYPE is refused; the decision is made on the parsed structure,
 for every encoding libxml2 reads: a first pass stops at the DOCTYPE or at the root element's
 start tag, whichever comes first, so the internal subset (entity declarations, parameter
-entities) is never processed. Very large text nodes are accepted (``huge_tree``); the document
-size is capped by ``max_bytes``, and the structure by the limits in :mod:`juxsdk.limits`,
-checked in the same walk that computes the summary, before the canonical hash.
+entities) is never processed. The document size is capped by ``max_bytes``; the depth by
+libxml2's own limit (256, :data:`~juxsdk.limits.MAX_DEPTH`), and the attributes and namespace
+declarations per element by the limits in :mod:`juxsdk.limits`, checked right after parsing
+(:func:`check_document_limits`), before anything canonicalises the document. Text nodes over
+10 MB are accepted (the document is parsed again with ``huge_tree`` for them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lxml import etree
@@ -64,15 +67,19 @@ class _RefuseExternal(etree.Resolver):
         raise _ExternalResourceRefused(system_url or public_id or "?")
 
 
-def _parser(target: Any = None) -> etree.XMLParser:
-    """The one hardened parser configuration (a new parser per call: lxml parsers are not thread-safe)."""
+def _parser(target: Any = None, *, huge: bool = False) -> etree.XMLParser:
+    """The one hardened parser configuration (a new parser per call: lxml parsers are not thread-safe).
+
+    ``huge`` lifts libxml2's resource limits (``XML_PARSE_HUGE``: text nodes over 10 MB, depth
+    up to 2048); :func:`parse_xml` uses it only for a document the normal limits refuse.
+    """
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
         attribute_defaults=False,
-        huge_tree=True,
+        huge_tree=huge,
         collect_ids=False,
         remove_comments=False,
         target=target,
@@ -151,7 +158,8 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
         ReportTooLargeError: more than ``max_bytes`` bytes.
         DoctypeForbiddenError: the document has a DOCTYPE (with or without entity declarations,
             in any encoding, however far into the file) or refers to an external resource.
-        ReportLimitError: nested deeper than the parser allows (libxml2 stops at 2048 levels).
+        ReportLimitError: nested deeper than :data:`~juxsdk.limits.MAX_DEPTH`, or over another
+            document limit (:func:`check_document_limits`).
         ReportParseError: empty, or not well-formed.
     """
     from .errors import ReportTooLargeError
@@ -170,35 +178,138 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
     doctype = _prolog_doctype(data)
     if isinstance(doctype, str):
         raise _doctype_error(source, f"<!DOCTYPE {doctype} …>")
-    try:
-        tree: Any = etree.ElementTree(etree.fromstring(data, _parser()))
-    except _ExternalResourceRefused as exc:
-        raise _doctype_error(source, f"it refers to the external resource {str(exc)!r}") from None
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (None, None)
-        msg = exc.msg or str(exc)
-        # lxml appends ", line L, column C" to the message; we report position ourselves.
-        msg = re.sub(r",? line \d+, column \d+$", "", msg).strip()
-        if "Excessive depth" in msg:
-            raise ReportLimitError(
-                f"elements are nested deeper than {MAX_DEPTH} levels",
-                source=source,
-                line=line,
-                hint="JUnit reports are a few levels deep; this document is not a plausible report",
-            ) from None
-        raise ReportParseError(
-            f"not well-formed XML: {msg}",
-            source=source,
-            line=line,
-            column=column,
-            hint="is this a complete JUnit XML file? check the producer's output",
-        ) from exc
-    except ValueError as exc:  # e.g. unsupported encoding declarations
-        raise ReportParseError(f"cannot parse: {exc}", source=source) from exc
+    tree = _parse_tree(data, source)
     docinfo = tree.docinfo
     if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
         raise _doctype_error(source, docinfo.doctype or "a document type definition")
+    check_document_limits(tree, data, source=source)
     return tree
+
+
+#: What libxml2 says when a document passes one of the limits ``XML_PARSE_HUGE`` lifts, other
+#: than depth (a text node or attribute value over 10 MB, a start tag over 10 MB, a long name).
+_HUGE_ONLY = ("XML_PARSE_HUGE",)
+
+
+def _parse_tree(data: bytes, source: str | None) -> Any:
+    """Parse with libxml2's normal limits (depth at most 256); a document refused only for a
+    text node, attribute value or start tag over 10 MB is parsed again with those lifted, and
+    its depth checked here instead (the second parse doubles the cost of such rare reports)."""
+    huge = False
+    while True:
+        try:
+            tree: Any = etree.ElementTree(etree.fromstring(data, _parser(huge=huge)))
+        except _ExternalResourceRefused as exc:
+            raise _doctype_error(source, f"it refers to the external resource {str(exc)!r}") from None
+        except etree.XMLSyntaxError as exc:
+            line, column = exc.position if exc.position else (None, None)
+            msg = exc.msg or str(exc)
+            # lxml appends ", line L, column C" to the message; we report position ourselves.
+            msg = re.sub(r",? line \d+, column \d+$", "", msg).strip()
+            if "Excessive depth" in msg:
+                raise _depth_error(source, line) from None
+            if not huge and any(marker in msg for marker in _HUGE_ONLY):
+                huge = True
+                continue
+            raise ReportParseError(
+                f"not well-formed XML: {msg}",
+                source=source,
+                line=line,
+                column=column,
+                hint="is this a complete JUnit XML file? check the producer's output",
+            ) from exc
+        except ValueError as exc:  # e.g. unsupported encoding declarations
+            raise ReportParseError(f"cannot parse: {exc}", source=source) from exc
+        if huge and etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")(tree):
+            raise _depth_error(source, None)
+        return tree
+
+
+def _depth_error(source: str | None, line: int | None) -> ReportLimitError:
+    return ReportLimitError(
+        f"elements are nested deeper than {MAX_DEPTH} levels",
+        source=source,
+        line=line,
+        hint="JUnit reports are a few levels deep; this document is not a plausible report",
+    )
+
+
+#: Encodings in which every ASCII character is the same single byte as in ASCII, so the bytes
+#: ``xmlns`` occur once per namespace declaration at least (libxml2's names for them).
+_ASCII_BYTES = re.compile(r"(?i)(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|windows-125\d|cp125\d)")
+
+
+@contextlib.contextmanager
+def _root_signatures_detached(root: Any) -> Iterator[int]:
+    """Detach the root's ``ds:Signature`` children (the enveloped signature is not part of the
+    signed content) for the duration of the block, keeping their tails; yields how many."""
+    holder = [(child, index) for index, child in enumerate(root) if child.tag == _DS_SIGNATURE]
+    for sig, _ in holder:
+        tail = sig.tail
+        root.remove(sig)
+        sig.tail = tail
+    try:
+        yield len(holder)
+    finally:
+        for sig, index in holder:
+            tail = sig.tail
+            root.insert(index, sig)
+            sig.tail = tail
+
+
+def check_document_limits(tree: Any, data: bytes | None = None, *, source: str | None = None) -> None:
+    """Check the document limits of :mod:`juxsdk.limits` on a parsed document.
+
+    Depth is bounded by the parser itself (:func:`parse_xml`). This checks the number of
+    attributes of every element and the namespace declarations in scope at every element, the
+    two counts that make libxml2's canonicalisation super-linear. The namespace count is proved
+    from the bytes when they are in an ASCII-compatible encoding and hold at most
+    ``MAX_NAMESPACE_DECLARATIONS_IN_SCOPE`` occurrences of ``xmlns`` (every declaration has
+    them); otherwise the tree is walked.
+
+    Args:
+        tree: The parsed document (an lxml ``_ElementTree``).
+        data: The bytes it was parsed from, if known (enables the fast namespace check).
+        source: File name for error messages.
+
+    Raises:
+        ReportLimitError: an element has more than ``MAX_ATTRIBUTES_PER_ELEMENT`` attributes, or
+            more than ``MAX_NAMESPACE_DECLARATIONS_IN_SCOPE`` namespace declarations are in scope.
+    """
+    root = tree.getroot()
+    limit = MAX_ATTRIBUTES_PER_ELEMENT
+    encoding = tree.docinfo.encoding or "UTF-8"
+    fast_namespaces = (
+        data is not None
+        and _ASCII_BYTES.fullmatch(encoding) is not None
+        and data.count(b"xmlns") <= MAX_NAMESPACE_DECLARATIONS_IN_SCOPE
+    )
+    # The root's ds:Signature children are left to the signature checks (juxsdk.xmldsig), which
+    # apply the same limits to them with a verification error.
+    with _root_signatures_detached(root):
+        for el in root.iter():  # one C-driven walk; comments and PIs have no attributes
+            if len(el.keys()) > limit:
+                raise _limit_error(
+                    source, el,
+                    f"<{_local(el.tag)}> has {len(el.keys())} attributes, over the limit of "
+                    f"{MAX_ATTRIBUTES_PER_ELEMENT}",
+                    "JUnit elements carry a handful of attributes; this document is not a plausible report",
+                )
+        if fast_namespaces:
+            return
+        declarations = 0
+        for event, _el in etree.iterwalk(root, events=("start-ns", "end-ns")):
+            if event == "start-ns":
+                declarations += 1
+                if declarations > MAX_NAMESPACE_DECLARATIONS_IN_SCOPE:
+                    raise ReportLimitError(
+                        f"more than {MAX_NAMESPACE_DECLARATIONS_IN_SCOPE} namespace declarations are in scope "
+                        "at one element",
+                        source=source,
+                        hint="JUnit reports declare one or two namespaces; this document is not a plausible report",
+                    )
+            else:
+                declarations -= 1
 
 
 def _local(tag: Any) -> str:
@@ -225,21 +336,20 @@ def _to_float(value: str | None) -> float:
         return 0.0
 
 
-#: Element kinds the scan cares about, by local name (anything else is 0).
-_KIND_BY_NAME = {
-    "testcase": 1, "testsuite": 2, "testsuites": 3, "properties": 4, "failure": 5, "error": 6, "skipped": 7,
-}
-_WALK_EVENTS = ("start", "end", "start-ns", "end-ns")
-
-
-def _kind(tag: str) -> int:
-    if tag == _DS_SIGNATURE:
-        return 8
-    return _KIND_BY_NAME.get(tag.rpartition("}")[2], 0)
-
-
 def _limit_error(source: str | None, el: Any, message: str, hint: str) -> ReportLimitError:
     return ReportLimitError(message, source=source, line=el.sourceline, hint=hint)
+
+
+_SCAN_TAGS = (
+    _DS_SIGNATURE,
+    "{*}testcase",
+    "{*}failure",
+    "{*}error",
+    "{*}skipped",
+    "{*}testsuite",
+    "{*}testsuites",
+    "{*}properties",
+)
 
 
 def scan(root: Any, *, source: str | None = None) -> tuple[ReportSummary, tuple[tuple[str, str], ...]]:
@@ -249,7 +359,7 @@ def scan(root: Any, *, source: str | None = None) -> tuple[ReportSummary, tuple[
 
 
 def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary, tuple[tuple[str, str], ...], int]:
-    """Summary and properties of a parsed report, and the structural limits, in one walk of the tree.
+    """Summary and properties of a parsed report in one walk of the tree.
 
     A testcase with a ``<failure>`` counts as a failure; else with an ``<error>`` as an error;
     else with ``<skipped>`` as skipped. ``time`` is the root's ``time`` attribute, else the sum of
@@ -257,74 +367,42 @@ def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary,
     Properties are the ``(name, value)`` pairs of the root's and every testsuite's
     ``<properties>``, in document order (testcase-level ones excluded); a property's value is its
     ``value`` attribute, else its text. ``ds:Signature`` children of the root (the enveloped
-    signature and anything inside it) are left out.
-
-    The same walk checks the document limits of :mod:`juxsdk.limits` on every other element
-    (depth, attributes per element, namespace declarations in scope), before anything
-    canonicalises the document.
+    signature and anything inside it) are left out. The document limits are not checked here:
+    :func:`parse_xml` checks them on every document it parses.
 
     Args:
         root: The root element (``<testsuites>`` or ``<testsuite>``).
-        source: File name for error messages.
+        source: File name for error messages (unused; kept for symmetry with the parse calls).
 
     Returns:
         ``(summary, properties, signatures)``: ``signatures`` counts ``ds:Signature`` elements
         anywhere in the document.
-
-    Raises:
-        ReportLimitError: an element is nested deeper than ``MAX_DEPTH``, has more than
-            ``MAX_ATTRIBUTES_PER_ELEMENT`` attributes, or has more than
-            ``MAX_NAMESPACE_DECLARATIONS_IN_SCOPE`` namespace declarations in scope.
     """
-    tests = suites = 0
-    root_signatures = nested_signatures = 0
-    case_time = 0.0
-    top = [c for c in root if _local(c.tag) == "testsuite"]
-    need_case_time = root.get("time") is None and not (top and all(c.get("time") is not None for c in top))
-    outcomes: dict[Any, int] = {}
-    props: list[tuple[str, str]] = []
-    kinds: dict[str, int] = {}
-    depth = declarations = 0
-    max_depth, max_attributes = MAX_DEPTH, MAX_ATTRIBUTES_PER_ELEMENT
-    # One walk of the tree (the loop runs in C; Python sees one event per element start/end
-    # and one per namespace declaration).
-    walker = etree.iterwalk(root, events=_WALK_EVENTS)
-    for event, el in walker:
-        if event == "start":
-            depth += 1
-            if depth > max_depth:
-                raise _limit_error(
-                    source, el, f"elements are nested deeper than {MAX_DEPTH} levels",
-                    "JUnit reports are a few levels deep; this document is not a plausible report",
-                )
-            if len(el.keys()) > max_attributes:
-                raise _limit_error(
-                    source, el,
-                    f"<{_local(el.tag)}> has {len(el.keys())} attributes, over the limit of "
-                    f"{MAX_ATTRIBUTES_PER_ELEMENT}",
-                    "JUnit elements carry a handful of attributes; this document is not a plausible report",
-                )
-            tag = el.tag
-            kind = kinds.get(tag)
-            if kind is None:
-                kind = kinds[tag] = _kind(tag)
-            if kind == 0 or kind == 3:
-                continue
-            if kind == 1:
+    with _root_signatures_detached(root) as root_signatures:
+        tests = suites = 0
+        nested_signatures = 0
+        case_time = 0.0
+        top = [c for c in root if _local(c.tag) == "testsuite"]
+        need_case_time = root.get("time") is None and not (top and all(c.get("time") is not None for c in top))
+        outcomes: dict[Any, int] = {}
+        props: list[tuple[str, str]] = []
+        # One walk of the tree, filtered in C by tag ({*} matches any namespace).
+        for el in root.iter(*_SCAN_TAGS):
+            name = el.tag.rpartition("}")[2]
+            if name == "testcase":
                 tests += 1
                 if need_case_time:
                     t = el.get("time")
                     if t:
                         case_time += _to_float(t)
-            elif kind == 2:
+            elif name == "testsuite":
                 suites += 1
-            elif kind == 8:
-                if depth == 2:  # the enveloped signature: not part of the signed content
-                    root_signatures += 1
-                    walker.skip_subtree()
-                else:
+            elif name == "testsuites":
+                continue
+            elif name == "Signature":
+                if el.tag == _DS_SIGNATURE:
                     nested_signatures += 1
-            elif kind == 4:
+            elif name == "properties":
                 parent = el.getparent()
                 if parent is None or _local(parent.tag) not in _ROOT_NAMES:
                     continue
@@ -338,30 +416,17 @@ def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary,
                 case = el.getparent()
                 if case is None or _local(case.tag) != "testcase":
                     continue
-                bit = 1 if kind == 5 else 2 if kind == 6 else 4
+                bit = 1 if name == "failure" else 2 if name == "error" else 4
                 outcomes[case] = outcomes.get(case, 0) | bit
-        elif event == "end":
-            depth -= 1
-        elif event == "start-ns":
-            declarations += 1
-            if declarations > MAX_NAMESPACE_DECLARATIONS_IN_SCOPE:
-                raise ReportLimitError(
-                    f"more than {MAX_NAMESPACE_DECLARATIONS_IN_SCOPE} namespace declarations are in scope "
-                    "at one element",
-                    source=source,
-                    hint="JUnit reports declare one or two namespaces; this document is not a plausible report",
-                )
+        failures = sum(1 for bits in outcomes.values() if bits & 1)
+        errors = sum(1 for bits in outcomes.values() if bits & 2 and not bits & 1)
+        skipped = sum(1 for bits in outcomes.values() if bits == 4)
+        if root.get("time") is not None:
+            total = _to_float(root.get("time"))
+        elif not need_case_time:
+            total = sum(_to_float(c.get("time")) for c in top)
         else:
-            declarations -= 1
-    failures = sum(1 for bits in outcomes.values() if bits & 1)
-    errors = sum(1 for bits in outcomes.values() if bits & 2 and not bits & 1)
-    skipped = sum(1 for bits in outcomes.values() if bits == 4)
-    if root.get("time") is not None:
-        total = _to_float(root.get("time"))
-    elif not need_case_time:
-        total = sum(_to_float(c.get("time")) for c in top)
-    else:
-        total = case_time
+            total = case_time
     summary = ReportSummary(
         tests=tests,
         failures=failures,

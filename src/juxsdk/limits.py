@@ -44,9 +44,10 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 # --- the document ------------------------------------------------------------------------------
 
-#: Deepest element nesting (the root element is depth 1). libxml2's C14N walks every ancestor of
-#: every element, so the cost of canonicalising a document grows with depth × elements.
-MAX_DEPTH = 64
+#: Deepest element nesting (the root element is depth 1): libxml2's own limit without
+#: ``XML_PARSE_HUGE``, enforced by the parser. libxml2's C14N and lxml's tree walks cost time in
+#: proportion to depth for every element, so depth is bounded like the other counts.
+MAX_DEPTH = 256
 
 #: Most attributes on one element (namespace declarations not counted). C14N sorts each element's
 #: attributes by insertion into a list: quadratic in their number.

@@ -64,7 +64,7 @@ from .errors import (
     UnsupportedKeyError,
     WeakKeyError,
 )
-from .junit import _WALK_EVENTS, _check_root, _report_from_tree, parse_report, parse_xml, scan_report
+from .junit import _check_root, _report_from_tree, parse_report, parse_xml, scan_report
 from .limits import (
     DEFAULT_MAX_BYTES,
     MAX_ATTRIBUTES_PER_ELEMENT,
@@ -457,6 +457,7 @@ def _at_most_one(parent: Any, tag: str, what: str) -> Any:
     return found[0] if found else None
 
 
+_WALK_EVENTS = ("start", "end", "start-ns", "end-ns")
 _SIGNATURE_CHILDREN = {f"{_DS}SignedInfo", f"{_DS}SignatureValue", f"{_DS}KeyInfo", f"{_DS}Object"}
 
 

@@ -243,17 +243,19 @@ _ASCII_BYTES = re.compile(r"(?i)(utf-?8|us-ascii|ascii|iso-8859-\d+|latin-?1|win
 def _root_signatures_detached(root: Any) -> Iterator[int]:
     """Detach the root's ``ds:Signature`` children (the enveloped signature is not part of the
     signed content) for the duration of the block, keeping their tails; yields how many."""
-    holder = [(child, index) for index, child in enumerate(root) if child.tag == _DS_SIGNATURE]
-    for sig, _ in holder:
-        tail = sig.tail
+    # (signature, previous sibling, tail): put back after that sibling, in document order, so
+    # detaching and re-attaching n signatures costs O(n) (insert-at-index would be quadratic).
+    holder = [(child, child.getprevious(), child.tail) for child in root if child.tag == _DS_SIGNATURE]
+    for sig, _, _ in holder:
         root.remove(sig)
-        sig.tail = tail
     try:
         yield len(holder)
     finally:
-        for sig, index in holder:
-            tail = sig.tail
-            root.insert(index, sig)
+        for sig, anchor, tail in holder:
+            if anchor is None:
+                root.insert(0, sig)
+            else:
+                anchor.addnext(sig)
             sig.tail = tail
 
 

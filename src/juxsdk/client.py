@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .errors import ConfigError, JuxError, ReportError
+from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
+from .limits import read_bounded
 from .models import PublishReceipt, Report, SignedReport, StoredReport
 from .protocols import Publisher, Signer, Store
 
@@ -280,14 +280,7 @@ class Jux:
         if isinstance(report, Report | SignedReport):
             return report
         if isinstance(report, str | os.PathLike):
-            path = Path(report)
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                raise ReportError(f"{path}: no such file", hint="check the path") from None
-            except OSError as exc:
-                raise ReportError(f"{path}: cannot read: {exc.strerror}") from exc
-            return parse_report(data, source=source or str(path))
+            return parse_report(read_bounded(report), source=source or str(report))
         return parse_report(bytes(report), source=source)
 
     def _provenance(self, report: Report, properties: Mapping[str, str] | None) -> Report:

@@ -356,29 +356,26 @@ def make_client(config: JuxConfig) -> Jux:
 
 
 def read_input(path: str) -> tuple[bytes, str]:
-    """Read a report from a file path or ``-`` (stdin, binary).
+    """Read a report from a file path or ``-`` (stdin, binary), refusing it past the size limit.
+
+    Reading goes through :func:`juxsdk.limits.read_bounded`: a file over
+    :data:`~juxsdk.limits.DEFAULT_MAX_BYTES` is refused before it is read, and stdin is refused
+    as soon as it passes the limit, so a huge input never fills memory.
 
     Returns:
         ``(data, source)`` where ``source`` is the file name or ``"<stdin>"``.
 
     Raises:
-        JuxError: the file does not exist or cannot be read.
+        juxsdk.errors.ReportTooLargeError: the input is over the size limit.
+        juxsdk.errors.ReportError: the file does not exist or cannot be read.
     """
+    from juxsdk.limits import read_bounded
+
     if path == "-":
         if _stdin_is_tty():
             raise click.UsageError("no report given: pass FILE, or pipe a report into stdin ('-')")
-        return sys.stdin.buffer.read(), "<stdin>"
-    p = Path(path)
-    try:
-        return p.read_bytes(), str(path)
-    except FileNotFoundError:
-        raise JuxError(f"{path}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise JuxError(f"{path}: is a directory", hint="give a report file, not a directory") from None
-    except PermissionError:
-        raise JuxError(f"{path}: permission denied", hint="check the file permissions") from None
-    except OSError as exc:
-        raise JuxError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        return read_bounded(sys.stdin.buffer, name="<stdin>"), "<stdin>"
+    return read_bounded(path), str(path)
 
 
 def _stdin_is_tty() -> bool:

@@ -86,9 +86,18 @@ def test_without_junitxml_the_plugin_writes_and_stores_a_signed_report(
     verified = verify_report(stored.read_bytes(), trust(keypair))
     assert verified.summary.tests == 4
     # pytest's own format, including record_testsuite_property.
-    assert b'<testsuites name="pytest tests">' in stored.read_bytes()
+    assert stored.read_bytes().startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<testsuites")
+    assert b'<testsuite name="pytest" ' in stored.read_bytes()  # junit_suite_name's default
     assert dict(verified.properties)["rig"] == "r-7"
-    result.stdout.no_fnmatch_line("*generated xml file*")
+    # pytest's junitxml plugin wrote the file (it names it); the jux section says it is not kept,
+    # and it is gone after the run.
+    result.stdout.fnmatch_lines([
+        "*generated xml file: *pytest-jux-*junit.xml*",
+        "*- jux -*",
+        "report: not kept (no --junitxml: pytest wrote a temporary file, removed at exit)",
+    ])
+    tmp_report = Path(result.stdout.str().split("generated xml file: ")[1].split()[0])
+    assert tmp_report.name == "junit.xml" and not tmp_report.parent.exists()
     assert not list(pytester.path.glob("*.xml"))
 
 

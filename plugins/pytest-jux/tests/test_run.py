@@ -251,6 +251,31 @@ def test_missing_key_is_a_usage_error_before_tests_run(pytester: pytest.Pytester
     result.stdout.no_fnmatch_line("*test_never*")
 
 
+def test_disabled_junitxml_plugin_is_a_usage_error_before_tests_run(
+    pytester: pytest.Pytester, keypair: tuple[Path, Path], jux_env: dict[str, Path]
+) -> None:
+    pytester.makepyfile("def test_never(): raise SystemExit('ran')")
+    result = pytester.runpytest("-p", "no:junitxml", *sign_args(keypair))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-jux: pytest's junitxml plugin is disabled (-p no:junitxml)*"])
+    result.stdout.no_fnmatch_line("*test_never*")
+    assert stored_reports(jux_env["data"]) == []
+
+
+def test_junit_ini_options_apply_to_the_report_written_without_junitxml(
+    pytester: pytest.Pytester, keypair: tuple[Path, Path], jux_env: dict[str, Path]
+) -> None:
+    # pytest's own junitxml plugin writes the temporary report: its ini keys are honoured.
+    pytester.makeini("[pytest]\njunit_suite_name = pump-suite\njunit_family = xunit1\n")
+    pytester.makepyfile("def test_ok(record_property):\n    record_property('rig', 'r-9')\n")
+    result = pytester.runpytest(*sign_args(keypair))
+    assert result.ret == 0
+    (stored,) = stored_reports(jux_env["data"])
+    data = stored.read_bytes()
+    assert b'<testsuite name="pump-suite" ' in data
+    assert b'<property name="rig" value="r-9"' in data  # record_property: xunit1 only
+
+
 def test_unknown_signer_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_never(): pass")
     result = pytester.runpytest("--jux", "--jux-signer", "no-such-signer")

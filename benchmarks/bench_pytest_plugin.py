@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -149,13 +150,17 @@ def configurations(
     return configs
 
 
-def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> float:
+def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Run one process; return (wall ms, CPU ms = user + system time of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed * 1000, cpu * 1000
 
 
 # --- where the time goes ---------------------------------------------------------------------
@@ -243,16 +248,18 @@ def import_costs(py: Path, suite: Path, key: Path, cert: Path, env: dict[str, st
 # --- report ----------------------------------------------------------------------------------
 
 
-def table(labels: list[str], med: dict[str, float], mins: dict[str, float]) -> list[str]:
+def table(labels: list[str], med: dict[str, float], mins: dict[str, float], cpu: dict[str, float]) -> list[str]:
     lines = [
-        "| tree | bytecode | configuration | median ms | min ms | median over blocked | target |",
-        "|---|---|---|---:|---:|---:|---|",
+        "| tree | bytecode | configuration | median ms | min ms | median over blocked | CPU ms (over blocked) | target (median) |",
+        "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for label in labels:
         for bytecode in ("PYTHONDONTWRITEBYTECODE=1", "bytecode written"):
             base = med[f"{label} | {bytecode} | blocked"]
+            cpu_base = cpu[f"{label} | {bytecode} | blocked"]
             for name in ("blocked", "installed, off", "on (RSA-2048)", "jux --help"):
                 key = f"{label} | {bytecode} | {name}"
+                cpu_cell = f"{cpu[key]:.0f}"
                 if name == "blocked":
                     over, target = "—", ""
                 elif name == "jux --help":
@@ -261,8 +268,10 @@ def table(labels: list[str], med: dict[str, float], mins: dict[str, float]) -> l
                 else:
                     delta = med[key] - base
                     over = f"{delta:+.0f} ms"
+                    cpu_cell += f" ({cpu[key] - cpu_base:+.0f})"
                     target = f"≤ +{TARGETS[name]:.0f} ms " + ("✅" if delta <= TARGETS[name] else "❌")
-                lines.append(f"| {label} | {bytecode} | {name} | {med[key]:.0f} | {mins[key]:.0f} | {over} | {target} |")
+                lines.append(f"| {label} | {bytecode} | {name} | {med[key]:.0f} | {mins[key]:.0f} | {over} | "
+                             f"{cpu_cell} | {target} |")
     return lines
 
 
@@ -285,16 +294,20 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in configs}
+    cpu_times: dict[str, list[float]] = {name: [] for name in configs}
     for cmd, env in configs.values():  # warm-up: page cache, rewritten-module cache where written
         run_once(cmd, env, BENCH)
     for i in range(args.runs):
         for name, (cmd, env) in configs.items():
-            times[name].append(run_once(cmd, env, BENCH) * 1000)
+            wall, cpu = run_once(cmd, env, BENCH)
+            times[name].append(wall)
+            cpu_times[name].append(cpu)
         print(f"round {i + 1}/{args.runs}", file=sys.stderr)
     load_after = os.getloadavg()[0]
 
     med = {name: statistics.median(v) for name, v in times.items()}
     mins = {name: min(v) for name, v in times.items()}
+    cpu_med = {name: statistics.median(v) for name, v in cpu_times.items()}
     labels = list(trees)
     py = trees[labels[-1]]
     env = base_env()
@@ -307,7 +320,7 @@ def main() -> None:
         f"Python {platform.python_version()}, pytest {_pytest_version(py)}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before and {load_after:.1f} after.",
         "",
-        *table(labels, med, mins),
+        *table(labels, med, mins, cpu_med),
         "",
         f"Where an enabled run's time goes ({labels[-1]}, bytecode written; medians of 5 fresh processes):",
         "",
@@ -323,8 +336,9 @@ def main() -> None:
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     (results / "pytest_plugin.json").write_text(json.dumps(
-        {"tests": args.tests, "runs": args.runs, "median_ms": med, "min_ms": mins, "phases_ms": phase_ms,
-         "enabled_only_imports_ms": imports_ms, "all_ms": times}, indent=2) + "\n")
+        {"tests": args.tests, "runs": args.runs, "load_average": [load_before, load_after], "median_ms": med,
+         "min_ms": mins, "cpu_median_ms": cpu_med, "phases_ms": phase_ms, "enabled_only_imports_ms": imports_ms,
+         "all_ms": times, "all_cpu_ms": cpu_times}, indent=2) + "\n")
     if args.no_readme:
         return
     readme = HERE / "README.md"

@@ -156,6 +156,23 @@ def _check_class(kind: str, cls: Any, plugin_name: str, *, expected: str | None 
     return name
 
 
+_GROUP_HEADER = re.compile(rf"^\s*\[{re.escape(ENTRY_POINT_GROUP)}\]\s*$", re.M)
+
+
+def _entry_points() -> Iterator[importlib.metadata.EntryPoint]:
+    """The ``juxsdk`` entry points of the installed distributions, in ``sys.path`` order.
+
+    What ``importlib.metadata.entry_points(group="juxsdk")`` returns, without parsing the
+    entry-point table of every installed distribution: only the tables with a ``[juxsdk]``
+    section are parsed. In an environment of ~90 distributions that is ~10 ms instead of ~30
+    (the pytest plugin builds a registry in every enabled run).
+    """
+    for dist in importlib.metadata.distributions():
+        text = dist.read_text("entry_points.txt")
+        if text and _GROUP_HEADER.search(text):
+            yield from dist.entry_points.select(group=ENTRY_POINT_GROUP)
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -233,7 +250,7 @@ class Registry:
             raise PluginError(f"cannot import {what}: {type(exc).__name__}: {exc}", hint=_REINSTALL_HINT) from exc
 
     def _load_entry_points(self) -> None:
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _entry_points():
             if self._pm.get_plugin(ep.name) is not None or self._pm.is_blocked(ep.name):
                 continue
             try:

@@ -241,3 +241,15 @@ def test_a_hook_returning_classes_still_works() -> None:
     assert info.target.endswith(":test_a_hook_returning_classes_still_works.<locals>.ClassStore")
     store = reg.create("store", "class-store", JuxConfig(backends={"class-store": {"path": "p"}}))
     assert store.options == _Opts(path="p")
+
+
+def test_the_entry_point_scan_finds_what_importlib_metadata_finds() -> None:
+    import importlib.metadata
+
+    from juxsdk.registry import _entry_points
+
+    ours = sorted((ep.name, ep.value, ep.dist.name if ep.dist else None) for ep in _entry_points())
+    reference = sorted((ep.name, ep.value, ep.dist.name if ep.dist else None)
+                       for ep in importlib.metadata.entry_points(group="juxsdk"))
+    assert ours == reference
+    assert ("builtin", "juxsdk_backends.hooks", "juxsdk") in ours

@@ -245,6 +245,45 @@ def import_costs(py: Path, suite: Path, key: Path, cert: Path, env: dict[str, st
     return dict(sorted(med.items(), key=lambda kv: -kv[1]))
 
 
+# --- instruction counts (independent of other load on the machine) ----------------------------
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def instructions(cmd: list[str], env: dict[str, str]) -> int:
+    """Instructions the process executes (valgrind's callgrind ``Ir``; child processes such as
+    git are not counted). Deterministic to ~0.1 % with a fixed hash seed, whatever else runs."""
+    env = {**env, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+                          env=env, cwd=BENCH, capture_output=True, text=True)
+    m = _COLLECTED.search(proc.stderr)
+    if proc.returncode != 0 or m is None:
+        raise SystemExit(f"callgrind failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return int(m.group(1))
+
+
+def instruction_table(configs: dict[str, tuple[list[str], dict[str, str]]], labels: list[str]) -> tuple[list[str], dict[str, int]]:
+    counts: dict[str, int] = {}
+    for name, (cmd, env) in configs.items():
+        counts[name] = instructions(cmd, env)
+        print(f"callgrind {name}: {counts[name]:,}", file=sys.stderr)
+    lines = [
+        "| tree | bytecode | configuration | instructions (M) | over blocked (M) | over blocked |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for label in labels:
+        for bytecode in ("PYTHONDONTWRITEBYTECODE=1", "bytecode written"):
+            base = counts[f"{label} | {bytecode} | blocked"]
+            for name in ("blocked", "installed, off", "on (RSA-2048)", "jux --help"):
+                n = counts[f"{label} | {bytecode} | {name}"]
+                if name in ("blocked", "jux --help"):
+                    lines.append(f"| {label} | {bytecode} | {name} | {n / 1e6:,.0f} | — | — |")
+                else:
+                    lines.append(f"| {label} | {bytecode} | {name} | {n / 1e6:,.0f} | {(n - base) / 1e6:+,.0f} | "
+                                 f"{(n - base) / base:+.1%} |")
+    return lines, counts
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -281,6 +320,9 @@ def main() -> None:
     ap.add_argument("--tests", type=int, default=1000, help="number of trivial tests in the suite")
     ap.add_argument("--baseline", metavar="REV", help="also measure this git revision (e.g. main), interleaved")
     ap.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    ap.add_argument("--instructions", action="store_true",
+                    help="only count instructions under valgrind (one run per configuration, slow, but "
+                    "independent of other load); written to results/pytest_plugin_instructions.json")
     args = ap.parse_args()
 
     BENCH.mkdir(parents=True, exist_ok=True)
@@ -291,6 +333,12 @@ def main() -> None:
         trees[f"before ({args.baseline})"] = install("baseline", export_tree(args.baseline))
     trees["after" if args.baseline else "this tree"] = install("worktree", REPO)
     configs = configurations(trees, suite, key, cert)
+    if args.instructions:
+        lines, counts = instruction_table(configs, list(trees))
+        print("\n".join(lines))
+        (HERE / "results" / "pytest_plugin_instructions.json").write_text(
+            json.dumps({"tests": args.tests, "instructions": counts}, indent=2) + "\n")
+        return
 
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in configs}

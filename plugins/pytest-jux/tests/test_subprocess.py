@@ -14,7 +14,8 @@ from juxsdk.xmldsig import verify_report
 
 from .conftest import stored_reports
 
-HEAVY = ("lxml", "cryptography", "signxml", "juxsdk", "juxsdk_backends", "pytest_jux._session")
+HEAVY = ("lxml", "cryptography", "signxml", "juxsdk", "juxsdk_backends", "pytest_jux._session",
+         "pytest_jux.settings")
 
 SPY = """
 import json, os, sys

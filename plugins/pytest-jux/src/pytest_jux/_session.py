@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .plugin import JuxSettings
+from .settings import JuxSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.client import Jux, SubmitResult

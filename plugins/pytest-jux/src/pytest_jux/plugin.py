@@ -15,9 +15,11 @@ public API (the same on pytest 7.4, 8 and 9). It
    :meth:`juxsdk.Jux.submit`, replaces the ``--junitxml`` file with the exact signed bytes and
    reports in one terminal summary section.
 
-This module is what pytest imports in every run: options, ini keys and the translation into
-:class:`JuxSettings`, pytest and the standard library only. Steps 1 to 3 live in
-:mod:`pytest_jux._session`, imported (with juxsdk) only when the plugin is enabled.
+This module is what pytest imports in every run, so it holds only the options, the ini keys and
+the "is the plugin enabled?" decision (pytest and the standard library; pytest recompiles it for
+assertion rewriting in every run when bytecode is not written). The translation into
+:class:`~pytest_jux.settings.JuxSettings` (:mod:`pytest_jux.settings`) and steps 1 to 3
+(:mod:`pytest_jux._session`, with juxsdk) are imported only when the plugin is enabled.
 
 Precedence of every setting, highest first: command line > environment (``JUX_*``) > ini
 (``pytest.ini``/``tox.ini``/``setup.cfg``/``[tool.pytest.ini_options]``) and ``[tool.jux]`` /
@@ -29,13 +31,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["INI_KEYS", "JuxSettings", "build_settings", "is_enabled"]
+__all__ = ["INI_KEYS", "STORAGE_MODES", "is_enabled"]
 
 #: ini key -> (help, pytest ini type)
 INI_KEYS: dict[str, tuple[str, str]] = {
@@ -52,18 +52,6 @@ INI_KEYS: dict[str, tuple[str, str]] = {
 }
 
 STORAGE_MODES = ("local", "api", "both", "cache")
-
-#: Settings the SDK loader knows: option dest / ini key / JUX_* variable / loader key.
-#: ``kind`` says how to convert: "bool", "str" or "path".
-_SDK_SETTINGS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("jux_sign", "jux_sign", "JUX_SIGN", "sign", "bool"),
-    ("jux_signer", "jux_signer", "JUX_SIGNER", "signer", "str"),
-    ("jux_key", "jux_key_path", "JUX_FILE__KEY", "backends.file.key", "path"),
-    ("jux_cert", "jux_cert_path", "JUX_FILE__CERTIFICATE", "backends.file.certificate", "path"),
-    ("jux_storage_mode", "jux_storage_mode", "JUX_STORAGE_MODE", "storage_mode", "str"),
-    ("jux_api_url", "jux_api_url", "JUX_HTTP__URL", "backends.http.url", "str"),
-    ("jux_project", "jux_project", "JUX_PROJECT", "project", "str"),
-)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -109,28 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(name, help_text, type=ini_type, default=None)  # type: ignore[arg-type]
 
 
-# --- settings ------------------------------------------------------------------------------
-
-
-@dataclass
-class JuxSettings:
-    """What the options, ini keys and environment say, before the SDK loader runs.
-
-    Attributes:
-        overrides: Dotted loader keys -> values for :func:`juxsdk.load_config`.
-        publish: True/False when publishing was asked for / refused, None when unset.
-        add_http_publisher: ``jux_api_url`` was given: make sure ``"http"`` is a publisher.
-        strict: A jux failure fails the session.
-        properties: ``--jux-property`` values, in order.
-        root: The pytest rootdir (the SDK loader's project directory).
-    """
-
-    overrides: dict[str, Any] = field(default_factory=dict)
-    publish: bool | None = None
-    add_http_publisher: bool = False
-    strict: bool = False
-    properties: dict[str, str] = field(default_factory=dict)
-    root: Path = field(default_factory=Path.cwd)
+# --- enabled? ------------------------------------------------------------------------------
 
 
 def _env_bool(environ: Mapping[str, str], name: str) -> bool | None:
@@ -167,11 +134,6 @@ def _ini(config: pytest.Config, name: str) -> Any:
     return value
 
 
-def _ini_base(config: pytest.Config) -> Path:
-    inipath = getattr(config, "inipath", None)
-    return Path(inipath).parent if inipath else Path(config.rootpath)
-
-
 def _resolve_bool(
     config: pytest.Config, dest: str, ini: str, env: str, environ: Mapping[str, str]
 ) -> bool | None:
@@ -191,53 +153,6 @@ def is_enabled(config: pytest.Config, environ: Mapping[str, str] | None = None) 
     return bool(_resolve_bool(config, "jux_enabled", "jux_enabled", "JUX_ENABLED", env))
 
 
-def build_settings(config: pytest.Config, environ: Mapping[str, str] | None = None) -> JuxSettings:
-    """Translate options, ini keys and environment into :class:`JuxSettings`.
-
-    Raises:
-        pytest.UsageError: a malformed ``--jux-property``, ini value or ``JUX_*`` boolean.
-    """
-    env = os.environ if environ is None else environ
-    invocation_dir = Path(config.invocation_params.dir)
-    ini_base = _ini_base(config)
-    settings = JuxSettings(root=Path(config.rootpath))
-    for dest, ini, env_name, key, kind in _SDK_SETTINGS:
-        cli = config.getoption(dest, default=None)
-        value: Any
-        if cli is not None:  # command line: always an override
-            value = str((invocation_dir / Path(cli).expanduser()).resolve()) if kind == "path" else cli
-        elif env_name in env:  # environment: the SDK loader reads it itself
-            continue
-        else:
-            value = _ini(config, ini)
-            if value is None:
-                continue
-            if kind == "path":
-                value = str((ini_base / Path(str(value)).expanduser()).resolve())
-            elif key == "storage_mode" and value not in STORAGE_MODES:
-                raise pytest.UsageError(
-                    f"pytest-jux: ini key jux_storage_mode = {value!r}; "
-                    f"expected one of {', '.join(STORAGE_MODES)}"
-                )
-        settings.overrides[key] = value
-        if key == "backends.http.url":
-            settings.add_http_publisher = True
-        if key == "backends.file.key" and config.getoption("jux_signer", default=None) is None \
-                and "JUX_SIGNER" not in env and _ini(config, "jux_signer") is None:
-            # A key path means the file signer unless a signer is named at this level.
-            settings.overrides.setdefault("signer", "file")
-    if "JUX_HTTP__URL" in env and config.getoption("jux_api_url", default=None) is None:
-        settings.add_http_publisher = True
-    settings.publish = _resolve_bool(config, "jux_publish", "jux_publish", "JUX_PUBLISH", env)
-    settings.strict = bool(_resolve_bool(config, "jux_strict", "jux_strict", "JUX_STRICT", env))
-    for item in config.getoption("jux_property", default=None) or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise pytest.UsageError(f"pytest-jux: --jux-property expects KEY=VALUE, got {item!r}")
-        settings.properties[name.strip()] = value
-    return settings
-
-
 # --- start-up ------------------------------------------------------------------------------
 
 
@@ -248,7 +163,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if not is_enabled(config):
         return
-    settings = build_settings(config)
     from ._session import start
+    from .settings import build_settings
 
-    start(config, settings)
+    start(config, build_settings(config))

@@ -1,7 +1,7 @@
 """pytest plugin overhead on a 1000-test trivial suite, before/after in one run (issues 3 and 11).
 
 Run:  .venv/bin/python benchmarks/bench_pytest_plugin.py [--runs 9] [--tests 1000]
-                                                          [--baseline REV] [--no-readme]
+                                                          [--baseline REV] [--instructions] [--no-readme]
 
 What is measured, as a user installs it: each tree (this work tree, and ``--baseline REV``
 exported with ``git archive``) is installed **non-editable** (``pip install . plugins/pytest-jux``,
@@ -22,6 +22,10 @@ assertion-rewritten modules are rewritten on every run) and without it; plus ``j
 Runs alternate round-robin over every (tree, bytecode, configuration) to spread machine noise;
 each figure is the median of ``--runs`` runs. Targets (issue 11): on ≤ +60 ms and installed-but-off
 ≤ +10 ms over blocked, ``jux --help`` ≤ 80 ms, in both bytecode settings.
+
+``--instructions`` runs each configuration once under valgrind's callgrind instead and reports the
+instructions executed: slow (minutes per run), but the same whatever else the machine is doing,
+so before/after differences stay visible on a busy machine where wall-clock medians do not.
 
 Where the time of an enabled run goes is measured in the work tree's venv: ``-X importtime`` of an
 enabled and a blocked run (modules only the enabled run imports, grouped by top-level package,
@@ -265,6 +269,7 @@ def instructions(cmd: list[str], env: dict[str, str]) -> int:
 def instruction_table(configs: dict[str, tuple[list[str], dict[str, str]]], labels: list[str]) -> tuple[list[str], dict[str, int]]:
     counts: dict[str, int] = {}
     for name, (cmd, env) in configs.items():
+        run_once(cmd, env, BENCH)  # warm-up: page cache, rewritten-module cache where written
         counts[name] = instructions(cmd, env)
         print(f"callgrind {name}: {counts[name]:,}", file=sys.stderr)
     lines = [
@@ -335,9 +340,17 @@ def main() -> None:
     configs = configurations(trees, suite, key, cert)
     if args.instructions:
         lines, counts = instruction_table(configs, list(trees))
-        print("\n".join(lines))
+        text = "\n".join([
+            f"{args.tests:,} trivial tests; instructions executed by the pytest process (valgrind callgrind `Ir`, "
+            "one run each, `PYTHONHASHSEED=0`; git child processes not counted), same installs as above:",
+            "",
+            *lines,
+        ])
+        print(text)
         (HERE / "results" / "pytest_plugin_instructions.json").write_text(
             json.dumps({"tests": args.tests, "instructions": counts}, indent=2) + "\n")
+        if not args.no_readme:
+            _write_readme_block("pytest-plugin-instructions", text)
         return
 
     load_before = os.getloadavg()[0]
@@ -387,11 +400,15 @@ def main() -> None:
         {"tests": args.tests, "runs": args.runs, "load_average": [load_before, load_after], "median_ms": med,
          "min_ms": mins, "cpu_median_ms": cpu_med, "phases_ms": phase_ms, "enabled_only_imports_ms": imports_ms,
          "all_ms": times, "all_cpu_ms": cpu_times}, indent=2) + "\n")
-    if args.no_readme:
-        return
+    if not args.no_readme:
+        _write_readme_block("pytest-plugin", text)
+
+
+def _write_readme_block(marker: str, text: str) -> None:
+    """Replace the text between ``<!-- marker:start -->`` and ``<!-- marker:end -->`` in README.md."""
     readme = HERE / "README.md"
     doc = readme.read_text()
-    start, end = "<!-- pytest-plugin:start -->", "<!-- pytest-plugin:end -->"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     doc = doc[: doc.index(start)] + f"{start}\n{text}\n{end}" + doc[doc.index(end) + len(end):]
     readme.write_text(doc)
 

@@ -64,18 +64,36 @@ class BackendInfo:
         name: The name used in configuration.
         target: Where the class lives, ``"package.module:QualifiedName"``.
         plugin: Name of the plugin (entry point or module) that registered it.
-        distribution: Distribution (pip package) providing it, when known.
-        version: Version of that distribution, when known.
+        announced_summary: The summary the plugin announced (``""`` for a class registration).
     """
 
     kind: str
     name: str
     target: str
     plugin: str
-    distribution: str | None = None
-    version: str | None = None
     announced_summary: str = field(default="", repr=False)
-    _loaded: dict[str, type[Any]] = field(default_factory=dict, repr=False, compare=False)
+    dist: importlib.metadata.Distribution | None = field(default=None, repr=False, compare=False)
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def distribution(self) -> str | None:
+        """Name of the distribution (pip package) providing the backend, when known.
+
+        Read from the distribution's metadata on first access (not while the registry is built).
+        """
+        return self._dist_info()[0]
+
+    @property
+    def version(self) -> str | None:
+        """Version of that distribution, when known."""
+        return self._dist_info()[1]
+
+    def _dist_info(self) -> tuple[str | None, str | None]:
+        info = self._loaded.get("dist")
+        if info is None:
+            info = (self.dist.metadata["Name"], self.dist.version) if self.dist is not None else (None, None)
+            self._loaded["dist"] = info
+        return cast("tuple[str | None, str | None]", info)
 
     @property
     def loaded(self) -> bool:
@@ -96,7 +114,7 @@ class BackendInfo:
             cls = _import_target(self)
             _check_class(self.kind, cls, self.plugin, expected=self.name)
             self._loaded["cls"] = cls
-        return cls
+        return cast("type[Any]", cls)
 
     @property
     def summary(self) -> str:
@@ -222,7 +240,7 @@ class Registry:
             autoload = not _truthy(env.get("JUXSDK_DISABLE_PLUGIN_AUTOLOAD"))
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
-        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        self._dists: dict[str, importlib.metadata.Distribution | None] = {}
         if autoload:
             self._load_entry_points()
         for modname in filter(None, (m.strip() for m in env.get("JUXSDK_PLUGINS", "").split(","))):
@@ -260,14 +278,9 @@ class Registry:
                     f"cannot load juxsdk plugin {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}",
                     hint=_REINSTALL_HINT,
                 ) from exc
-            dist = getattr(ep, "dist", None)
-            self._register(
-                plugin,
-                ep.name,
-                (dist.metadata["name"], dist.version) if dist is not None else None,
-            )
+            self._register(plugin, ep.name, getattr(ep, "dist", None))
 
-    def _register(self, plugin: object, name: str, dist: tuple[str | None, str | None] | None) -> None:
+    def _register(self, plugin: object, name: str, dist: importlib.metadata.Distribution | None) -> None:
         if self._pm.is_registered(plugin):
             return
         try:
@@ -277,7 +290,7 @@ class Registry:
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"invalid juxsdk plugin {name!r}: {exc}") from exc
         if registered is not None:
-            self._dists[registered] = dist or (None, None)
+            self._dists[registered] = dist
 
     def _collect(self) -> None:
         seen: dict[str, BackendInfo] = {}
@@ -305,7 +318,7 @@ class Registry:
                     self._backends[kind][info.name] = info
 
     def _info(self, kind: str, item: Any, plugin_name: str) -> BackendInfo:
-        dist, version = self._dists.get(plugin_name, (None, None))
+        dist = self._dists.get(plugin_name)
         if isinstance(item, BackendSpec):
             if not (isinstance(item.name, str) and item.name):
                 raise PluginError(f"plugin {plugin_name!r} announced a {kind} BackendSpec without a name: {item!r}")
@@ -314,10 +327,10 @@ class Registry:
                     f"plugin {plugin_name!r} announced {kind} backend {item.name!r} with target "
                     f"{item.target!r}, not of the form 'package.module:ClassName'"
                 )
-            return BackendInfo(kind, item.name, item.target, plugin_name, dist, version, str(item.summary or ""))
+            return BackendInfo(kind, item.name, item.target, plugin_name, str(item.summary or ""), dist)
         name = _check_class(kind, item, plugin_name)
-        info = BackendInfo(kind, name, f"{item.__module__}:{item.__qualname__}", plugin_name, dist, version,
-                           _doc_summary(item))
+        info = BackendInfo(kind, name, f"{item.__module__}:{item.__qualname__}", plugin_name, _doc_summary(item),
+                           dist)
         info._loaded["cls"] = item
         return info
 

@@ -18,7 +18,8 @@ Configurations, each a fresh ``python -m pytest`` process writing ``--junitxml``
   store (metadata with git, signature, store, ``--junitxml`` replaced by the signed bytes);
 
 each with ``PYTHONDONTWRITEBYTECODE=1`` (common in CI containers: nothing new is cached, so
-assertion-rewritten modules are rewritten on every run) and without it; plus ``jux --help``.
+assertion-rewritten modules are rewritten on every run; pytest's rewritten-module caches are
+deleted before each such run, as a fresh container has none) and without it; plus ``jux --help``.
 Runs alternate round-robin over every (tree, bytecode, configuration) to spread machine noise;
 each figure is the median of ``--runs`` runs. Targets (issue 11): on ≤ +60 ms and installed-but-off
 ≤ +10 ms over blocked, ``jux --help`` ≤ 80 ms, in both bytecode settings.
@@ -154,8 +155,23 @@ def configurations(
     return configs
 
 
+def purge_rewrite_caches(cmd: list[str], env: dict[str, str]) -> None:
+    """Without bytecode, start from no pytest-rewritten ``.pyc`` (as a fresh CI container does).
+
+    pytest reads a cached rewritten module even when it may not write one, so the caches the
+    bytecode-written runs leave in the venv and the suite would otherwise hide the cost.
+    """
+    if env.get("PYTHONDONTWRITEBYTECODE") != "1" or Path(cmd[0]).name == "jux":
+        return
+    venv = Path(cmd[0]).parent.parent
+    for root in (venv / "lib", BENCH / "suite"):
+        for pyc in root.rglob("__pycache__/*-pytest-*.pyc"):
+            pyc.unlink(missing_ok=True)
+
+
 def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Run one process; return (wall ms, CPU ms = user + system time of the child)."""
+    purge_rewrite_caches(cmd, env)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
@@ -257,6 +273,7 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 def instructions(cmd: list[str], env: dict[str, str]) -> int:
     """Instructions the process executes (valgrind's callgrind ``Ir``; child processes such as
     git are not counted). Deterministic to ~0.1 % with a fixed hash seed, whatever else runs."""
+    purge_rewrite_caches(cmd, env)
     env = {**env, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
                           env=env, cwd=BENCH, capture_output=True, text=True)
@@ -268,8 +285,9 @@ def instructions(cmd: list[str], env: dict[str, str]) -> int:
 
 def instruction_table(configs: dict[str, tuple[list[str], dict[str, str]]], labels: list[str]) -> tuple[list[str], dict[str, int]]:
     counts: dict[str, int] = {}
+    for cmd, env in configs.values():  # warm-up: page cache, rewritten-module cache where written
+        run_once(cmd, env, BENCH)
     for name, (cmd, env) in configs.items():
-        run_once(cmd, env, BENCH)  # warm-up: page cache, rewritten-module cache where written
         counts[name] = instructions(cmd, env)
         print(f"callgrind {name}: {counts[name]:,}", file=sys.stderr)
     lines = [

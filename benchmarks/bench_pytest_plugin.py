@@ -57,15 +57,17 @@ WORK = HERE / ".work"
 BENCH = WORK / "pytest-plugin"
 
 TARGETS = {"installed, off": 10.0, "on (RSA-2048)": 60.0}
+NO_BYTECODE = "PYTHONDONTWRITEBYTECODE=1"
+BYTECODE_SETTINGS = (NO_BYTECODE, "bytecode written")
 HELP_TARGET = 80.0
 
 
 # --- set-up ----------------------------------------------------------------------------------
 
 
-def make_suite(root: Path, n_tests: int) -> Path:
-    """Write ``n_tests`` trivial test functions in modules of 100."""
-    suite = root / "suite"
+def make_suite(root: Path, n_tests: int, name: str = "suite") -> Path:
+    """Write ``n_tests`` trivial test functions in modules of 100 into ``root/name``."""
+    suite = root / name
     if suite.exists():
         shutil.rmtree(suite)
     suite.mkdir(parents=True)
@@ -134,44 +136,36 @@ def base_env() -> dict[str, str]:
 
 
 def configurations(
-    trees: dict[str, Path], suite: Path, key: Path, cert: Path
+    trees: dict[str, dict[str, Path]], suites: dict[str, Path], key: Path, cert: Path
 ) -> dict[str, tuple[list[str], dict[str, str]]]:
-    common = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={BENCH / 'out.xml'}", str(suite)]
-    plain = ["blocked", "installed, off", "on (RSA-2048)"]
+    """Every (tree, bytecode setting, configuration) → (command, environment).
+
+    Each bytecode setting has its own venv per tree and its own copy of the suite: runs without
+    bytecode must never find the rewritten ``.pyc`` files that pytest caches in runs with it
+    (pytest reads them even when it may not write), as in a fresh CI container.
+    """
     extra = {
         "blocked": ["-p", "no:jux"],
         "installed, off": [],
         "on (RSA-2048)": ["--jux", f"--jux-key={key}", f"--jux-cert={cert}"],
     }
     configs: dict[str, tuple[list[str], dict[str, str]]] = {}
-    for label, py in trees.items():
-        for bytecode in ("PYTHONDONTWRITEBYTECODE=1", "bytecode written"):
+    for label, venvs in trees.items():
+        for bytecode in BYTECODE_SETTINGS:
+            py = venvs[bytecode]
             env = base_env()
-            if bytecode.startswith("PYTHONDONTWRITEBYTECODE"):
+            if bytecode == NO_BYTECODE:
                 env["PYTHONDONTWRITEBYTECODE"] = "1"
-            for name in plain:
-                configs[f"{label} | {bytecode} | {name}"] = ([str(py), *common, *extra[name]], env)
+            common = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={BENCH / 'out.xml'}",
+                      str(suites[bytecode])]
+            for name, args in extra.items():
+                configs[f"{label} | {bytecode} | {name}"] = ([str(py), *common, *args], env)
             configs[f"{label} | {bytecode} | jux --help"] = ([str(py.parent / "jux"), "--help"], env)
     return configs
 
 
-def purge_rewrite_caches(cmd: list[str], env: dict[str, str]) -> None:
-    """Without bytecode, start from no pytest-rewritten ``.pyc`` (as a fresh CI container does).
-
-    pytest reads a cached rewritten module even when it may not write one, so the caches the
-    bytecode-written runs leave in the venv and the suite would otherwise hide the cost.
-    """
-    if env.get("PYTHONDONTWRITEBYTECODE") != "1" or Path(cmd[0]).name == "jux":
-        return
-    venv = Path(cmd[0]).parent.parent
-    for root in (venv / "lib", BENCH / "suite"):
-        for pyc in root.rglob("__pycache__/*-pytest-*.pyc"):
-            pyc.unlink(missing_ok=True)
-
-
 def run_once(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Run one process; return (wall ms, CPU ms = user + system time of the child)."""
-    purge_rewrite_caches(cmd, env)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
@@ -273,7 +267,6 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 def instructions(cmd: list[str], env: dict[str, str]) -> int:
     """Instructions the process executes (valgrind's callgrind ``Ir``; child processes such as
     git are not counted). Deterministic to ~0.1 % with a fixed hash seed, whatever else runs."""
-    purge_rewrite_caches(cmd, env)
     env = {**env, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
                           env=env, cwd=BENCH, capture_output=True, text=True)
@@ -295,7 +288,7 @@ def instruction_table(configs: dict[str, tuple[list[str], dict[str, str]]], labe
         "|---|---|---|---:|---:|---:|",
     ]
     for label in labels:
-        for bytecode in ("PYTHONDONTWRITEBYTECODE=1", "bytecode written"):
+        for bytecode in BYTECODE_SETTINGS:
             base = counts[f"{label} | {bytecode} | blocked"]
             for name in ("blocked", "installed, off", "on (RSA-2048)", "jux --help"):
                 n = counts[f"{label} | {bytecode} | {name}"]
@@ -307,6 +300,42 @@ def instruction_table(configs: dict[str, tuple[list[str], dict[str, str]]], labe
     return lines, counts
 
 
+#: What an enabled, signing run imports beyond pytest, in import order, by group.
+IMPORT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("cryptography (x509, serialization, pkcs12, rsa, ec, padding)",
+     ("cryptography.x509", "cryptography.hazmat.primitives.serialization",
+      "cryptography.hazmat.primitives.serialization.pkcs12", "cryptography.hazmat.primitives.asymmetric.rsa",
+      "cryptography.hazmat.primitives.asymmetric.ec", "cryptography.hazmat.primitives.asymmetric.padding")),
+    ("lxml.etree", ("lxml.etree",)),
+    ("signxml", ("signxml",)),
+    ("attrs", ("attrs",)),
+    ("cattrs", ("cattrs", "cattrs.gen", "cattrs.errors")),
+    ("filelock (filesystem store)", ("filelock",)),
+    ("tomllib, platformdirs", ("tomllib", "platformdirs")),
+    ("juxsdk: client, config, registry, junit, metadata, xmldsig, trust (+ models, protocols, errors…)",
+     ("juxsdk.client", "juxsdk.config", "juxsdk.registry", "juxsdk.junit", "juxsdk.metadata", "juxsdk.xmldsig",
+      "juxsdk.trust")),
+    ("juxsdk_backends: file_key, filesystem", ("juxsdk_backends.file_key", "juxsdk_backends.filesystem")),
+)
+
+
+def import_instructions(py: Path) -> list[str]:
+    """Instructions each import group adds on top of ``import pytest`` and the groups before it."""
+    lines = ["| imported after pytest (cumulative, in this order) | instructions (M) |", "|---|---:|"]
+    modules: list[str] = ["pytest"]
+    previous = instructions([str(py), "-c", "import pytest"], base_env())
+    total = 0
+    for label, group in IMPORT_GROUPS:
+        modules += group
+        code = f"import importlib\nfor m in {modules!r}: importlib.import_module(m)"
+        count = instructions([str(py), "-c", code], base_env())
+        lines.append(f"| {label} | {(count - previous) / 1e6:,.0f} |")
+        total += count - previous
+        previous = count
+    lines.append(f"| all of the above | {total / 1e6:,.0f} |")
+    return lines
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -316,7 +345,7 @@ def table(labels: list[str], med: dict[str, float], mins: dict[str, float], cpu:
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for label in labels:
-        for bytecode in ("PYTHONDONTWRITEBYTECODE=1", "bytecode written"):
+        for bytecode in BYTECODE_SETTINGS:
             base = med[f"{label} | {bytecode} | blocked"]
             cpu_base = cpu[f"{label} | {bytecode} | blocked"]
             for name in ("blocked", "installed, off", "on (RSA-2048)", "jux --help"):
@@ -343,19 +372,33 @@ def main() -> None:
     ap.add_argument("--tests", type=int, default=1000, help="number of trivial tests in the suite")
     ap.add_argument("--baseline", metavar="REV", help="also measure this git revision (e.g. main), interleaved")
     ap.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    ap.add_argument("--import-instructions", action="store_true",
+                    help="only count the instructions of the imports an enabled run needs, per library "
+                    "(valgrind), in the work tree's venv")
     ap.add_argument("--instructions", action="store_true",
                     help="only count instructions under valgrind (one run per configuration, slow, but "
                     "independent of other load); written to results/pytest_plugin_instructions.json")
     args = ap.parse_args()
 
     BENCH.mkdir(parents=True, exist_ok=True)
-    suite = make_suite(BENCH, args.tests)
+    if args.import_instructions:
+        text = "\n".join(import_instructions(install("worktree", REPO)))
+        print(text)
+        if not args.no_readme:
+            _write_readme_block("pytest-plugin-imports", text)
+        return
+    suites = {NO_BYTECODE: make_suite(BENCH, args.tests, "suite-nobytecode"),
+              "bytecode written": make_suite(BENCH, args.tests, "suite")}
+    suite = suites["bytecode written"]
     key, cert = make_keys(BENCH)
-    trees: dict[str, Path] = {}
+    trees: dict[str, dict[str, Path]] = {}
     if args.baseline:
-        trees[f"before ({args.baseline})"] = install("baseline", export_tree(args.baseline))
-    trees["after" if args.baseline else "this tree"] = install("worktree", REPO)
-    configs = configurations(trees, suite, key, cert)
+        source = export_tree(args.baseline)
+        trees[f"before ({args.baseline})"] = {NO_BYTECODE: install("baseline-nobytecode", source),
+                                              "bytecode written": install("baseline", source)}
+    trees["after" if args.baseline else "this tree"] = {NO_BYTECODE: install("worktree-nobytecode", REPO),
+                                                        "bytecode written": install("worktree", REPO)}
+    configs = configurations(trees, suites, key, cert)
     if args.instructions:
         lines, counts = instruction_table(configs, list(trees))
         text = "\n".join([
@@ -388,7 +431,7 @@ def main() -> None:
     mins = {name: min(v) for name, v in times.items()}
     cpu_med = {name: statistics.median(v) for name, v in cpu_times.items()}
     labels = list(trees)
-    py = trees[labels[-1]]
+    py = trees[labels[-1]]["bytecode written"]
     env = base_env()
     phase_ms = phases(py, suite, key, cert, env)
     imports_ms = import_costs(py, suite, key, cert, env)

@@ -141,10 +141,10 @@ def _spec_plugin(*specs):
 def test_every_builtin_spec_matches_its_class() -> None:
     reg = Registry(plugins=[juxsdk_backends.hooks], autoload=False)
     infos = reg.backends()
-    assert {(i.kind, i.name) for i in infos} == {
+    assert {(i.kind, i.name) for i in infos} >= {
         ("signer", "file"), ("signer", "pkcs11"), ("store", "filesystem"), ("store", "s3"), ("publisher", "http"),
     }
-    for info in infos:
+    for info in infos:  # every entry of juxsdk_backends.hooks, including ones added later
         cls = info.cls
         assert cls.name == info.name
         assert info.target == f"{cls.__module__}:{cls.__qualname__}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,6 +30,10 @@ from .junit import add_properties, parse_report
 from .limits import read_bounded
 from .models import PublishReceipt, Report, SignedReport, StoredReport
 from .protocols import Publisher, Signer, Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import JuxConfig
+    from .registry import Registry
 
 __all__ = ["STORAGE_MODES", "Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
 
@@ -201,13 +205,16 @@ class Jux:
     @classmethod
     def from_config(
         cls,
-        config: Any = None,
+        config: JuxConfig | None = None,
         *,
-        registry: Any = None,
+        registry: Registry | None = None,
         metadata: bool | None = None,
         **load_kwargs: Any,
     ) -> Jux:
         """Build the pipeline named by configuration.
+
+        Every backend is built by :meth:`juxsdk.registry.Registry.create`; only the selected
+        backends' modules are imported.
 
         Args:
             config: A :class:`juxsdk.config.JuxConfig`; default ``load_config(**load_kwargs)``.
@@ -221,6 +228,8 @@ class Jux:
         Raises:
             ConfigError: invalid configuration, unknown backend name (lists the available
                 ones), or backend options that do not fit.
+            juxsdk.errors.PluginError: a selected backend's plugin cannot be loaded.
+            juxsdk.errors.JuxError: a backend refused its options (e.g. an unreadable key).
         """
         from .config import load_config
         from .registry import Registry
@@ -230,24 +239,25 @@ class Jux:
         if registry is None:
             registry = Registry()
         mode = str(getattr(config.storage_mode, "value", config.storage_mode))
-        built: list[Any] = []
+        built: list[Signer | Store | Publisher] = []
 
         def make(kind: str, name: str) -> Any:
-            info = registry.get(kind, name)
-            options = config.backend_options(name, info.cls.Options)
-            obj = info.cls(options)
+            obj = registry.create(kind, name, config)
             built.append(obj)
             return obj
 
         try:
-            signer = make("signer", config.signer) if (config.sign and config.signer) else None
-            stores = [make("store", n) for n in config.stores] if mode != "api" else []
-            publishers = [make("publisher", n) for n in config.publishers] if mode != "local" else []
+            signer_name = config.active_signer
+            signer: Signer | None = make("signer", signer_name) if signer_name else None
+            stores: list[Store] = [make("store", n) for n in config.stores] if mode != "api" else []
+            publishers: list[Publisher] = (
+                [make("publisher", n) for n in config.publishers] if mode != "local" else []
+            )
             outbox = None
             if mode == "cache":
                 from .outbox import Outbox
 
-                outbox = Outbox.from_config(config) if hasattr(Outbox, "from_config") else Outbox()
+                outbox = Outbox.from_config(config)
             md = config.metadata
             metadata_kwargs: dict[str, Any] | bool = False
             if metadata is None or metadata:

@@ -8,7 +8,7 @@ this module imports no backend module, and a backend's module (with its dependen
 cryptography, filelock, requests, boto3, python-pkcs11…) is imported only when a configuration
 selects it. To add a backend, add one entry to the list of its kind::
 
-    BackendSpec("awskms", "juxsdk_backends.awskms:AwsKmsSigner",
+    BackendSpec("awskms", "juxsdk_backends.awskms.signer:AwsKmsSigner",
                 "Signs with a key held in AWS KMS (the private key never leaves KMS)."),
 
 ``name`` must equal the class's ``name`` attribute and ``summary`` should be the first line of its
@@ -30,7 +30,7 @@ def juxsdk_register_signers() -> list[BackendSpec]:
                     "Signs with a private key read from a file (RSA 2048–4096, EC P-256/P-384)."),
         BackendSpec("pkcs11", "juxsdk_backends.pkcs11:Pkcs11Signer",
                     "Signs with a private key inside a PKCS#11 token (HSM, smart card, SoftHSM2)."),
-        BackendSpec("awskms", "juxsdk_backends.awskms:AwsKmsSigner",
+        BackendSpec("awskms", "juxsdk_backends.awskms.signer:AwsKmsSigner",
                     "Signs with an asymmetric AWS KMS key (RSA 2048–4096, ECC NIST P-256/P-384/P-521)."),
         BackendSpec("sslib", "juxsdk_backends.sslib:SslibSigner",
                     "Signs through a securesystemslib signer (GCP KMS, Azure Key Vault, HashiCorp Vault, key file…)."),

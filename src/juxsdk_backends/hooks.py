@@ -28,7 +28,7 @@ def juxsdk_register_signers() -> list[BackendSpec]:
     return [
         BackendSpec("file", "juxsdk_backends.file_key:FileKeySigner",
                     "Signs with a private key read from a file (RSA 2048–4096, EC P-256/P-384)."),
-        BackendSpec("pkcs11", "juxsdk_backends.pkcs11:Pkcs11Signer",
+        BackendSpec("pkcs11", "juxsdk_backends.pkcs11.signer:Pkcs11Signer",
                     "Signs with a private key inside a PKCS#11 token (HSM, smart card, SoftHSM2)."),
         BackendSpec("awskms", "juxsdk_backends.awskms.signer:AwsKmsSigner",
                     "Signs with an asymmetric AWS KMS key (RSA 2048–4096, ECC NIST P-256/P-384/P-521)."),

@@ -25,10 +25,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadySignedError",
+    "AuditResult",
     "BackendNotFoundError",
     "CertificateValidityError",
     "ConfigError",
     "DigestMismatchError",
+    "EvidenceIndexError",
+    "EvidencePolicy",
+    "Index",
     "Jux",
     "JuxConfig",
     "JuxError",
@@ -36,11 +40,13 @@ __all__ = [
     "NoSignatureError",
     "PermanentPublishError",
     "PluginError",
+    "PolicyError",
     "PublishError",
     "PublishReceipt",
     "Publisher",
     "Registry",
     "Report",
+    "ReportAudit",
     "ReportError",
     "ReportNotFoundError",
     "ReportParseError",
@@ -68,9 +74,11 @@ __all__ = [
     "VerifiedReport",
     "__version__",
     "add_properties",
+    "audit",
     "canonical_hash",
     "collect_metadata",
     "load_config",
+    "load_policy",
     "merge_reports",
     "parse_report",
     "sign_report",
@@ -91,7 +99,9 @@ _LAZY: dict[str, str] = {
             "MultipleSignaturesError",
             "NoSignatureError",
             "PermanentPublishError",
+            "EvidenceIndexError",
             "PluginError",
+            "PolicyError",
             "PublishError",
             "ReportError",
             "ReportNotFoundError",
@@ -140,6 +150,13 @@ _LAZY: dict[str, str] = {
     "merge_reports": "juxsdk.merge",
     "Jux": "juxsdk.client",
     "SubmitResult": "juxsdk.client",
+    # evidence: audit, policy, index
+    "audit": "juxsdk.evidence.runner",
+    "AuditResult": "juxsdk.evidence.results",
+    "ReportAudit": "juxsdk.evidence.results",
+    "EvidencePolicy": "juxsdk.evidence.policy",
+    "load_policy": "juxsdk.evidence.policy",
+    "Index": "juxsdk.evidence.index",
 }
 
 
@@ -160,17 +177,23 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .canonical import canonical_hash
     from .client import Jux, SubmitResult
     from .config import JuxConfig, Secret, load_config
+    from .evidence.index import Index
+    from .evidence.policy import EvidencePolicy, load_policy
+    from .evidence.results import AuditResult, ReportAudit
+    from .evidence.runner import audit
     from .errors import (
         AlreadySignedError,
         BackendNotFoundError,
         CertificateValidityError,
         ConfigError,
         DigestMismatchError,
+        EvidenceIndexError,
         JuxError,
         MultipleSignaturesError,
         NoSignatureError,
         PermanentPublishError,
         PluginError,
+        PolicyError,
         PublishError,
         ReportError,
         ReportNotFoundError,

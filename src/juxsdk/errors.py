@@ -29,11 +29,13 @@ __all__ = [
     "CertificateValidityError",
     "ConfigError",
     "DigestMismatchError",
+    "EvidenceIndexError",
     "JuxError",
     "MultipleSignaturesError",
     "NoSignatureError",
     "PermanentPublishError",
     "PluginError",
+    "PolicyError",
     "PublishError",
     "ReportError",
     "ReportNotFoundError",
@@ -270,3 +272,14 @@ class TransientPublishError(PublishError):
 
 class PermanentPublishError(PublishError):
     """A failure that retrying will not fix (400/401/403/404/413/422…)."""
+
+
+# --- audit: evidence policy and index --------------------------------------------------------
+
+
+class PolicyError(ConfigError):
+    """An evidence policy file is invalid: unknown key, wrong type, bad value, unreadable file."""
+
+
+class EvidenceIndexError(JuxError):
+    """The evidence index (SQLite) cannot be opened, migrated, read or written."""

@@ -47,6 +47,12 @@ LAZY_COMMANDS: dict[str, str] = {
     "publish": "juxsdk.cli.publish:publish",
     "merge": "juxsdk.cli.merge_cmd:merge",
     "queue": "juxsdk.cli.publish:queue",
+    "audit": "juxsdk.cli.audit_cmd:audit",
+    "index": "juxsdk.cli.index_cmd:index",
+    "query": "juxsdk.cli.index_cmd:query",
+    "trends": "juxsdk.cli.trends_cmd:trends",
+    "diff": "juxsdk.cli.trends_cmd:diff",
+    "report": "juxsdk.cli.report_cmd:report",
 }
 
 

@@ -282,9 +282,8 @@ def _converter() -> Any:
         conv.register_structure_hook(kind, _strict(kind))
     conv.register_structure_hook(dt.datetime, _datetime)
     conv.register_structure_hook(Path, _path)
-    conv.register_structure_hook(tuple[str, ...], _seq)
-    conv.register_structure_hook(tuple[Path, ...], _seq)
-    conv.register_structure_hook(dict[str, tuple[str, ...]], _properties)
+    conv.register_structure_hook_func(lambda tp: tp in (tuple[str, ...], tuple[Path, ...]), _seq)
+    conv.register_structure_hook_func(lambda tp: tp == dict[str, tuple[str, ...]], _properties)
     return conv
 
 

@@ -74,10 +74,11 @@ class _Context:
 
 
 def _result(item: _Item, status: str, reasons: Sequence[str], **kwargs: Any) -> ReportAudit:
+    prefix = f"{item.source}: "
     return ReportAudit(
         source=item.source,
         status=status,
-        reasons=tuple(reasons),
+        reasons=tuple(r[len(prefix):] if r.startswith(prefix) else r for r in reasons),
         store=item.store,
         location=item.location,
         stored_at=item.stored_at,

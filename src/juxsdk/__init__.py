@@ -177,10 +177,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .canonical import canonical_hash
     from .client import Jux, SubmitResult
     from .config import JuxConfig, Secret, load_config
-    from .evidence.index import Index
-    from .evidence.policy import EvidencePolicy, load_policy
-    from .evidence.results import AuditResult, ReportAudit
-    from .evidence.runner import audit
     from .errors import (
         AlreadySignedError,
         BackendNotFoundError,
@@ -207,6 +203,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UntrustedKeyError,
         VerificationError,
     )
+    from .evidence.index import Index
+    from .evidence.policy import EvidencePolicy, load_policy
+    from .evidence.results import AuditResult, ReportAudit
+    from .evidence.runner import audit
     from .junit import add_properties, parse_report
     from .merge import merge_reports
     from .metadata import collect_metadata

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_PREFIX",
     "SYSTEM_CONFIG_FILE",
+    "IndexConfig",
     "JuxConfig",
     "MetadataConfig",
     "OutboxConfig",
@@ -278,6 +279,24 @@ class OutboxConfig:
         return self.path if self.path is not None else user_data_dir(environ) / "outbox"
 
 
+@attrs.frozen
+class IndexConfig:
+    """``[index]``: the evidence index (``jux audit``, ``jux query``, ``jux report``…).
+
+    Attributes:
+        path: The SQLite file; ``None`` means ``<user data dir>/index.sqlite3``.
+        on_submit: Record each report ``submit`` signs (verified against the signer's own key)
+            in the index.
+    """
+
+    path: Path | None = None
+    on_submit: bool = True
+
+    def resolved_path(self, environ: Mapping[str, str] | None = None) -> Path:
+        """Return ``path``, or ``<user data dir>/index.sqlite3`` when it is not set."""
+        return self.path if self.path is not None else user_data_dir(environ) / "index.sqlite3"
+
+
 def _repr_backends(backends: Mapping[str, Mapping[str, Any]]) -> str:
     # repr() never shows option strings: a plain-text secret may be among them.
     return repr({name: {k: _masked_python(v) for k, v in opts.items()} for name, opts in backends.items()})
@@ -311,6 +330,7 @@ class JuxConfig:
             :class:`StorageMode`).
         metadata: Provenance properties (:class:`MetadataConfig`).
         outbox: The publish queue (:class:`OutboxConfig`).
+        index: The evidence index (:class:`IndexConfig`).
         backends: Raw option tables keyed by backend name, as merged from all layers (treat as
             read-only); turn one into the backend's ``Options`` with :meth:`backend_options`.
             String values are masked in ``repr``.
@@ -328,6 +348,7 @@ class JuxConfig:
     storage_mode: StorageMode = StorageMode.LOCAL
     metadata: MetadataConfig = attrs.field(factory=MetadataConfig)
     outbox: OutboxConfig = attrs.field(factory=OutboxConfig)
+    index: IndexConfig = attrs.field(factory=IndexConfig)
     backends: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=_repr_backends)
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
     files: tuple[Path, ...] = attrs.field(default=(), eq=False)
@@ -1118,7 +1139,7 @@ def _rename_backend(dotted: str, old: str, new: str) -> str:
 
 
 _CORE_KEYS: Final = ("project", "signer", "sign", "stores", "publishers", "storage_mode")
-_SECTIONS: Final = ("metadata", "outbox")
+_SECTIONS: Final = ("metadata", "outbox", "index")
 
 
 def _env_entries(env: Mapping[str, str], *, skip: AbstractSet[str],
@@ -1581,6 +1602,8 @@ _CORE_DOCS: Final[Mapping[str, str]] = {
     "outbox.max_attempts": "publish attempts before an entry becomes a dead letter",
     "outbox.backoff_base": "seconds before the first retry (doubles each attempt)",
     "outbox.backoff_max": "upper bound of the retry delay, in seconds",
+    "index.path": "evidence index file (default: <user data dir>/index.sqlite3)",
+    "index.on_submit": "record reports signed by `jux submit` in the evidence index",
 }
 
 
@@ -1706,7 +1729,7 @@ def init_config_text(
     out.append(f"publishers = {_render(list(publishers))}")
     out.append(f"# {_CORE_DOCS['storage_mode']}")
     out.append(f"storage_mode = {_toml_str(mode.value)}")
-    for section in ("metadata", "outbox"):
+    for section in ("metadata", "outbox", "index"):
         out += ["", f"[{'.'.join(p for p in (root, section) if p)}]"]
         obj = getattr(defaults, section)
         for f in attrs.fields(type(obj)):

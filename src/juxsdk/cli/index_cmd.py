@@ -9,7 +9,16 @@ from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, JuxGroup, echo_json, get_state, global_options, load_config, short_hash
+from ._common import (
+    CONTEXT_SETTINGS,
+    JuxCommand,
+    JuxGroup,
+    echo_json,
+    get_state,
+    global_options,
+    load_config,
+    short_hash,
+)
 from ._evidence import (
     at_option,
     build_trust,

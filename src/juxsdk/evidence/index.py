@@ -27,14 +27,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from ..errors import EvidenceIndexError, ReportNotFoundError
-from ..models import ReportSummary
 from .results import ReportAudit
+from .rows import IndexedReport, TestRow, _parse_ts, ts
 from .testcases import STATUSES, TestOutcome, test_id
 
 __all__ = ["INDEX_FILE_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Index", "IndexedReport", "TestRow", "default_path"]
+
 
 #: File name of the index inside the user data directory.
 INDEX_FILE_NAME = "index.sqlite3"
@@ -97,146 +96,6 @@ def default_path() -> Path:
     from ..config import user_data_dir
 
     return user_data_dir() / INDEX_FILE_NAME
-
-
-def ts(value: dt.datetime | None) -> str | None:
-    """A UTC time as sortable ISO 8601 text (``2025-01-31T12:00:00.000000Z``); naive = UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_ts(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@attrs.frozen
-class IndexedReport:
-    """One report as the index knows it (a ``reports`` row).
-
-    Attributes:
-        canonical_hash: ``sha256:<hex>``.
-        verified: True when its last verification succeeded (only then is it evidence).
-        project: Verified ``project`` property.
-        claimed_project: What an unverified report claims (not evidence).
-        branch: Verified ``git:branch``.
-        commit: Verified ``git:commit``.
-        run_time: Verified ``jux:timestamp``.
-        time: ``run_time``, else the store's ``stored_at``, else ``verified_at`` (for ordering).
-        summary: Verified counts (None when not verified).
-        signer: Certificate subject, else key fingerprint.
-        algorithm, key_fingerprint, certificate_fingerprint, certificate_subject: The signer.
-        trust: Why the signer was trusted.
-        verified_at: When the last verification was made.
-        error, error_type: Why it did not verify.
-        policy: Label of the last policy that selected it.
-        policy_ok: That policy's verdict (None: no policy has judged it).
-        violations: That policy's violations.
-        store, location, source, stored_at: Where it was found (store metadata).
-        has_tests: True when its per-test outcomes are indexed.
-    """
-
-    canonical_hash: str
-    verified: bool
-    project: str | None
-    claimed_project: str | None
-    branch: str | None
-    commit: str | None
-    run_time: dt.datetime | None
-    time: dt.datetime
-    summary: ReportSummary | None
-    signer: str | None
-    algorithm: str | None
-    key_fingerprint: str | None
-    certificate_fingerprint: str | None
-    certificate_subject: str | None
-    trust: str | None
-    verified_at: dt.datetime
-    error: str | None
-    error_type: str | None
-    policy: str | None
-    policy_ok: bool | None
-    violations: tuple[str, ...]
-    store: str | None
-    location: str | None
-    source: str | None
-    stored_at: dt.datetime | None
-    has_tests: bool
-
-    @property
-    def evidence(self) -> bool:
-        """True when it verified and no policy has found a violation."""
-        return self.verified and self.policy_ok is not False
-
-    @classmethod
-    def _from_row(cls, row: Sequence[Any]) -> IndexedReport:
-        (h, verified, project, claimed, branch, commit, run_time, sort_time, tests, failures, errors, skipped,
-         duration, suites, signer, algorithm, kfp, cfp, subject, trust, verified_at, error, error_type, policy,
-         policy_ok, violations, store, location, source, stored_at, has_tests) = row
-        summary = None
-        if verified:
-            summary = ReportSummary(tests=tests, failures=failures, errors=errors, skipped=skipped,
-                                    time=duration, suites=suites)
-        return cls(
-            canonical_hash=h, verified=bool(verified), project=project, claimed_project=claimed, branch=branch,
-            commit=commit, run_time=_parse_ts(run_time), time=_parse_ts(sort_time),  # type: ignore[arg-type]
-            summary=summary, signer=signer, algorithm=algorithm, key_fingerprint=kfp,
-            certificate_fingerprint=cfp, certificate_subject=subject, trust=trust,
-            verified_at=_parse_ts(verified_at), error=error, error_type=error_type,  # type: ignore[arg-type]
-            policy=policy, policy_ok=None if policy_ok is None else bool(policy_ok),
-            violations=tuple(json.loads(violations)) if violations else (), store=store, location=location,
-            source=source, stored_at=_parse_ts(stored_at), has_tests=bool(has_tests),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        d = attrs.asdict(self, recurse=False)
-        for key in ("run_time", "time", "verified_at", "stored_at"):
-            d[key] = ts(d[key])
-        d["summary"] = self.summary.to_dict() if self.summary else None
-        d["violations"] = list(self.violations)
-        d["evidence"] = self.evidence
-        return d
-
-
-@attrs.frozen
-class TestRow:
-    """One test outcome of an indexed (verified) report.
-
-    Attributes:
-        canonical_hash: The report.
-        project, branch, commit: The report's verified provenance.
-        time: The report's time (see :attr:`IndexedReport.time`).
-        test_id: ``classname.name``.
-        classname, name: The testcase.
-        status: ``passed``, ``failed``, ``error`` or ``skipped``.
-        duration: Seconds.
-        message: Failure, error or skip message (cut at 1000 characters).
-    """
-
-    __test__ = False
-
-    canonical_hash: str
-    project: str | None
-    branch: str | None
-    commit: str | None
-    time: dt.datetime
-    test_id: str
-    classname: str
-    name: str
-    status: str
-    duration: float
-    message: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        d = attrs.asdict(self)
-        d["time"] = ts(self.time)
-        return d
 
 
 def _glob(value: str) -> bool:
@@ -683,7 +542,7 @@ class Index:
             params.append(int(verified))
         if hashes is not None:
             chosen = sorted(set(hashes))
-            where.append(f"{alias}.canonical_hash IN (SELECT value FROM json_each(?))")
+            where.append(f"{alias}.canonical_hash IN (SELECT value FROM json_each(?))")  # noqa: S608
             params.append(json.dumps(chosen))
         return where, params
 
@@ -798,7 +657,9 @@ class Index:
             for h, p, b, c, t, tid, cn, n, s, d, m in self._query(sql, params)
         ]
 
-    def outcome_matrix(self, hashes: Sequence[str], *, tests: Iterable[int] | None = None) -> Iterator[tuple[str, int, str, int]]:
+    def outcome_matrix(
+        self, hashes: Sequence[str], *, tests: Iterable[int] | None = None
+    ) -> Iterator[tuple[str, int, str, int]]:
         """``(canonical_hash, test name id, test_id, status code)`` for the given reports (internal use)."""
         sql = ("SELECT r.canonical_hash, o.test, t.test_id, o.status FROM reports r "
                "CROSS JOIN outcomes o ON o.report_id = r.id CROSS JOIN test_names t ON t.id = o.test "

@@ -80,8 +80,9 @@ def _page(title: str, body: str, *, generated: str) -> str:
     )
 
 
-def _table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: frozenset[int] = frozenset(),
-           row_class: Sequence[str] | None = None, table_id: str | None = None) -> str:
+def _table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]], *,
+           numeric: frozenset[int] = frozenset(), row_class: Sequence[str] | None = None,
+           table_id: str | None = None) -> str:
     head = "".join(f"<th scope=\"col\">{_e(h)}</th>" for h in headers)
     out = [f"<table{f' id={chr(34)}{table_id}{chr(34)}' if table_id else ''}><caption>{_e(caption)}</caption>",
            f"<thead><tr>{head}</tr></thead><tbody>"]
@@ -175,7 +176,8 @@ def _run_body(r: IndexedReport, index: Index, project_page: str | None, *, max_f
     ]))
     parts.append(_table("Results (from the signed content)", ["Tests", "Passed", "Failures", "Errors", "Skipped",
                                                               "Seconds"],
-                        [[str(s.tests), str(s.passed), str(s.failures), str(s.errors), str(s.skipped), f"{s.time:.3f}"]],
+                        [[str(s.tests), str(s.passed), str(s.failures), str(s.errors), str(s.skipped),
+                          f"{s.time:.3f}"]],
                         numeric=frozenset(range(6)), table_id="summary"))
     props = index.properties(r.canonical_hash)
     parts.append(_table("Provenance (signed properties)", ["Property", "Value"],

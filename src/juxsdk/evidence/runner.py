@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import JuxError, VerificationError
+from ..errors import JuxError
 from ..junit import DEFAULT_MAX_BYTES
 from ..models import StoredReport
 from .policy import EvidencePolicy, Selection, evaluate, run_time

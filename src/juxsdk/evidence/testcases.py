@@ -82,7 +82,7 @@ test_id.__test__ = False  # type: ignore[attr-defined]
 
 
 def _message(el: Any) -> str | None:
-    text = el.get("message")
+    text: str | None = el.get("message")
     if not text:
         for line in "".join(el.itertext()).splitlines():
             if line.strip():

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -207,7 +208,7 @@ def flaky_tests(
             verdicts = [(pos, s in (1, 2), c) for pos, s, c in seen if s != 3]
             if not verdicts:
                 continue
-            flips = sum(1 for a, b in zip(verdicts, verdicts[1:], strict=False) if a[1] != b[1])
+            flips = sum(1 for a, b in itertools.pairwise(verdicts) if a[1] != b[1])
             per_commit: dict[str, set[bool]] = defaultdict(set)
             for _, failed, commit in verdicts:
                 if commit:
@@ -250,7 +251,7 @@ class ReportDiff:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        d = {k: list(v) for k, v in attrs.asdict(self).items() if k != "unchanged"}
+        d: dict[str, Any] = {k: list(v) for k, v in attrs.asdict(self).items() if k != "unchanged"}
         d["unchanged"] = self.unchanged
         return d
 

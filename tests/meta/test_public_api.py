@@ -24,6 +24,9 @@ EXPECTED = {
     "UnsafeAcceptAnyKey", "UnsupportedAlgorithmError", "UntrustedKeyError", "VerificationError",
     "VerifiedReport", "__version__", "add_properties", "canonical_hash", "collect_metadata",
     "load_config", "merge_reports", "parse_report", "sign_report", "verify_report",
+    # evidence: audit, policy, index
+    "AuditResult", "EvidenceIndexError", "EvidencePolicy", "Index", "PolicyError", "ReportAudit", "audit",
+    "load_policy",
 }
 
 

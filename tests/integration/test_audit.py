@@ -41,7 +41,7 @@ def _run(args: list[str], env_dir: Path, **kw) -> subprocess.CompletedProcess[st
 
 
 def test_jux_audit_names_exactly_the_bad_reports(audited_store, tmp_path) -> None:
-    base, store, corpus, policy, config = audited_store
+    _base, _store, corpus, policy, config = audited_store
     assert len(corpus.kinds) >= 250
     index = tmp_path / "index.sqlite3"
     junit = tmp_path / "audit.xml"
@@ -88,7 +88,7 @@ def test_jux_audit_names_exactly_the_bad_reports(audited_store, tmp_path) -> Non
 
 
 def test_audit_table_and_exit_code_when_everything_complies(audited_store, tmp_path, rsa_keys) -> None:
-    base, store, corpus, policy, config = audited_store
+    _base, store, corpus, policy, _config = audited_store
     good = sorted(corpus.of("good") - corpus.zero_tests)[:5]
     files = []
     for i, h in enumerate(good):
@@ -104,7 +104,7 @@ def test_audit_table_and_exit_code_when_everything_complies(audited_store, tmp_p
 
 
 def test_audit_selection_leaves_other_projects_unaudited(audited_store, tmp_path) -> None:
-    base, store, corpus, policy, config = audited_store
+    _base, store, corpus, policy, _config = audited_store
     result = juxsdk.audit([store], policy=juxsdk.load_policy(policy), jobs=1,
                           select=juxsdk.load_policy(policy).select.__class__(projects=("corpus",)))
     audited = {r.canonical_hash for r in result.reports}

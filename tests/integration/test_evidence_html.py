@@ -37,8 +37,9 @@ def _browser():
 
 
 def test_html_report_in_headless_chromium(tmp_path, rsa_keys, ec_keys) -> None:
-    from juxsdk_backends.filesystem import FilesystemStore
     from selenium.webdriver.common.by import By
+
+    from juxsdk_backends.filesystem import FilesystemStore
 
     root = tmp_path / "reports"
     store = FilesystemStore(FilesystemStore.Options(root=root))

@@ -71,6 +71,7 @@ class _Context:
     at: dt.datetime | None
     now: dt.datetime
     max_bytes: int
+    index_path: str | None = None
 
 
 def _result(item: _Item, status: str, reasons: Sequence[str], **kwargs: Any) -> ReportAudit:
@@ -138,6 +139,8 @@ def check(item: _Item, ctx: _Context) -> ReportAudit:
     selected = ctx.selection.matches(verified.project, run_time(verified.properties) or item.stored_at)
     policy = ctx.policy if selected else None
     testcases = None
+    if item.tests and item.canonical_hash is None and _indexed(ctx, verified.canonical_hash):
+        item = attrs.evolve(item, tests=False)  # a file whose outcomes the index already holds
     try:
         if item.tests or (policy is not None and policy.needs_testcases):
             testcases = verified_testcases(data, verified)
@@ -159,6 +162,26 @@ def check(item: _Item, ctx: _Context) -> ReportAudit:
 
 
 _WORKER_CONTEXT: _Context | None = None
+_READERS: dict[str, Any] = {}
+
+
+def _indexed(ctx: _Context, canonical_hash: str) -> bool:
+    """True when the index already holds this report's outcomes (read-only look-up, any process)."""
+    import sqlite3
+
+    if ctx.index_path is None:
+        return False
+    try:
+        db = _READERS.get(ctx.index_path)
+        if db is None:
+            uri = Path(ctx.index_path).resolve().as_uri() + "?mode=ro"
+            db = _READERS[ctx.index_path] = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+        row = db.execute(
+            "SELECT 1 FROM reports WHERE canonical_hash = ? AND verified = 1 AND has_tests = 1", (canonical_hash,)
+        ).fetchone()
+    except sqlite3.Error:
+        return False  # cannot tell: read the outcomes again
+    return row is not None
 
 
 def _init_worker(ctx: _Context) -> None:
@@ -317,6 +340,8 @@ def _run(
         return index is not None and not index.has_testcases(canonical_hash)
 
     items = _items(sources, wants_tests, files_want_tests=index is not None)
+    if index is not None:
+        ctx = attrs.evolve(ctx, index_path=str(index.path))
     carried = portable(ctx.trust) if jobs > 1 else None
     if carried is None:
         results = _in_process(items, ctx)

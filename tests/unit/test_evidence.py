@@ -190,3 +190,27 @@ def test_submit_keeps_the_index_current_and_cache_clean_keeps_last_and_policy_ev
     assert out.exit_code == 0 and len(list(store.list())) == 2
     out = runner.invoke(cli, ["--config", str(cfg), "cache", "clean"])
     assert out.exit_code == 2 and "--keep-last" in out.output
+
+
+def test_reaudit_reads_outcomes_only_for_reports_the_index_lacks(tmp_path, rsa_keys, monkeypatch) -> None:
+    import juxsdk.evidence.testcases as testcases_module
+
+    signer = rsa_keys.signer()
+    for i in range(3):
+        data = generate_report(tests=5, failures=1, properties=[("run", str(i))])
+        (tmp_path / f"r{i}.xml").write_bytes(signed(data, signer, provenance("p"), f"r{i}").data)
+    trust = juxsdk.TrustedCertificates.from_pem_file(rsa_keys.cert_path)
+    calls = []
+    real = testcases_module.verified_testcases
+
+    def counting(data, verified):
+        calls.append(verified.canonical_hash)
+        return real(data, verified)
+
+    monkeypatch.setattr(testcases_module, "verified_testcases", counting)
+    with juxsdk.Index(tmp_path / "i.sqlite3") as idx:
+        first = juxsdk.audit([str(tmp_path)], trust=trust, jobs=1, index=idx)
+        assert len(calls) == 3 and first.ok
+        again = juxsdk.audit([str(tmp_path)], trust=trust, jobs=1, index=idx)
+        assert len(calls) == 3 and again.ok  # nothing walked again
+        assert all(len(idx.testcases(r.canonical_hash)) == 5 for r in again.reports)

@@ -13,7 +13,9 @@ schema is versioned (table ``schema_version``) and upgraded by the migrations in
 :data:`MIGRATIONS` when an index is opened; an index made by a newer juxsdk is refused.
 
 Tables: ``reports`` (one row per canonical hash), ``properties`` (verified properties),
-``test_names`` (each distinct ``classname``/``name`` once) and ``outcomes`` (one row per
+``test_names`` (each distinct ``classname``/``name`` of a project once: a test's identity is
+per project, so a name query with a project filter only ever touches that project's outcomes) and
+``outcomes`` (one row per
 testcase of a report, clustered by report, indexed by test for name queries).
 """
 
@@ -66,8 +68,8 @@ CREATE TABLE properties (
     PRIMARY KEY (report_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE test_names (
-    id INTEGER PRIMARY KEY, classname TEXT NOT NULL, name TEXT NOT NULL, test_id TEXT NOT NULL,
-    UNIQUE (classname, name)
+    id INTEGER PRIMARY KEY, project TEXT NOT NULL, classname TEXT NOT NULL, name TEXT NOT NULL,
+    test_id TEXT NOT NULL, UNIQUE (project, classname, name)
 );
 CREATE TABLE outcomes (
     report_id INTEGER NOT NULL, seq INTEGER NOT NULL, test INTEGER NOT NULL,
@@ -119,7 +121,7 @@ class Index:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_path()
         self._lock = threading.RLock()
-        self._names: dict[tuple[str, str], int] = {}
+        self._names: dict[tuple[str, str, str], int] = {}
         self._in_tx = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,28 +263,30 @@ class Index:
 
     # -- writing --------------------------------------------------------------------------
 
-    def _name_ids(self, outcomes: Sequence[TestOutcome]) -> list[int]:
+    def _name_ids(self, project: str, outcomes: Sequence[TestOutcome]) -> list[int]:
         """The ``test_names`` id of each outcome's test, adding new names (inside the write transaction)."""
         names = self._names
-        missing = list(dict.fromkeys(k for o in outcomes if (k := (o.classname, o.name)) not in names))
+        missing = list(dict.fromkeys(k for o in outcomes if (k := (project, o.classname, o.name)) not in names))
         if missing:
             db = self._db
             # names another writer added since this cache was filled
             for chunk in range(0, len(missing), 500):
-                part = missing[chunk : chunk + 500]
+                part = [[c, n] for _, c, n in missing[chunk : chunk + 500]]
                 for nid, classname, name in db.execute(
-                    "SELECT t.id, t.classname, t.name FROM json_each(?) j "
-                    "JOIN test_names t ON t.classname = j.value ->> 0 AND t.name = j.value ->> 1",
-                    (json.dumps(part),),
+                    "SELECT t.id, t.classname, t.name FROM json_each(?) j JOIN test_names t "
+                    "ON t.project = ? AND t.classname = j.value ->> 0 AND t.name = j.value ->> 1",
+                    (json.dumps(part), project),
                 ):
-                    names[(classname, name)] = int(nid)
+                    names[(project, classname, name)] = int(nid)
             new = [k for k in missing if k not in names]
             if new:  # ids are allocated here: this connection holds the write lock (BEGIN IMMEDIATE)
                 (top,) = db.execute("SELECT coalesce(max(id), 0) FROM test_names").fetchone()
-                rows = [(top + 1 + i, c, n, test_id(c, n)) for i, (c, n) in enumerate(new)]
-                db.executemany("INSERT INTO test_names (id, classname, name, test_id) VALUES (?, ?, ?, ?)", rows)
-                names.update(((c, n), nid) for nid, c, n, _ in rows)
-        return [names[(o.classname, o.name)] for o in outcomes]
+                rows = [(top + 1 + i, p, c, n, test_id(c, n)) for i, (p, c, n) in enumerate(new)]
+                db.executemany(
+                    "INSERT INTO test_names (id, project, classname, name, test_id) VALUES (?, ?, ?, ?, ?)", rows
+                )
+                names.update(((p, c, n), nid) for nid, p, c, n, _ in rows)
+        return [names[(project, o.classname, o.name)] for o in outcomes]
 
     def record(self, audit: ReportAudit, *, policy: str | None = None) -> bool:
         """Record one audit result (in the current transaction).
@@ -379,13 +383,14 @@ class Index:
             [(report_id, i, n, v) for i, (n, v) in enumerate(a.properties)],
         )
         if a.testcases is not None:
-            self._write_outcomes(report_id, a.testcases, replace=had_tests)
+            self._write_outcomes(report_id, a.project or "", a.testcases, replace=had_tests)
 
-    def _write_outcomes(self, report_id: int, outcomes: Sequence[TestOutcome], *, replace: bool) -> None:
+    def _write_outcomes(self, report_id: int, project: str, outcomes: Sequence[TestOutcome], *,
+                        replace: bool) -> None:
         db = self._db
         if replace:
             db.execute("DELETE FROM outcomes WHERE report_id = ?", (report_id,))
-        ids = self._name_ids(outcomes)
+        ids = self._name_ids(project, outcomes)
         codes = _STATUS_CODE
         db.executemany(
             "INSERT INTO outcomes (report_id, seq, test, status, duration, message) VALUES (?, ?, ?, ?, ?, ?)",
@@ -643,6 +648,9 @@ class Index:
             sql = (f"SELECT {columns} FROM test_names t CROSS JOIN outcomes o ON o.test = t.id "  # noqa: S608
                    "CROSS JOIN reports r ON r.id = o.report_id WHERE (t.test_id GLOB ? OR t.name GLOB ?)")
             params = [test, test, *params]
+            if project is not None:  # a test's identity is per project: narrow the names first
+                sql += f" AND t.project {'GLOB' if _glob(project) else '='} ?"
+                params.insert(2, project)
         else:
             sql = (f"SELECT {columns} FROM reports r CROSS JOIN outcomes o ON o.report_id = r.id "  # noqa: S608
                    "CROSS JOIN test_names t ON t.id = o.test WHERE 1")

@@ -660,8 +660,10 @@ class Index:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
+        times: dict[str, Any] = {}  # rows of one report share its time: parse it once
         return [
-            TestRow(h, p, b, c, _parse_ts(t), tid, cn, n, STATUSES[s], d, m)  # type: ignore[arg-type]
+            TestRow(h, p, b, c, times[t] if t in times else times.setdefault(t, _parse_ts(t)),  # type: ignore[arg-type]
+                    tid, cn, n, STATUSES[s], d, m)
             for h, p, b, c, t, tid, cn, n, s, d, m in self._query(sql, params)
         ]
 

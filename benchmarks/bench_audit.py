@@ -129,7 +129,6 @@ def bench_audit(count: int) -> dict[str, float]:
 def bench_query(count: int, tests: int = 1000) -> dict[str, float]:
     import juxsdk
     from juxsdk.evidence.results import ReportAudit
-    from juxsdk.evidence.testcases import TestOutcome
     from juxsdk.models import ReportSummary, SignatureInfo
 
     path = WORK / f"query-{count}.sqlite3"
@@ -140,11 +139,11 @@ def bench_query(count: int, tests: int = 1000) -> dict[str, float]:
             for r in range(count):
                 project, branch = f"proj-{r % 10}", ("main" if r % 3 else f"feature/{r % 7}")
                 outcomes = tuple(
-                    TestOutcome(f"tests.{project}.test_module_{i // 100:03d}", f"test_case_{i:05d}",
-                                "failed" if (i * 7 + r) % 53 == 0 else "passed", 0.01,
-                                "assert 6 == 7" if (i * 7 + r) % 53 == 0 else None)
+                    (f"tests.{project}.test_module_{i // 100:03d}", f"test_case_{i:05d}",
+                     "failed" if (i * 7 + r) % 53 == 0 else "passed", 0.01,
+                     "assert 6 == 7" if (i * 7 + r) % 53 == 0 else None)
                     for i in range(tests))
-                failed = sum(o.status == "failed" for o in outcomes)
+                failed = sum(o[2] == "failed" for o in outcomes)
                 index.record(ReportAudit(
                     source=f"r{r}", status="ok", canonical_hash=f"sha256:{r:064x}",
                     summary=ReportSummary(tests=tests, failures=failed, time=10.0, suites=1),

@@ -70,12 +70,12 @@ def _index_with_history(tmp_path: Path, signer) -> tuple[juxsdk.Index, dict[str,
                                             when=T0 + dt.timedelta(hours=hours)), f"r{i}.xml")
         verified = juxsdk.verify_report(s.data, juxsdk.TrustedPublicKeys([signer.public_key()]))
         from juxsdk.evidence.results import ReportAudit
-        from juxsdk.evidence.testcases import verified_testcases
+        from juxsdk.evidence.testcases import verified_outcome_rows
 
         idx.record(ReportAudit(source=f"r{i}.xml", status="ok", canonical_hash=verified.canonical_hash,
                                summary=verified.summary, properties=verified.properties,
                                signature=verified.signature, trust=verified.trust, verified_at=verified.verified_at,
-                               testcases=verified_testcases(s.data, verified)))
+                               testcases=verified_outcome_rows(s.data, verified)))
         hashes.append(verified.canonical_hash)
     idx.commit()
     return idx, {"hashes": hashes}
@@ -201,13 +201,13 @@ def test_reaudit_reads_outcomes_only_for_reports_the_index_lacks(tmp_path, rsa_k
         (tmp_path / f"r{i}.xml").write_bytes(signed(data, signer, provenance("p"), f"r{i}").data)
     trust = juxsdk.TrustedCertificates.from_pem_file(rsa_keys.cert_path)
     calls = []
-    real = testcases_module.verified_testcases
+    real = testcases_module.verified_outcome_rows
 
     def counting(data, verified):
         calls.append(verified.canonical_hash)
         return real(data, verified)
 
-    monkeypatch.setattr(testcases_module, "verified_testcases", counting)
+    monkeypatch.setattr(testcases_module, "verified_outcome_rows", counting)
     with juxsdk.Index(tmp_path / "i.sqlite3") as idx:
         first = juxsdk.audit([str(tmp_path)], trust=trust, jobs=1, index=idx)
         assert len(calls) == 3 and first.ok

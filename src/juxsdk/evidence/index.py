@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import EvidenceIndexError, ReportNotFoundError
 from .results import ReportAudit
 from .rows import IndexedReport, TestRow, _parse_ts, ts
-from .testcases import STATUSES, TestOutcome, test_id
+from .testcases import STATUSES, Row, TestOutcome, test_id
 
 __all__ = ["INDEX_FILE_NAME", "MIGRATIONS", "SCHEMA_VERSION", "Index", "IndexedReport", "TestRow", "default_path"]
 
@@ -263,10 +263,10 @@ class Index:
 
     # -- writing --------------------------------------------------------------------------
 
-    def _name_ids(self, project: str, outcomes: Sequence[TestOutcome]) -> list[int]:
+    def _name_ids(self, project: str, outcomes: Sequence[Row]) -> list[int]:
         """The ``test_names`` id of each outcome's test, adding new names (inside the write transaction)."""
         names = self._names
-        missing = list(dict.fromkeys(k for o in outcomes if (k := (project, o.classname, o.name)) not in names))
+        missing = list(dict.fromkeys(k for o in outcomes if (k := (project, o[0], o[1])) not in names))
         if missing:
             db = self._db
             # names another writer added since this cache was filled
@@ -286,7 +286,7 @@ class Index:
                     "INSERT INTO test_names (id, project, classname, name, test_id) VALUES (?, ?, ?, ?, ?)", rows
                 )
                 names.update(((p, c, n), nid) for nid, p, c, n, _ in rows)
-        return [names[(project, o.classname, o.name)] for o in outcomes]
+        return [names[(project, o[0], o[1])] for o in outcomes]
 
     def record(self, audit: ReportAudit, *, policy: str | None = None) -> bool:
         """Record one audit result (in the current transaction).
@@ -385,7 +385,7 @@ class Index:
         if a.testcases is not None:
             self._write_outcomes(report_id, a.project or "", a.testcases, replace=had_tests)
 
-    def _write_outcomes(self, report_id: int, project: str, outcomes: Sequence[TestOutcome], *,
+    def _write_outcomes(self, report_id: int, project: str, outcomes: Sequence[Row], *,
                         replace: bool) -> None:
         db = self._db
         if replace:
@@ -394,7 +394,7 @@ class Index:
         codes = _STATUS_CODE
         db.executemany(
             "INSERT INTO outcomes (report_id, seq, test, status, duration, message) VALUES (?, ?, ?, ?, ?, ?)",
-            [(report_id, i, nid, codes[o.status], o.duration, o.message)
+            [(report_id, i, nid, codes[o[2]], o[3], o[4])
              for i, (nid, o) in enumerate(zip(ids, outcomes, strict=True))],
         )
         db.execute("UPDATE reports SET has_tests = 1 WHERE id = ?", (report_id,))

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from ..models import ReportSummary, SignatureInfo
-from .testcases import TestOutcome
+from .testcases import Row
 
 __all__ = ["STATUSES", "AuditResult", "ReportAudit"]
 
@@ -57,8 +57,9 @@ class ReportAudit:
             verified, used only to group it with its project and mark it).
         selected: False when the report is outside the audit's selection (policy ``[select]``
             or the caller's filters): it was verified (and indexed) but not judged.
-        testcases: Verified per-test outcomes, when they were read (only while the audit
-            writes the index; not kept in results).
+        testcases: Verified per-test outcomes as :data:`~juxsdk.evidence.testcases.Row` tuples
+            ``(classname, name, status, duration, message)``, when they were read (only while the
+            audit writes the index; not kept in results).
     """
 
     source: str
@@ -77,7 +78,7 @@ class ReportAudit:
     error_type: str | None = None
     claimed_project: str | None = None
     selected: bool = True
-    testcases: tuple[TestOutcome, ...] | None = attrs.field(default=None, eq=False, repr=False)
+    testcases: tuple[Row, ...] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def verified(self) -> bool:

@@ -110,7 +110,7 @@ def _claims(data: bytes, item: _Item, max_bytes: int) -> tuple[str | None, str |
 def check(item: _Item, ctx: _Context) -> ReportAudit:
     """Verify and judge one report (runs in a worker process, or in this one with ``jobs=1``)."""
     from ..xmldsig import verify_report
-    from .testcases import verified_testcases
+    from .testcases import TestOutcome, verified_outcome_rows
 
     if item.error is not None:
         return _result(item, "error", [item.error.message], error_type=type(item.error).__name__)
@@ -138,16 +138,17 @@ def check(item: _Item, ctx: _Context) -> ReportAudit:
     }
     selected = ctx.selection.matches(verified.project, run_time(verified.properties) or item.stored_at)
     policy = ctx.policy if selected else None
-    testcases = None
+    rows = None
     if item.tests and item.canonical_hash is None and _indexed(ctx, verified.canonical_hash):
         item = attrs.evolve(item, tests=False)  # a file whose outcomes the index already holds
     try:
         if item.tests or (policy is not None and policy.needs_testcases):
-            testcases = verified_testcases(data, verified)
+            rows = verified_outcome_rows(data, verified)
     except JuxError as exc:
         return _result(item, "failed", [exc.message], error_type=type(exc).__name__, **base)
     reasons: tuple[str, ...] = ()
     if policy is not None:
+        testcases = [TestOutcome(*r) for r in rows] if rows is not None and policy.needs_testcases else None
         reasons = evaluate(
             policy, summary=verified.summary, properties=verified.properties, testcases=testcases, now=ctx.now
         )
@@ -156,7 +157,7 @@ def check(item: _Item, ctx: _Context) -> ReportAudit:
         "violation" if reasons else "ok",
         reasons,
         selected=selected,
-        testcases=testcases if item.tests else None,
+        testcases=rows if item.tests else None,
         **base,
     )
 

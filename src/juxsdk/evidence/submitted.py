@@ -38,7 +38,7 @@ def record_submitted(index: Index | str | os.PathLike[str], report: SignedReport
     """
     from ..trust import TrustedPublicKeys
     from ..xmldsig import verify_report
-    from .testcases import verified_testcases
+    from .testcases import verified_outcome_rows
 
     try:
         idx = index if isinstance(index, Index) else Index(os.fspath(index))
@@ -62,7 +62,7 @@ def record_submitted(index: Index | str | os.PathLike[str], report: SignedReport
                 trust=f"signed by this submit's signer ({verified.trust})",
                 verified_at=verified.verified_at,
                 warnings=verified.warnings,
-                testcases=verified_testcases(report.data, verified),
+                testcases=verified_outcome_rows(report.data, verified),
             )
         )
         idx.commit()

@@ -23,7 +23,11 @@ from ..errors import DigestMismatchError
 from ..junit import _local, _to_float, parse_xml
 from ..models import VerifiedReport
 
-__all__ = ["MAX_MESSAGE", "STATUSES", "TestOutcome", "test_id", "verified_testcases"]
+__all__ = ["MAX_MESSAGE", "STATUSES", "Row", "TestOutcome", "test_id", "verified_outcome_rows", "verified_testcases"]
+
+#: A test outcome as a plain tuple ``(classname, name, status, duration, message)``: what audit
+#: workers send to the process that writes the index (cheap to pickle).
+Row = tuple[str, str, str, float, "str | None"]
 
 #: The outcome of a testcase, in the index's order (also its integer code there).
 STATUSES: tuple[str, ...] = ("passed", "failed", "error", "skipped")
@@ -61,6 +65,10 @@ class TestOutcome:
         """``classname.name`` (just ``name`` when there is no classname)."""
         return test_id(self.classname, self.name)
 
+    def as_row(self) -> Row:
+        """``(classname, name, status, duration, message)``."""
+        return (self.classname, self.name, self.status, self.duration, self.message)
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``test_id`` included)."""
         return {
@@ -93,8 +101,8 @@ def _message(el: Any) -> str | None:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-def _walk(root: Any) -> tuple[TestOutcome, ...]:
-    out: list[TestOutcome] = []
+def _walk(root: Any) -> tuple[Row, ...]:
+    out: list[Row] = []
     for case in root.iter("{*}testcase"):
         bits = 0
         detail: dict[int, Any] = {}
@@ -119,19 +127,25 @@ def _walk(root: Any) -> tuple[TestOutcome, ...]:
         if classname is None:
             parent = case.getparent()
             classname = parent.get("name") if parent is not None and _local(parent.tag) == "testsuite" else None
-        out.append(
-            TestOutcome(
-                classname=classname or "",
-                name=case.get("name") or "",
-                status=status,
-                duration=_to_float(case.get("time")),
-                message=_message(el) if el is not None else None,
-            )
-        )
+        out.append((classname or "", case.get("name") or "", status, _to_float(case.get("time")),
+                    _message(el) if el is not None else None))
     return tuple(out)
 
 
 def verified_testcases(data: bytes, verified: VerifiedReport) -> tuple[TestOutcome, ...]:
+    """Every testcase of a verified report, in document order (see :func:`verified_outcome_rows`).
+
+    Returns:
+        One :class:`TestOutcome` per ``<testcase>`` of the signed content.
+
+    Raises:
+        juxsdk.errors.DigestMismatchError: see :func:`verified_outcome_rows`.
+        juxsdk.errors.ReportParseError: see :func:`verified_outcome_rows`.
+    """
+    return tuple(TestOutcome(*row) for row in verified_outcome_rows(data, verified))
+
+
+def verified_outcome_rows(data: bytes, verified: VerifiedReport) -> tuple[Row, ...]:
     """Every testcase of a verified report, in document order.
 
     Args:
@@ -139,7 +153,7 @@ def verified_testcases(data: bytes, verified: VerifiedReport) -> tuple[TestOutco
         verified: The verification result.
 
     Returns:
-        One :class:`TestOutcome` per ``<testcase>`` of the signed content.
+        One :data:`Row` per ``<testcase>`` of the signed content.
 
     Raises:
         juxsdk.errors.DigestMismatchError: ``data`` is not what ``verified`` was verified from

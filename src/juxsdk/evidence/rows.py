@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -118,8 +118,7 @@ class IndexedReport:
         return d
 
 
-@attrs.frozen
-class TestRow:
+class TestRow(NamedTuple):
     """One test outcome of an indexed (verified) report.
 
     Attributes:
@@ -131,9 +130,9 @@ class TestRow:
         status: ``passed``, ``failed``, ``error`` or ``skipped``.
         duration: Seconds.
         message: Failure, error or skip message (cut at 1000 characters).
-    """
 
-    __test__ = False
+    A named tuple: a query may return many thousands of them.
+    """
 
     canonical_hash: str
     project: str | None
@@ -149,6 +148,6 @@ class TestRow:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        d = attrs.asdict(self)
+        d = self._asdict()
         d["time"] = ts(self.time)
         return d

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +41,8 @@ FETCH_AHEAD = 8
 FETCH_THREADS = 4
 #: Results written to the index per transaction.
 COMMIT_EVERY = 64
+#: Audits of fewer reports than this run in the calling process (starting workers costs more).
+SMALL_AUDIT = 8
 
 
 def default_jobs() -> int:
@@ -336,6 +339,7 @@ def _run(
     ctx: _Context,
     jobs: int,
     index: Any,
+    used: list[int] | None = None,
 ) -> Iterator[ReportAudit]:
     def wants_tests(canonical_hash: str) -> bool:
         return index is not None and not index.has_testcases(canonical_hash)
@@ -344,10 +348,17 @@ def _run(
     if index is not None:
         ctx = attrs.evolve(ctx, index_path=str(index.path))
     carried = portable(ctx.trust) if jobs > 1 else None
+    head: list[_Item] = []
+    if carried is not None:  # a handful of reports is done before worker processes would start
+        head = list(itertools.islice(items, SMALL_AUDIT))
+        if len(head) < SMALL_AUDIT:
+            carried = None
+    if used is not None:
+        used.append(1 if carried is None else jobs)
     if carried is None:
-        results = _in_process(items, ctx)
+        results = _in_process(itertools.chain(head, items), ctx)
     else:
-        results = _in_pool(items, attrs.evolve(ctx, trust=carried), jobs)
+        results = _in_pool(itertools.chain(head, items), attrs.evolve(ctx, trust=carried), jobs)
     label = ctx.policy.label if ctx.policy is not None else None
     written = 0
     try:
@@ -458,10 +469,10 @@ def audit(
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     ctx = _context(trust, policy, select, at, now, max_bytes)
-    jobs_used = _jobs(jobs, ctx.trust)
+    used: list[int] = []
     reports: list[ReportAudit] = []
     unselected = 0
-    for result in _run(sources, ctx, jobs_used, index):
+    for result in _run(sources, ctx, _jobs(jobs, ctx.trust), index, used):
         if progress is not None:
             progress(result)
         if result.selected:
@@ -475,5 +486,5 @@ def audit(
         trust=_describe(ctx.trust),
         started=started,
         duration=time.perf_counter() - t0,
-        jobs=jobs_used,
+        jobs=used[0] if used else 1,
     )

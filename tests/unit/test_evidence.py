@@ -214,3 +214,23 @@ def test_reaudit_reads_outcomes_only_for_reports_the_index_lacks(tmp_path, rsa_k
         again = juxsdk.audit([str(tmp_path)], trust=trust, jobs=1, index=idx)
         assert len(calls) == 3 and again.ok  # nothing walked again
         assert all(len(idx.testcases(r.canonical_hash)) == 5 for r in again.reports)
+
+
+def test_a_trust_policy_that_cannot_be_pickled_is_applied_in_process(tmp_path, rsa_keys) -> None:
+    pinned = juxsdk.TrustedCertificates.from_pem_file(rsa_keys.cert_path)
+
+    class Custom:  # a third-party TrustPolicy holding something unpicklable
+        def __init__(self) -> None:
+            self.hook = lambda: None
+
+        def decide(self, chain, key_value, at):
+            return pinned.decide(chain, key_value, at)
+
+    signer = rsa_keys.signer()
+    for i in range(10):
+        data = generate_report(tests=3, properties=[("run", str(i))])
+        (tmp_path / f"r{i}.xml").write_bytes(signed(data, signer, provenance("p"), f"r{i}").data)
+    result = juxsdk.audit([str(tmp_path)], trust=Custom(), jobs=2)
+    assert result.ok and len(result.reports) == 10 and result.jobs == 1
+    pooled = juxsdk.audit([str(tmp_path)], trust=pinned, jobs=2)
+    assert pooled.ok and pooled.jobs == 2

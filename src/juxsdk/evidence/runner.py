@@ -438,6 +438,10 @@ def audit(
         print(result.ok, result.counts)
         Path("audit.xml").write_bytes(result.to_junit_xml())
 
+    Worker processes are started with the ``spawn`` method: a script that calls ``audit`` with
+    ``jobs > 1`` must guard its entry point with ``if __name__ == "__main__":`` (as for any
+    :mod:`multiprocessing` program). Fewer than 8 reports are verified in the calling process.
+
     Args:
         sources: :class:`~juxsdk.Store` objects (every stored report is audited) and files,
             directories (their ``TEST-*.xml``, else every ``*.xml``) or glob patterns.

@@ -11,6 +11,8 @@ command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v git >/dev/null || need+=(git)
+command -v chromium >/dev/null || need+=(chromium)          # the HTML evidence report, in a real browser
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -45,6 +47,7 @@ run_pytest_in() {
 run_pytest() { run_pytest_in .venv "$@"; }
 
 export JUX_REQUIRE_SOFTHSM=1  # SoftHSM2 is installed above: its tests must run, not skip
+export JUX_REQUIRE_CHROMIUM=1  # so is Chromium: the HTML report test must run, not skip
 echo "+ pytest (core)"
 run_pytest -q tests
 echo "+ pytest (pytest-jux plugin, pytest $(.venv/bin/python -c 'import pytest; print(pytest.__version__)'))"

@@ -156,6 +156,8 @@ class Jux:
             keyword arguments for :func:`juxsdk.metadata.collect_metadata`.
         outbox: Durable publish queue (used in ``cache`` mode); default: the user outbox.
         registry: Registry used for metadata hooks.
+        index: Evidence index (path or :class:`~juxsdk.Index`) that records each report this
+            pipeline signs, or None.
 
     Raises:
         ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
@@ -173,6 +175,7 @@ class Jux:
         metadata: bool | Mapping[str, Any] = False,
         outbox: Any = None,
         registry: Any = None,
+        index: Any = None,
     ) -> None:
         mode = str(getattr(storage_mode, "value", storage_mode))
         if mode not in STORAGE_MODES:
@@ -198,6 +201,7 @@ class Jux:
         self.metadata = metadata
         self._outbox = outbox
         self.registry = registry
+        self._index = index
         self._closed = False
 
     # -- construction -------------------------------------------------------------------
@@ -275,6 +279,7 @@ class Jux:
                 metadata=metadata_kwargs,
                 outbox=outbox,
                 registry=registry,
+                index=_submit_index(config),
             )
         except BaseException:
             for obj in built:
@@ -352,12 +357,18 @@ class Jux:
             juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
         """
         loaded = self._load(report, source)
+        signed_here = False
         if isinstance(loaded, Report) and (not loaded.signed or replace):
             if self.signer is not None and not loaded.signed:
                 loaded = self._provenance(loaded, properties)
             if self.signer is not None:
                 loaded = self.sign(loaded, replace=replace)
+                signed_here = True
         stored = self._store(loaded, replace=replace)
+        if signed_here and self._index is not None and isinstance(loaded, SignedReport):
+            from .evidence.submitted import record_submitted
+
+            self._index = record_submitted(self._index, loaded, self.signer, stored)
         published = self._publish(loaded)
         return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
 
@@ -453,6 +464,9 @@ class Jux:
         if self._closed:
             return
         self._closed = True
+        close_index = getattr(self._index, "close", None)
+        if callable(close_index):
+            close_index()
         for backend in (self.signer, *self.stores, *self.publishers):
             if backend is not None:
                 backend.close()
@@ -462,3 +476,11 @@ class Jux:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _submit_index(config: Any) -> Any:
+    """The evidence index path ``submit`` records signed reports in (``[index]``), or None."""
+    section = getattr(config, "index", None)
+    if section is None or not getattr(section, "on_submit", False):
+        return None
+    return section.resolved_path()

@@ -34,6 +34,7 @@ __all__ = [
     "CorruptSidecarError",
     "DigestMismatchError",
     "DoctypeForbiddenError",
+    "EvidenceIndexError",
     "InvalidBase64Error",
     "JuxError",
     "MissingKeyError",
@@ -41,6 +42,7 @@ __all__ = [
     "NoSignatureError",
     "PermanentPublishError",
     "PluginError",
+    "PolicyError",
     "PublishError",
     "ReportError",
     "ReportLimitError",
@@ -392,3 +394,14 @@ class TransientPublishError(PublishError):
 
 class PermanentPublishError(PublishError):
     """A failure that retrying will not fix (400/401/403/404/413/422…)."""
+
+
+# --- audit: evidence policy and index --------------------------------------------------------
+
+
+class PolicyError(ConfigError):
+    """An evidence policy file is invalid: unknown key, wrong type, bad value, unreadable file."""
+
+
+class EvidenceIndexError(JuxError):
+    """The evidence index (SQLite) cannot be opened, migrated, read or written."""

@@ -130,6 +130,7 @@ _LAZY: dict[str, str] = {
             "SignatureInfo",
             "SignedReport",
             "StoredReport",
+            "SubmitResult",
             "VerifiedReport",
         )
     },
@@ -153,7 +154,6 @@ _LAZY: dict[str, str] = {
     "collect_metadata": "juxsdk.metadata",
     "merge_reports": "juxsdk.merge",
     "Jux": "juxsdk.client",
-    "SubmitResult": "juxsdk.client",
 }
 
 
@@ -173,7 +173,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .attestation import Attestation, VerifiedAttestation, attest, verify_attestation
     from .canonical import canonical_hash
-    from .client import Jux, SubmitResult
+    from .client import Jux
     from .config import JuxConfig, Secret, load_config
     from .errors import (
         AlreadySignedError,
@@ -212,6 +212,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SignatureInfo,
         SignedReport,
         StoredReport,
+        SubmitResult,
         VerifiedReport,
     )
     from .protocols import Publisher, Signer, Store

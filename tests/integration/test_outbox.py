@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -18,9 +18,12 @@ from pathlib import Path
 import pytest
 
 from juxsdk.client import PublishOutcome
-from juxsdk.errors import ConfigError, PermanentPublishError, TransientPublishError
+from juxsdk.config import OutboxConfig
+from juxsdk.errors import ConfigError, JuxError, PermanentPublishError, TransientPublishError
 from juxsdk.junit import add_properties, parse_report
-from juxsdk.outbox import Outbox, default_outbox_dir, outcome_to_dict, publish_with_mode
+from juxsdk.outbox import Outbox, default_outbox_dir
+from juxsdk.outbox.db import new_owner, release_owner
+from juxsdk.storage_mode import StorageMode, publish_with_mode
 from juxsdk.testing.server import JuxApiServer
 from juxsdk_backends.http_api import HttpApiPublisher, HttpApiPublisherOptions
 
@@ -51,9 +54,21 @@ def reports(base_report):
     return [add_properties(base_report, {"project": f"proj-{i}"}) for i in range(6)]
 
 
+def _box(path: Path, **config) -> Outbox:
+    config.setdefault("backoff_base", 0.01)
+    config.setdefault("backoff_max", 0.05)
+    return Outbox(OutboxConfig(path=path, **config), busy_timeout=20)
+
+
 @pytest.fixture
 def outbox(tmp_path):
-    return Outbox(tmp_path / "outbox", backoff_base=0.01, backoff_max=0.05, max_attempts=3, lock_timeout=20)
+    return _box(tmp_path / "outbox", max_attempts=3)
+
+
+def _sql(box: Outbox, statement: str, *args) -> list[tuple]:
+    """Run one statement on the outbox database as another program would (tests only)."""
+    with sqlite3.connect(box.database) as conn:
+        return conn.execute(statement, args).fetchall()
 
 
 def _down_url() -> str:
@@ -74,14 +89,30 @@ def test_enqueue_keeps_exact_bytes_and_state(outbox, reports):
     assert e.attempts == 1 and e.last_status == 503 and e.last_error == "server error"
     assert e.next_attempt_at >= now + dt.timedelta(seconds=120)
     assert outbox.read_bytes(e) == r.data
-    state = json.loads((outbox.queue_dir / e.key / "state.json").read_text())
-    assert state["canonical_hash"] == r.canonical_hash and state["created_at"].startswith("2030-01-01")
+    [(h, created)] = _sql(outbox, "SELECT canonical_hash, created_at FROM entries")
+    assert h == r.canonical_hash and outbox.entries()[0].created_at == now
     # idempotent per (hash, publisher): a second enqueue updates the same entry
     e2 = outbox.enqueue(r, "http", err, now=now)
     assert e2.attempts == 2 and len(outbox.entries()) == 1
     outbox.enqueue(r, "other", None, now=now)
     assert len(outbox.entries()) == 2
-    assert not list(outbox.queue_dir.rglob("*.tmp"))
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(1,)]  # the bytes once, for both publishers
+
+
+def test_enqueue_is_all_or_nothing(outbox, reports, monkeypatch):
+    from juxsdk.outbox import db
+
+    outbox.enqueue(reports[0], "http")
+
+    def broken_upsert(conn, entry):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(db, "upsert_entry", broken_upsert)
+    with pytest.raises(JuxError, match="disk I/O error"):
+        outbox.enqueue(reports[1], "http")
+    monkeypatch.undo()
+    assert [e.canonical_hash for e in outbox.entries()] == [reports[0].canonical_hash]
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(1,)]  # the second report's bytes rolled back
 
 
 def test_refused_then_server_started_drain_gives_one_run_each(outbox, reports):
@@ -112,7 +143,7 @@ def test_refused_then_server_started_drain_gives_one_run_each(outbox, reports):
 
 
 def test_backoff_then_retry_makes_entries_due(tmp_path, reports):
-    ob = Outbox(tmp_path / "ob", backoff_base=3600, backoff_max=7200, max_attempts=5)
+    ob = _box(tmp_path / "ob", backoff_base=3600, backoff_max=7200, max_attempts=5)
     with _pub(_down_url()) as down:
         ob.enqueue(reports[0], "http")  # attempts 0: due now
         res = ob.drain({"http": down})
@@ -167,7 +198,7 @@ def test_transient_failures_dead_letter_after_max_attempts(outbox, reports):
 
 
 def test_retry_after_3600_is_queued_with_that_delay(tmp_path, reports):
-    ob = Outbox(tmp_path / "ob", backoff_base=1, backoff_max=10)
+    ob = _box(tmp_path / "ob", backoff_base=1, backoff_max=10)
     with JuxApiServer() as srv, _pub(srv.url, retry_after_cap=1.0) as pub:
         srv.inject(status=429, retry_after=3600)
         t0 = time.monotonic()
@@ -182,13 +213,16 @@ def test_storage_modes(outbox, reports):
     r = reports[0]
     with _pub(_down_url()) as down:
         assert publish_with_mode(r, {"http": down}, "local", outbox) == []
-        [api] = publish_with_mode(r, {"http": down}, "api", outbox)
+        with pytest.raises(TransientPublishError):  # api: a failure is an error
+            publish_with_mode(r, {"http": down}, StorageMode.API, outbox)
         [both] = publish_with_mode(r, {"http": down}, "both", outbox)
-        assert not api.ok and not api.queued and not both.queued
+        assert not both.ok and not both.queued
         assert outbox.entries() == []
         [cache] = publish_with_mode(r, [down], "cache", outbox)
         assert cache.queued and len(outbox.entries()) == 1
-    with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match="needs an outbox"):
+            publish_with_mode(r, [down], "cache", None)
+    with pytest.raises(ConfigError, match="use one of: local, api, both, cache"):
         publish_with_mode(r, {}, "sometimes", outbox)
 
 
@@ -202,7 +236,8 @@ def test_several_publishers_report_each_outcome(outbox, reports, corpus_dir):
     st = outbox.states()[reports[1].canonical_hash]
     assert st.state == "queued" and st.publishers == {"up": "published", "down": "queued"}
     assert isinstance(outcomes[0], PublishOutcome)
-    assert outcome_to_dict(outcomes[0])["receipt"]["status"] == "created"
+    assert outcomes[0].to_dict()["receipt"]["status"] == "created"
+    assert outcomes[1].to_dict()["error"]["type"] == "TransientPublishError"
 
 
 def test_permanent_error_in_cache_mode_is_not_queued(outbox, corpus_dir):
@@ -215,7 +250,7 @@ def test_permanent_error_in_cache_mode_is_not_queued(outbox, corpus_dir):
 
 def test_two_concurrent_drains_never_publish_the_same_item(tmp_path, reports):
     path = tmp_path / "ob"
-    seed = Outbox(path)
+    seed = Outbox(path=path)
     for r in reports:
         seed.enqueue(r, "http")
     with JuxApiServer() as srv:
@@ -224,7 +259,7 @@ def test_two_concurrent_drains_never_publish_the_same_item(tmp_path, reports):
 
         def run():
             with _pub(srv.url) as pub:
-                results.append(Outbox(path, lock_timeout=30).drain({"http": pub}))
+                results.append(Outbox(path=path, busy_timeout=30).drain({"http": pub}))
 
         threads = [threading.Thread(target=run) for _ in range(2)]
         for t in threads:
@@ -239,22 +274,30 @@ def test_two_concurrent_drains_never_publish_the_same_item(tmp_path, reports):
     assert seed.entries() == []
 
 
-def test_entry_lock_makes_a_concurrent_drain_skip_it(outbox, reports):
+def test_an_entry_claimed_by_a_live_drain_is_skipped_until_its_claim_lapses(outbox, reports):
     outbox.enqueue(reports[0], "http")
     outbox.enqueue(reports[1], "http")
-    import filelock
-
     key = outbox.entries()[0].key
-    held = filelock.FileLock(str(outbox.locks_dir / f"{key}.lock"))
-    held.acquire()
+    owner = new_owner()  # another drain of this process, still running
+    far = int((time.time() + 3600) * 1e6)
+    _sql(outbox, "UPDATE entries SET claim = ?, claim_until = ? WHERE canonical_hash = ?", owner, far,
+         "sha256:" + key.split(".")[0])
     try:
         with JuxApiServer() as srv, _pub(srv.url) as pub:
             res = outbox.drain({"http": pub})
             assert len(res.published) == 1 and len(res.skipped) == 1
             assert len(srv.runs) == 1
+            assert [e.key for e in outbox.entries()] == [key]
+            release_owner(owner)  # that drain ended without settling the entry: it is free at once
+            res = outbox.drain({"http": pub})
+            assert [e.key for e, _ in res.published] == [key] and len(srv.runs) == 2
     finally:
-        held.release()
-    assert [e.key for e in outbox.entries()] == [key]
+        release_owner(owner)
+    # a claim whose lease ran out is taken over too, whoever holds it
+    outbox.enqueue(reports[2], "http")
+    _sql(outbox, "UPDATE entries SET claim = 'elsewhere/1/x', claim_until = 1")
+    with JuxApiServer() as srv, _pub(srv.url) as pub:
+        assert len(outbox.drain({"http": pub}).published) == 1
 
 
 DRAIN_SCRIPT = textwrap.dedent(
@@ -264,14 +307,14 @@ DRAIN_SCRIPT = textwrap.dedent(
     from juxsdk_backends.http_api import HttpApiPublisher, HttpApiPublisherOptions
     pub = HttpApiPublisher(HttpApiPublisherOptions(url=sys.argv[2], backoff_base=0.01))
     print("draining", flush=True)
-    Outbox(sys.argv[1]).drain({"http": pub}, force=True)
+    Outbox(path=sys.argv[1]).drain({"http": pub}, force=True)
     """
 )
 
 
 def test_drain_killed_with_sigkill_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, base_report):
     path = tmp_path / "ob"
-    ob = Outbox(path)
+    ob = Outbox(path=path)
     reports = [add_properties(base_report, {"project": f"same-{i}"}) for i in range(10)]
     for r in reports:
         ob.enqueue(r, "http")
@@ -293,9 +336,9 @@ def test_drain_killed_with_sigkill_then_rerun_loses_nothing_and_duplicates_nothi
         assert 3 <= len(srv.runs) < len(reports)
         srv.inject(delay=0, count=0)
         with _pub(srv.url) as pub:
-            res = Outbox(path, lock_timeout=10).drain({"http": pub}, force=True)
+            res = Outbox(path=path, busy_timeout=10).drain({"http": pub}, force=True)
         assert res.ok
-        assert Outbox(path).entries() == []
+        assert Outbox(path=path).entries() == []
         hashes = Counter(r["canonical_hash"] for r in srv.runs)
         assert hashes == Counter(r.canonical_hash for r in reports)  # one run each, none lost
         assert all(n == 1 for n in hashes.values())
@@ -316,18 +359,12 @@ def test_drop_and_ambiguous_prefix(outbox, reports):
 
 
 def test_corrupted_queued_bytes_are_dead_lettered(outbox, reports):
-    e = outbox.enqueue(reports[0], "http")
-    (outbox.queue_dir / e.key / "report.xml").write_bytes(b"<testsuites/>")
+    outbox.enqueue(reports[0], "http")
+    _sql(outbox, "UPDATE blobs SET data = ?", b"<testsuites/>")
     with JuxApiServer() as srv, _pub(srv.url) as pub:
         res = outbox.drain({"http": pub})
         assert len(res.dead) == 1 and "SHA-256 mismatch" in res.dead[0].dead_reason
         assert not srv.submissions
-
-
-def test_entry_without_state_is_ignored(outbox, reports):
-    e = outbox.enqueue(reports[0], "http")
-    (outbox.queue_dir / e.key / "state.json").unlink()  # as after a crash mid-enqueue
-    assert outbox.entries() == []
 
 
 def test_unknown_publisher_entries_are_skipped(outbox, reports):
@@ -337,7 +374,7 @@ def test_unknown_publisher_entries_are_skipped(outbox, reports):
     assert len(outbox.entries()) == 1
 
 
-def test_drain_with_workers_posts_each_entry_once_and_empties_trash(outbox, reports):
+def test_drain_with_workers_posts_each_entry_once_and_deletes_the_bytes(outbox, reports):
     for r in reports:
         outbox.enqueue(r, "http")
     with JuxApiServer() as srv, _pub(srv.url) as pub:
@@ -348,4 +385,5 @@ def test_drain_with_workers_posts_each_entry_once_and_empties_trash(outbox, repo
         assert sorted(seen) == ["published"] * len(reports)
         assert Counter(s.canonical_hash for s in srv.submissions) == Counter(r.canonical_hash for r in reports)
     assert outbox.entries() == []
-    assert list(outbox.trash_dir.iterdir()) == []
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(0,)]
+    assert len(outbox.published_records()) == len(reports)

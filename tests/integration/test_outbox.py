@@ -90,7 +90,8 @@ def test_enqueue_keeps_exact_bytes_and_state(outbox, reports):
     assert e.next_attempt_at >= now + dt.timedelta(seconds=120)
     assert outbox.read_bytes(e) == r.data
     [(h, created)] = _sql(outbox, "SELECT canonical_hash, created_at FROM entries")
-    assert h == r.canonical_hash and outbox.entries()[0].created_at == now
+    assert h == r.canonical_hash and created == round(now.timestamp() * 1e6)  # microseconds since the epoch
+    assert outbox.entries()[0].created_at == now
     # idempotent per (hash, publisher): a second enqueue updates the same entry
     e2 = outbox.enqueue(r, "http", err, now=now)
     assert e2.attempts == 2 and len(outbox.entries()) == 1
@@ -342,6 +343,52 @@ def test_drain_killed_with_sigkill_then_rerun_loses_nothing_and_duplicates_nothi
         hashes = Counter(r["canonical_hash"] for r in srv.runs)
         assert hashes == Counter(r.canonical_hash for r in reports)  # one run each, none lost
         assert all(n == 1 for n in hashes.values())
+
+
+ENQUEUE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from juxsdk.errors import TransientPublishError
+    from juxsdk.junit import parse_report
+    from juxsdk.outbox import Outbox
+    from juxsdk.testing.samples import generate_report
+    path, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    shared = parse_report(generate_report(2, project="shared"))
+    mine = [parse_report(generate_report(2, project=f"{tag}-{i}")) for i in range(n)]
+    print("ready", flush=True)
+    sys.stdin.readline()  # all processes start together, on a fresh outbox
+    box = Outbox(path=path)
+    for r in mine:
+        box.enqueue(r, "http", TransientPublishError("down"))
+        box.enqueue(shared, "http", TransientPublishError("down"))
+    """
+)
+
+
+def test_concurrent_enqueues_from_several_processes_lose_nothing(tmp_path):
+    path, procs, n = tmp_path / "ob", 4, 8
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    running = [subprocess.Popen([sys.executable, "-c", ENQUEUE_SCRIPT, str(path), str(n), f"p{i}"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(procs)]
+    try:
+        for proc in running:
+            assert proc.stdout.readline().strip() == "ready"
+        for proc in running:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        for proc in running:
+            assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()
+    box = Outbox(path=path)
+    entries = {e.project: e for e in box.entries()}
+    assert len(entries) == procs * n + 1
+    assert entries["shared"].attempts == procs * n  # every increment kept: each enqueue is one transaction
+    assert all(entries[f"p{i}-{j}"].attempts == 1 for i in range(procs) for j in range(n))
+    assert all(box.read_bytes(e) for e in entries.values())
 
 
 def test_drop_and_ambiguous_prefix(outbox, reports):

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -56,7 +57,7 @@ class Outbox:
             be gone sooner (a killed process); raise it for publishers slower than that.
 
     Raises:
-        TypeError: ``config`` is not an :class:`~juxsdk.config.OutboxConfig`.
+        TypeError: ``config`` is a path (use ``path=``).
     """
 
     def __init__(
@@ -70,9 +71,8 @@ class Outbox:
     ) -> None:
         if config is None:
             config = OutboxConfig()
-        elif not isinstance(config, OutboxConfig):
-            raise TypeError(f"Outbox() takes an OutboxConfig, not {type(config).__name__}; "
-                            "pass a directory as Outbox(path=...)")
+        elif isinstance(config, str | os.PathLike):
+            raise TypeError("Outbox() takes an OutboxConfig; pass a directory as Outbox(path=...)")
         if path is not None:
             config = attrs.evolve(config, path=Path(path))
         self.config = config
@@ -91,7 +91,9 @@ class Outbox:
             config: A :class:`~juxsdk.config.JuxConfig` or its ``outbox`` section; None = defaults.
             **kwargs: Keyword arguments of :class:`Outbox` (``durable``, ``busy_timeout``, ``lease``).
         """
-        return cls(config.outbox if isinstance(config, JuxConfig) else config, **kwargs)
+        # duck-typed: a JuxConfig has an ``outbox`` section, an OutboxConfig is one
+        section: OutboxConfig | None = getattr(config, "outbox", config)  # type: ignore[arg-type]
+        return cls(section, **kwargs)
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.path)!r})"

@@ -148,13 +148,14 @@ def _read_entry(directory: Path, key: tuple[str, str], kind: str) -> tuple[Queue
         return _from_bytes(key, data, now), data
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, JuxError) as exc:
         reason = f"corrupt outbox entry: state.json could not be imported ({type(exc).__name__})"
-        return QueueEntry(canonical_hash=key[0], publisher=key[1], state="dead", last_error=reason,
-                          dead_reason=reason, created_at=now, updated_at=now, next_attempt_at=now,
-                          size=len(data or b""), sha256=hashlib.sha256(data).hexdigest() if data else ""), data
+        base = _from_bytes(key, data, now) if data is not None else QueueEntry(
+            canonical_hash=key[0], publisher=key[1], created_at=now, updated_at=now, next_attempt_at=now)
+        return attrs.evolve(base, state="dead", dead_reason=base.dead_reason or reason,
+                            last_error=base.last_error or reason), data
 
 
 def _from_bytes(key: tuple[str, str], data: bytes, now: dt.datetime) -> QueueEntry:
-    """An entry whose state was never written: queue it again from its bytes."""
+    """An entry rebuilt from its bytes (its state was never written, or is unreadable): queued."""
     from ..junit import parse_report  # lxml: only for this rare case
 
     base = QueueEntry(canonical_hash=key[0], publisher=key[1], created_at=now, updated_at=now,

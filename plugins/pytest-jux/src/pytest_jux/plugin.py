@@ -55,8 +55,6 @@ INI_KEYS: dict[str, tuple[str, str]] = {
     "jux_strict": ("fail the session when signing/storing/publishing fails", "bool"),
 }
 
-STORAGE_MODES = ("local", "api", "both", "cache")
-
 #: Settings the SDK loader knows: option dest / ini key / JUX_* variable / loader key.
 #: ``kind`` says how to convert: "bool", "str" or "path".
 _SDK_SETTINGS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -92,7 +90,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="certificate (PEM) to embed [ini: jux_cert_path; env: JUX_FILE__CERTIFICATE]")
     group.addoption("--jux-signer", dest="jux_signer", default=None, metavar="NAME",
                     help="signer backend name [ini: jux_signer; env: JUX_SIGNER]")
-    group.addoption("--jux-storage-mode", dest="jux_storage_mode", default=None, choices=STORAGE_MODES,
+    group.addoption("--jux-storage-mode", dest="jux_storage_mode", default=None, metavar="MODE",
                     help="local | api | both | cache [ini: jux_storage_mode; env: JUX_STORAGE_MODE]")
     group.addoption("--jux-publish", action="store_true", dest="jux_publish", default=None,
                     help="publish the report [ini: jux_publish; env: JUX_PUBLISH]")
@@ -219,11 +217,13 @@ def build_settings(config: pytest.Config, environ: Mapping[str, str] | None = No
                 continue
             if kind == "path":
                 value = str((ini_base / Path(str(value)).expanduser()).resolve())
-            elif key == "storage_mode" and value not in STORAGE_MODES:
-                raise pytest.UsageError(
-                    f"pytest-jux: ini key jux_storage_mode = {value!r}; "
-                    f"expected one of {', '.join(STORAGE_MODES)}"
-                )
+        if key == "storage_mode":
+            from juxsdk.storage_mode import StorageMode  # the SDK's one definition of the modes
+
+            if value not in {m.value for m in StorageMode}:
+                where = "--jux-storage-mode" if cli is not None else f"ini key {ini} ="
+                raise pytest.UsageError(f"pytest-jux: {where} {value!r}; "
+                                        f"expected one of {', '.join(m.value for m in StorageMode)}")
         settings.overrides[key] = value
         if key == "backends.http.url":
             settings.add_http_publisher = True

@@ -182,9 +182,10 @@ def test_corrupt_entry_keeps_its_bytes_and_can_be_retried(tmp_path, reports):
 
 
 def test_a_damaged_database_is_a_clear_error(tmp_path, reports):
-    box = _outbox(tmp_path)
-    box.enqueue(reports[0], "http")
-    box.database.write_bytes(b"this is not an SQLite database, just junk " * 200)
+    with _outbox(tmp_path) as earlier:
+        earlier.enqueue(reports[0], "http")
+    earlier.database.write_bytes(b"this is not an SQLite database, just junk " * 200)
+    box = _outbox(tmp_path)  # a later run
     for action in (box.entries, lambda: box.enqueue(reports[1], "http"), lambda: box.drain({})):
         with pytest.raises(JuxError, match=r"outbox database .* is damaged") as ei:
             action()

@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,10 @@ class Outbox:
         self.busy_timeout = float(busy_timeout)
         self.lease = float(lease)
         self._ready = False
-        self._ready_lock = threading.Lock()
+        self._lock = threading.RLock()  # guards the shared connection and the first-open work
+        self._conn: sqlite3.Connection | None = None
+        self._conn_pid = 0
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     def from_config(cls, config: JuxConfig | OutboxConfig | None = None, **kwargs: Any) -> Outbox:
@@ -115,9 +119,14 @@ class Outbox:
 
     # -- connections --------------------------------------------------------------------------
 
-    def open_connection(self, *, create: bool) -> sqlite3.Connection | None:
-        """Open a connection to the database, creating it when ``create`` (and importing a
+    def open_connection(self, *, create: bool, synchronous: str | None = None) -> sqlite3.Connection | None:
+        """Open a new connection to the database, creating it when ``create`` (and importing a
         directory outbox on first use). The caller closes it.
+
+        Args:
+            create: Create the directory and database when they do not exist.
+            synchronous: ``PRAGMA synchronous`` for this connection (default ``FULL``, or ``OFF``
+                when ``durable`` is false).
 
         Returns:
             The connection, or None when ``create`` is false and there is no outbox yet.
@@ -126,33 +135,63 @@ class Outbox:
             sqlite3.Error, OSError: the directory or database cannot be created, opened or migrated.
             JuxError: the database was written by a newer juxsdk.
         """
-        if not create and not self.database.exists() and not needs_migration(self.path):
-            return None
-        db.private_database(self.database)
-        conn = db.connect(self.database, timeout=self.busy_timeout, durable=self.durable)
-        try:
+        with self._lock:
             if not self._ready:
-                with self._ready_lock:
+                if not create and not self.database.exists() and not needs_migration(self.path):
+                    return None
+                db.private_database(self.database)
+            conn = db.connect(self.database, timeout=self.busy_timeout,
+                              synchronous=synchronous or ("FULL" if self.durable else "OFF"))
+            try:
+                if not self._ready:
                     imported = {r[0] for r in conn.execute("SELECT name FROM migrations")}
                     if needs_migration(self.path, imported):
                         migrate(conn, self.path)
                     self._ready = True
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+            except BaseException:
+                conn.close()
+                raise
+            return conn
 
     @contextlib.contextmanager
     def _session(self, *, create: bool) -> Iterator[sqlite3.Connection | None]:
-        """A connection for one operation (None when there is no outbox and ``create`` is
-        false), closed afterwards; database and file errors become one-line JuxErrors."""
-        with self.errors():
-            conn = self.open_connection(create=create)
-            try:
-                yield conn
-            finally:
-                if conn is not None:
-                    conn.close()
+        """The shared connection for one operation (None when there is no outbox and ``create``
+        is false); database and file errors become one-line JuxErrors.
+
+        One connection per :class:`Outbox`, kept open (closing the last connection of a WAL
+        database checkpoints it: doing that per operation would double the cost of an enqueue)
+        and used by one thread at a time. A forked child opens its own.
+        """
+        with self._lock, self.errors():
+            if self._conn is not None and self._conn_pid != os.getpid():
+                self._forget()  # inherited over fork(): the parent's to close, never ours to use
+            if self._conn is None:
+                conn = self.open_connection(create=create)
+                if conn is None:
+                    yield None
+                    return
+                self._conn, self._conn_pid = conn, os.getpid()
+                self._finalizer = weakref.finalize(self, conn.close)
+            yield self._conn
+
+    def _forget(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._conn = self._finalizer = None
+
+    def close(self) -> None:
+        """Close the shared connection (the outbox opens a new one when used again). Idempotent."""
+        with self._lock:
+            conn = self._conn if self._conn_pid == os.getpid() else None
+            self._forget()
+            if conn is not None:
+                conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:

@@ -6,7 +6,8 @@ epoch, UTC::
     entries    one row per (canonical hash, publisher): state queued|dead, attempts,
                next_attempt_at, last error/status/details, dead_reason, report metadata,
                sha256 of the exact bytes, and a drain's claim (owner, claim_until)
-    blobs      sha256 -> the exact report bytes (shared by the entries of every publisher)
+    blobs      sha256 -> the exact report bytes (shared by the entries of every publisher;
+               a drain deletes the bytes of the entries it published once, at its end)
     published  the latest receipt per (canonical hash, publisher), for ``jux cache list``
     migrations directory-outbox backups already imported (see :mod:`juxsdk.outbox.legacy`)
 
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS entries (
     UNIQUE (canonical_hash, publisher)
 );
 CREATE INDEX IF NOT EXISTS entries_by_state ON entries (state, created_at);
+CREATE INDEX IF NOT EXISTS entries_by_bytes ON entries (sha256);
 CREATE TABLE IF NOT EXISTS blobs (
     sha256 TEXT PRIMARY KEY,
     data   BLOB NOT NULL
@@ -160,13 +162,15 @@ def private_database(path: Path) -> None:
 # --- connections -----------------------------------------------------------------------------
 
 
-def connect(path: Path, *, timeout: float, durable: bool) -> sqlite3.Connection:
+def connect(path: Path, *, timeout: float, synchronous: str = "FULL") -> sqlite3.Connection:
     """Open the outbox database (it must exist), in WAL mode, with the schema in place.
 
     Args:
         path: The database file.
         timeout: How long a statement waits for another process's write lock, seconds.
-        durable: ``synchronous=FULL`` (else ``OFF``).
+        synchronous: ``PRAGMA synchronous``: ``FULL`` (every commit fsynced), ``NORMAL`` (in
+            WAL mode: safe against a killed process, a power loss may undo the last commits),
+            or ``OFF``.
 
     Raises:
         sqlite3.Error: not a database, damaged, locked past ``timeout``.
@@ -176,7 +180,9 @@ def connect(path: Path, *, timeout: float, durable: bool) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA trusted_schema = OFF")
         _wal(conn, timeout)
-        conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
+        if synchronous not in ("FULL", "NORMAL", "OFF"):
+            raise ValueError(f"synchronous = {synchronous!r}")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise JuxError(f"the outbox {path} was written by a newer juxsdk (schema {version})",
@@ -452,6 +458,11 @@ def put_blob(conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
     """Keep ``data`` under its SHA-256 hex (no-op when it is already there)."""
     if conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha256,)).fetchone() is None:
         conn.execute("INSERT INTO blobs (sha256, data) VALUES (?, ?)", (sha256, data))
+
+
+def drop_unused_blobs(conn: sqlite3.Connection) -> None:
+    """Delete every report's bytes no entry refers to (a drain's published ones, leftovers)."""
+    conn.execute("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM entries)")
 
 
 def drop_blob_if_unused(conn: sqlite3.Connection, sha256: object) -> None:

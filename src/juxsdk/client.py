@@ -340,13 +340,15 @@ class Jux:
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every backend. Idempotent."""
+        """Close every backend and the outbox's database connection. Idempotent."""
         if self._closed:
             return
         self._closed = True
         for backend in (self.signer, *self.stores, *self.publishers):
             if backend is not None:
                 backend.close()
+        if self._outbox is not None:
+            self._outbox.close()  # its database connection (it reopens if used again)
 
     def __enter__(self) -> Jux:
         return self

@@ -147,7 +147,7 @@ def publish_with_mode(
         return []
     if mode is StorageMode.CACHE and outbox is None:
         raise ConfigError("storage_mode 'cache' needs an outbox to keep failed publishes in",
-                          hint="pass an juxsdk.outbox.Outbox (Outbox.from_config(config))")
+                          hint="pass a juxsdk.outbox.Outbox (Outbox.from_config(config))")
     items: list[tuple[str, Publisher]] = (
         list(publishers.items()) if isinstance(publishers, Mapping) else [(p.name, p) for p in publishers]
     )

@@ -81,6 +81,52 @@ def test_default_dir_is_in_user_data_dir(monkeypatch, tmp_path):
     assert Outbox().path == tmp_path / "data" / "outbox"
 
 
+def test_one_set_of_defaults_the_outbox_config(tmp_path, monkeypatch, reports):
+    monkeypatch.setenv("JUX_DATA_DIR", str(tmp_path / "data"))
+    defaults = OutboxConfig()
+    box = Outbox()
+    assert (box.max_attempts, box.config.backoff_base, box.config.backoff_max) == (8, 2.0, 3600.0)
+    assert box.config == defaults
+    with pytest.raises(TypeError, match="path="):
+        Outbox(tmp_path / "ob")  # type: ignore[arg-type]
+    # the facade without an outbox, and from configuration: the configured one
+    from juxsdk.client import Jux
+    from juxsdk.config import load_config
+
+    class Down:
+        name = "http"
+
+        def publish(self, report):
+            raise TransientPublishError("down")
+
+        def close(self):
+            pass
+
+    jux = Jux(publishers=[Down()], storage_mode="api")
+    assert jux.outbox.config == defaults and jux.outbox.path == tmp_path / "data" / "outbox"
+    (tmp_path / "jux.toml").write_text(
+        'sign = false\nstorage_mode = "cache"\npublishers = ["http"]\n[backends.http]\nurl = "http://127.0.0.1:9/api/v1"\n'
+        f'[outbox]\npath = "{(tmp_path / "configured").as_posix()}"\nmax_attempts = 3\nbackoff_base = 7\n',
+        encoding="utf-8")
+    config = load_config(config_file=tmp_path / "jux.toml")
+    with Jux.from_config(config, metadata=False) as configured:
+        assert configured.outbox.path == tmp_path / "configured"
+        assert (configured.outbox.max_attempts, configured.outbox.config.backoff_base) == (3, 7.0)
+        # the first failure waits backoff_base (80-100 % of it): the configured number, not a default
+        entry = configured.outbox.enqueue(reports[0], "http", TransientPublishError("down"))
+        assert 0.8 * 7 <= (entry.next_attempt_at - entry.updated_at).total_seconds() <= 7
+    assert Outbox.from_config(config).config == config.outbox
+
+
+def test_close_releases_the_database_and_the_outbox_reopens(outbox, reports):
+    outbox.enqueue(reports[0], "http")
+    outbox.close()
+    outbox.close()  # idempotent
+    assert not outbox.database.with_name("outbox.sqlite3-wal").exists()  # last connection: checkpointed
+    with outbox:
+        assert len(outbox.entries()) == 1
+
+
 def test_enqueue_keeps_exact_bytes_and_state(outbox, reports):
     r = reports[0]
     err = TransientPublishError("server error", status=503, details={"retry_after": 120})

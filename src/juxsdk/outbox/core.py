@@ -136,10 +136,9 @@ class Outbox:
             JuxError: the database was written by a newer juxsdk.
         """
         with self._lock:
-            if not self._ready:
-                if not create and not self.database.exists() and not needs_migration(self.path):
-                    return None
-                db.private_database(self.database)
+            if not create and not self.database.exists() and not needs_migration(self.path):
+                return None
+            db.private_database(self.database)  # never let SQLite create it with the umask's mode
             conn = db.connect(self.database, timeout=self.busy_timeout,
                               synchronous=synchronous or ("FULL" if self.durable else "OFF"))
             try:

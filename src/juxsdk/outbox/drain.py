@@ -100,25 +100,17 @@ class Drain:
                                                                thread_name_prefix="jux-drain") as pool:
                         for fut in [pool.submit(self._one, r, p) for r, p in todo]:
                             fut.result()
-                if self.published:
-                    self._collect(conn)
+                if self.published or self.dead:
+                    try:  # give the pages of deleted report bytes back to the file system
+                        conn.execute("PRAGMA incremental_vacuum")
+                    except sqlite3.Error as exc:
+                        log.debug("incremental vacuum skipped: %s", exc)
             finally:
                 db.release_owner(self.owner)
                 for c in self._conns:
                     c.close()
         return DrainResult(tuple(self.published), tuple(self.retrying), tuple(self.dead), tuple(self.skipped),
                            tuple(self.broken))
-
-    @staticmethod
-    def _collect(conn: sqlite3.Connection) -> None:
-        """Delete the bytes of published entries (once per drain, not per entry: freeing many
-        pages in one transaction is cheaper) and give their pages back to the file system."""
-        try:
-            with db.immediate(conn):
-                db.drop_unused_blobs(conn)
-            conn.execute("PRAGMA incremental_vacuum")
-        except sqlite3.Error as exc:  # the next drain collects them
-            log.debug("outbox cleanup skipped: %s", exc)
 
     def _plan(self, conn: sqlite3.Connection) -> list[tuple[db.Row, Publisher]]:
         """The queued entries to try, in order; report the others (skipped, corrupt)."""
@@ -289,7 +281,9 @@ class Drain:
                           source=entry.source, project=entry.project)
             gone = conn.execute("DELETE FROM entries WHERE id = ? AND claim = ? AND sha256 = ? RETURNING sha256",
                                 (row_id, self.owner, entry.sha256)).fetchone()
-            if gone is None:  # new bytes were queued meanwhile (or the entry was dropped): leave them queued
+            if gone is not None:
+                db.drop_blob_if_unused(conn, gone[0])
+            else:  # new bytes were queued meanwhile (or the entry was dropped): leave them queued
                 conn.execute("UPDATE entries SET claim = NULL, claim_until = NULL WHERE id = ? AND claim = ?",
                              (row_id, self.owner))
 

@@ -110,6 +110,10 @@ def _import(conn: sqlite3.Connection, backup: Path) -> tuple[int, int]:
             names = sorted(os.listdir(backup / kind))
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except OSError as exc:  # the backup keeps them: say so, and let the outbox work
+            log.warning("could not import %s: %s (it stays in the backup)", backup / kind,
+                        exc.strerror or type(exc).__name__)
+            continue
         for name in names:
             key = split_key(name)
             if key is None:

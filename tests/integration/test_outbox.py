@@ -391,6 +391,29 @@ def test_drain_killed_with_sigkill_then_rerun_loses_nothing_and_duplicates_nothi
         assert all(n == 1 for n in hashes.values())
 
 
+def test_two_drain_processes_send_each_entry_exactly_once(tmp_path, base_report):
+    path = tmp_path / "ob"
+    reports = [add_properties(base_report, {"project": f"procs-{i}"}) for i in range(8)]
+    seed = Outbox(path=path)
+    for r in reports:
+        seed.enqueue(r, "http")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    with JuxApiServer() as srv:
+        srv.inject(delay=0.2, count=100)  # 1.6 s for one process alone: the two overlap
+        procs = [subprocess.Popen([sys.executable, "-c", DRAIN_SCRIPT, str(path), srv.url], env=env,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        try:
+            for proc in procs:
+                assert proc.wait(timeout=60) == 0
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+        posted = Counter(s.canonical_hash for s in srv.submissions)
+        assert posted == Counter(r.canonical_hash for r in reports)  # each POSTed exactly once
+    assert seed.entries() == [] and len(seed.published_records()) == len(reports)
+
+
 ENQUEUE_SCRIPT = textwrap.dedent(
     """
     import sys

@@ -472,6 +472,7 @@ def test_drop_and_ambiguous_prefix(outbox, reports):
     assert outbox.drop(h[:20]) == 1
     assert h not in {e.canonical_hash for e in outbox.entries()}
     assert outbox.drop(None) == 2 and outbox.entries() == []
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(0,)] == _sql(outbox, "PRAGMA freelist_count")
 
 
 def test_corrupted_queued_bytes_are_dead_lettered(outbox, reports):
@@ -502,4 +503,5 @@ def test_drain_with_workers_posts_each_entry_once_and_deletes_the_bytes(outbox, 
         assert Counter(s.canonical_hash for s in srv.submissions) == Counter(r.canonical_hash for r in reports)
     assert outbox.entries() == []
     assert _sql(outbox, "SELECT count(*) FROM blobs") == [(0,)]
+    assert _sql(outbox, "PRAGMA freelist_count") == [(0,)]  # their pages went back to the file system
     assert len(outbox.published_records()) == len(reports)

@@ -485,7 +485,7 @@ class Outbox:
                     if row is not None:
                         db.drop_blob_if_unused(conn, row[0])
                         count += 1
-            conn.execute("PRAGMA incremental_vacuum")
+            conn.executescript("PRAGMA incremental_vacuum;")  # stepped to the end (execute frees one page)
         return count
 
     # -- draining -----------------------------------------------------------------------------

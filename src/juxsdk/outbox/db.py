@@ -181,17 +181,17 @@ def connect(path: Path, *, timeout: float, synchronous: str = "FULL") -> sqlite3
         # Freed b-tree cells (a deleted entry's server answers) are still zeroed, but freed
         # overflow pages (published report bytes, 2 ms per 360 kB with ON) are not.
         conn.execute("PRAGMA secure_delete = FAST")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:  # a new file (before WAL writes its first page): deleted report bytes
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # give their pages back; else a no-op
         _wal(conn, timeout)
         if synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ValueError(f"synchronous = {synchronous!r}")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise JuxError(f"the outbox {path} was written by a newer juxsdk (schema {version})",
                            hint="upgrade juxsdk, or use another outbox path")
         if version < SCHEMA_VERSION:
-            if version == 0:  # a new file: let deleted report bytes give their pages back
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             with immediate(conn):
                 if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
@@ -225,11 +225,11 @@ def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
+        if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O error)
             conn.rollback()
         raise
-    conn.execute("COMMIT")
 
 
 def database_error(exc: sqlite3.Error | OSError, where: Path) -> JuxError:

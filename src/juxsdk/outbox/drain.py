@@ -102,7 +102,7 @@ class Drain:
                             fut.result()
                 if self.published or self.dead:
                     try:  # give the pages of deleted report bytes back to the file system
-                        conn.execute("PRAGMA incremental_vacuum")
+                        conn.executescript("PRAGMA incremental_vacuum;")  # stepped to the end (execute frees one page)
                     except sqlite3.Error as exc:
                         log.debug("incremental vacuum skipped: %s", exc)
             finally:

@@ -485,7 +485,9 @@ class Outbox:
                     if row is not None:
                         db.drop_blob_if_unused(conn, row[0])
                         count += 1
-            conn.executescript("PRAGMA incremental_vacuum;")  # stepped to the end (execute frees one page)
+            if count:
+                with contextlib.suppress(sqlite3.Error):  # best effort (a reader elsewhere: next time)
+                    db.reclaim(conn)
         return count
 
     # -- draining -----------------------------------------------------------------------------

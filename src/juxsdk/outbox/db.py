@@ -182,8 +182,6 @@ def connect(path: Path, *, timeout: float, synchronous: str = "FULL") -> sqlite3
         # overflow pages (published report bytes, 2 ms per 360 kB with ON) are not.
         conn.execute("PRAGMA secure_delete = FAST")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:  # a new file (before WAL writes its first page): deleted report bytes
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # give their pages back; else a no-op
         _wal(conn, timeout)
         if synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ValueError(f"synchronous = {synchronous!r}")
@@ -460,6 +458,25 @@ def put_blob(conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
     """Keep ``data`` under its SHA-256 hex (no-op when it is already there)."""
     if conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha256,)).fetchone() is None:
         conn.execute("INSERT INTO blobs (sha256, data) VALUES (?, ?)", (sha256, data))
+
+
+def reclaim(conn: sqlite3.Connection) -> bool:
+    """Give the pages of deleted report bytes back to the file system once they are half the file.
+
+    ``VACUUM`` rewrites the live pages only, so its cost is at most that of the pages it frees
+    (an ``auto_vacuum`` would instead move every freed page, which costs more than the drain
+    itself); below half, SQLite reuses the free pages for the next reports. Best effort.
+
+    Returns:
+        True when the database was vacuumed.
+    """
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    total = conn.execute("PRAGMA page_count").fetchone()[0]
+    if not free or free * 2 < total:
+        return False
+    conn.execute("VACUUM")
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the file shrinks when the checkpoint ends
+    return True
 
 
 def drop_blob_if_unused(conn: sqlite3.Connection, sha256: object) -> None:

@@ -100,11 +100,11 @@ class Drain:
                                                                thread_name_prefix="jux-drain") as pool:
                         for fut in [pool.submit(self._one, r, p) for r, p in todo]:
                             fut.result()
-                if self.published or self.dead:
-                    try:  # give the pages of deleted report bytes back to the file system
-                        conn.executescript("PRAGMA incremental_vacuum;")  # stepped to the end (execute frees one page)
-                    except sqlite3.Error as exc:
-                        log.debug("incremental vacuum skipped: %s", exc)
+                if self.published:
+                    try:
+                        db.reclaim(conn)
+                    except sqlite3.Error as exc:  # a reader or writer elsewhere: next time
+                        log.debug("outbox vacuum skipped: %s", exc)
             finally:
                 db.release_owner(self.owner)
                 for c in self._conns:

@@ -28,10 +28,14 @@ __all__ = [
     "Attestation",
     "AttestationError",
     "AttestationMismatchError",
+    "AuditResult",
     "BackendNotFoundError",
     "CertificateValidityError",
     "ConfigError",
     "DigestMismatchError",
+    "EvidenceIndexError",
+    "EvidencePolicy",
+    "Index",
     "Jux",
     "JuxConfig",
     "JuxError",
@@ -39,11 +43,13 @@ __all__ = [
     "NoSignatureError",
     "PermanentPublishError",
     "PluginError",
+    "PolicyError",
     "PublishError",
     "PublishReceipt",
     "Publisher",
     "Registry",
     "Report",
+    "ReportAudit",
     "ReportError",
     "ReportNotFoundError",
     "ReportParseError",
@@ -74,9 +80,11 @@ __all__ = [
     "__version__",
     "add_properties",
     "attest",
+    "audit",
     "canonical_hash",
     "collect_metadata",
     "load_config",
+    "load_policy",
     "merge_reports",
     "parse_report",
     "sign_report",
@@ -100,7 +108,9 @@ _LAZY: dict[str, str] = {
             "MultipleSignaturesError",
             "NoSignatureError",
             "PermanentPublishError",
+            "EvidenceIndexError",
             "PluginError",
+            "PolicyError",
             "PublishError",
             "ReportError",
             "ReportNotFoundError",
@@ -154,6 +164,13 @@ _LAZY: dict[str, str] = {
     "collect_metadata": "juxsdk.metadata",
     "merge_reports": "juxsdk.merge",
     "Jux": "juxsdk.client",
+    # evidence: audit, policy, index
+    "audit": "juxsdk.evidence.runner",
+    "AuditResult": "juxsdk.evidence.results",
+    "ReportAudit": "juxsdk.evidence.results",
+    "EvidencePolicy": "juxsdk.evidence.policy",
+    "load_policy": "juxsdk.evidence.policy",
+    "Index": "juxsdk.evidence.index",
 }
 
 
@@ -183,11 +200,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         CertificateValidityError,
         ConfigError,
         DigestMismatchError,
+        EvidenceIndexError,
         JuxError,
         MultipleSignaturesError,
         NoSignatureError,
         PermanentPublishError,
         PluginError,
+        PolicyError,
         PublishError,
         ReportError,
         ReportNotFoundError,
@@ -202,6 +221,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         UntrustedKeyError,
         VerificationError,
     )
+    from .evidence.index import Index
+    from .evidence.policy import EvidencePolicy, load_policy
+    from .evidence.results import AuditResult, ReportAudit
+    from .evidence.runner import audit
     from .junit import add_properties, parse_report
     from .merge import merge_reports
     from .metadata import collect_metadata

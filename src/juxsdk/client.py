@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, JuxError, ReportError
+from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
+from .limits import read_bounded
 from .models import PublishOutcome, Report, SignedReport, StoreOutcome, SubmitResult
 from .protocols import Publisher, Signer, Store
 from .storage_mode import StorageMode, publish_with_mode
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .config import JuxConfig
     from .outbox import Outbox
+    from .registry import Registry
 
 __all__ = ["Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
 
@@ -52,9 +54,12 @@ class Jux:
         metadata: Provenance collection: False (none), True (defaults), or a mapping of
             keyword arguments for :func:`juxsdk.metadata.collect_metadata`.
         outbox: Durable publish queue (:class:`juxsdk.outbox.Outbox`), written in ``cache`` mode
-            and where receipts are recorded; default in ``cache`` mode: ``Outbox()`` (the
+            and where receipts are recorded (:meth:`from_config` gives the configured one in every
+            mode that publishes); default in ``cache`` mode: ``Outbox()`` (the
             :class:`~juxsdk.config.OutboxConfig` defaults, in the user data directory).
         registry: Registry used for metadata hooks.
+        index: Evidence index (path or :class:`~juxsdk.Index`) that records each report this
+            pipeline signs, or None.
 
     Raises:
         ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
@@ -72,16 +77,17 @@ class Jux:
         metadata: bool | Mapping[str, Any] = False,
         outbox: Outbox | None = None,
         registry: Any = None,
+        index: Any = None,
     ) -> None:
         mode = StorageMode.parse(storage_mode)
         if mode.publishes and not publishers:
             raise ConfigError(
-                f"storage_mode {mode!r} publishes reports, but no publisher is configured",
+                f"storage_mode {mode.value!r} publishes reports, but no publisher is configured",
                 hint='add publishers = ["http"] and [tool.jux.backends.http] url = …, or use storage_mode = "local"',
             )
         if mode.stores and not stores:
             raise ConfigError(
-                f"storage_mode {mode!r} stores reports, but no store is configured",
+                f"storage_mode {mode.value!r} stores reports, but no store is configured",
                 hint='add stores = ["filesystem"]',
             )
         self.signer = signer
@@ -93,6 +99,7 @@ class Jux:
         self.metadata = metadata
         self._outbox = outbox
         self.registry = registry
+        self._index = index
         self._closed = False
 
     # -- construction -------------------------------------------------------------------
@@ -100,13 +107,16 @@ class Jux:
     @classmethod
     def from_config(
         cls,
-        config: Any = None,
+        config: JuxConfig | None = None,
         *,
-        registry: Any = None,
+        registry: Registry | None = None,
         metadata: bool | None = None,
         **load_kwargs: Any,
     ) -> Jux:
         """Build the pipeline named by configuration.
+
+        Every backend is built by :meth:`juxsdk.registry.Registry.create`; only the selected
+        backends' modules are imported.
 
         Args:
             config: A :class:`juxsdk.config.JuxConfig`; default ``load_config(**load_kwargs)``.
@@ -120,6 +130,8 @@ class Jux:
         Raises:
             ConfigError: invalid configuration, unknown backend name (lists the available
                 ones), or backend options that do not fit.
+            juxsdk.errors.PluginError: a selected backend's plugin cannot be loaded.
+            juxsdk.errors.JuxError: a backend refused its options (e.g. an unreadable key).
         """
         from .config import load_config
         from .registry import Registry
@@ -128,25 +140,26 @@ class Jux:
             config = load_config(**load_kwargs)
         if registry is None:
             registry = Registry()
-        mode = str(getattr(config.storage_mode, "value", config.storage_mode))
-        built: list[Any] = []
+        mode = StorageMode.parse(config.storage_mode)
+        built: list[Signer | Store | Publisher] = []
 
         def make(kind: str, name: str) -> Any:
-            info = registry.get(kind, name)
-            options = config.backend_options(name, info.cls.Options)
-            obj = info.cls(options)
+            obj = registry.create(kind, name, config)
             built.append(obj)
             return obj
 
         try:
-            signer = make("signer", config.signer) if (config.sign and config.signer) else None
-            stores = [make("store", n) for n in config.stores] if mode != "api" else []
-            publishers = [make("publisher", n) for n in config.publishers] if mode != "local" else []
+            signer_name = config.active_signer
+            signer: Signer | None = make("signer", signer_name) if signer_name else None
+            stores: list[Store] = [make("store", n) for n in config.stores] if mode.stores else []
+            publishers: list[Publisher] = (
+                [make("publisher", n) for n in config.publishers] if mode.publishes else []
+            )
             outbox = None
-            if mode == "cache":
+            if mode.publishes:  # the configured outbox: the queue of cache mode, receipts in every mode
                 from .outbox import Outbox
 
-                outbox = Outbox.from_config(config) if hasattr(Outbox, "from_config") else Outbox()
+                outbox = Outbox.from_config(config)
             md = config.metadata
             metadata_kwargs: dict[str, Any] | bool = False
             if metadata is None or metadata:
@@ -164,6 +177,7 @@ class Jux:
                 metadata=metadata_kwargs,
                 outbox=outbox,
                 registry=registry,
+                index=_submit_index(config),
             )
         except BaseException:
             for obj in built:
@@ -179,14 +193,7 @@ class Jux:
         if isinstance(report, Report | SignedReport):
             return report
         if isinstance(report, str | os.PathLike):
-            path = Path(report)
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                raise ReportError(f"{path}: no such file", hint="check the path") from None
-            except OSError as exc:
-                raise ReportError(f"{path}: cannot read: {exc.strerror}") from exc
-            return parse_report(data, source=source or str(path))
+            return parse_report(read_bounded(report), source=source or str(report))
         return parse_report(bytes(report), source=source)
 
     def _provenance(self, report: Report, properties: Mapping[str, str] | None) -> Report:
@@ -248,12 +255,18 @@ class Jux:
             juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
         """
         loaded = self._load(report, source)
+        signed_here = False
         if isinstance(loaded, Report) and (not loaded.signed or replace):
             if self.signer is not None and not loaded.signed:
                 loaded = self._provenance(loaded, properties)
             if self.signer is not None:
                 loaded = self.sign(loaded, replace=replace)
+                signed_here = True
         stored = self._store(loaded, replace=replace)
+        if signed_here and self._index is not None and isinstance(loaded, SignedReport):
+            from .evidence.submitted import record_submitted
+
+            self._index = record_submitted(self._index, loaded, self.signer, stored)
         published = self._publish(loaded)
         return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
 
@@ -344,6 +357,9 @@ class Jux:
         if self._closed:
             return
         self._closed = True
+        close_index = getattr(self._index, "close", None)
+        if callable(close_index):
+            close_index()
         for backend in (self.signer, *self.stores, *self.publishers):
             if backend is not None:
                 backend.close()
@@ -355,3 +371,11 @@ class Jux:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _submit_index(config: Any) -> Any:
+    """The evidence index path ``submit`` records signed reports in (``[index]``), or None."""
+    section = getattr(config, "index", None)
+    if section is None or not getattr(section, "on_submit", False):
+        return None
+    return section.resolved_path()

@@ -24,6 +24,7 @@ Messages never contain secret values: anything built from configuration goes thr
 from __future__ import annotations
 
 __all__ = [
+    "AlgorithmMismatchError",
     "AlreadySignedError",
     "AttestationError",
     "AttestationMismatchError",
@@ -32,16 +33,24 @@ __all__ = [
     "ConfigError",
     "CorruptSidecarError",
     "DigestMismatchError",
+    "DoctypeForbiddenError",
+    "EvidenceIndexError",
+    "InvalidBase64Error",
     "JuxError",
+    "MissingKeyError",
     "MultipleSignaturesError",
     "NoSignatureError",
     "PermanentPublishError",
     "PluginError",
+    "PolicyError",
     "PublishError",
     "ReportError",
+    "ReportLimitError",
     "ReportNotFoundError",
     "ReportParseError",
+    "ReportTooLargeError",
     "SecretRequiredError",
+    "SignatureLimitError",
     "SignatureStructureError",
     "SignatureThresholdError",
     "SignatureValueError",
@@ -50,8 +59,10 @@ __all__ = [
     "StoreError",
     "TransientPublishError",
     "UnsupportedAlgorithmError",
+    "UnsupportedKeyError",
     "UntrustedKeyError",
     "VerificationError",
+    "WeakKeyError",
 ]
 
 EXIT_OK = 0
@@ -172,6 +183,20 @@ class ReportParseError(ReportError):
         self.column = column
 
 
+class ReportTooLargeError(ReportParseError):
+    """The report is larger than the size limit (``max_bytes``); it was refused while being read."""
+
+
+class ReportLimitError(ReportParseError):
+    """The report exceeds a structural limit (depth, attributes or namespace declarations per
+    element) that keeps processing time linear in its size (see :mod:`juxsdk.limits`)."""
+
+
+class DoctypeForbiddenError(ReportParseError):
+    """The report has a document type declaration (DOCTYPE, DTD, entities) or refers to an external
+    resource. Reports never need one; refusing them rules out XXE and entity expansion."""
+
+
 class AlreadySignedError(ReportError):
     """The report already carries a signature and replacing it was not asked for."""
 
@@ -206,6 +231,20 @@ class SignatureStructureError(VerificationError):
     For example: not a child of the root, a Reference URI other than ``""``, extra References,
     unexpected transforms, or content hidden inside ``ds:Object``.
     """
+
+
+class SignatureLimitError(SignatureStructureError):
+    """The signature holds more elements, certificates or base64 text than the limits allow
+    (see :mod:`juxsdk.limits`); refused before any canonicalisation or public-key operation."""
+
+
+class InvalidBase64Error(SignatureStructureError):
+    """A base64 field of the signature (``DigestValue``, ``SignatureValue``, a certificate or key
+    value) is not strict base64: characters outside the standard alphabet, or wrong padding."""
+
+
+class MissingKeyError(SignatureStructureError):
+    """``ds:KeyInfo`` is missing or holds neither a certificate nor a key value juxsdk reads."""
 
 
 class DigestMismatchError(VerificationError):
@@ -248,6 +287,21 @@ class AttestationMismatchError(AttestationError):
 
 class SignatureThresholdError(VerificationError):
     """Fewer distinct trusted keys signed a DSSE envelope than the threshold requires."""
+
+
+class UnsupportedKeyError(UnsupportedAlgorithmError):
+    """The signing key is of a type or curve juxsdk does not accept (DSA, Ed25519, Ed448, a curve
+    other than P-256/P-384/P-521, an unknown curve URI)."""
+
+
+class WeakKeyError(UnsupportedAlgorithmError):
+    """The signing key is below the strength juxsdk requires (RSA under 2048 bits), or an RSA key
+    larger than juxsdk verifies. ``unsafe_allow_weak_keys`` lowers the floor, never the ceiling."""
+
+
+class AlgorithmMismatchError(VerificationError):
+    """The ``SignatureMethod`` does not fit the key (an ECDSA method with an RSA key, or the
+    reverse)."""
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -340,3 +394,14 @@ class TransientPublishError(PublishError):
 
 class PermanentPublishError(PublishError):
     """A failure that retrying will not fix (400/401/403/404/413/422…)."""
+
+
+# --- audit: evidence policy and index --------------------------------------------------------
+
+
+class PolicyError(ConfigError):
+    """An evidence policy file is invalid: unknown key, wrong type, bad value, unreadable file."""
+
+
+class EvidenceIndexError(JuxError):
+    """The evidence index (SQLite) cannot be opened, migrated, read or written."""

@@ -1,4 +1,4 @@
-"""pluggy hook specifications of the ``juxsdk`` project.
+"""pluggy hook specifications of the ``juxsdk`` project, and :class:`BackendSpec`.
 
 A plugin is any module or object with ``@juxsdk.plugin.hookimpl`` functions named like the
 specs below, registered through the ``juxsdk`` entry-point group of its distribution::
@@ -7,11 +7,23 @@ specs below, registered through the ``juxsdk`` entry-point group of its distribu
     mybackends = "my_package.hooks"
 
 The built-in backends (``juxsdk_backends.hooks``) are registered exactly this way.
+
+A ``juxsdk_register_*`` hook returns backends of its kind, each either
+
+* a :class:`BackendSpec` — the name, where the class lives (``"package.module:Class"``) and a
+  one-line summary. The module is imported only when that backend is selected, so listing the
+  installed backends (``jux backends``, building a :class:`juxsdk.registry.Registry`) imports
+  none of them. This is the recommended form; or
+* the backend class itself (the original form, still accepted): the hook has imported the
+  backend's module by the time it returns, so it is paid on every ``Registry()``.
+
+This module imports only pluggy and the standard library: registering costs next to nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
@@ -20,22 +32,58 @@ PROJECT_NAME = "juxsdk"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
-__all__ = ["PROJECT_NAME", "hookspec"]
+__all__ = ["PROJECT_NAME", "BackendSpec", "hookspec"]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend announced without importing it (what ``juxsdk_register_*`` hooks return).
+
+    Example::
+
+        BackendSpec("sqlite", "jux_sqlite_store.store:SqliteStore",
+                    "Stores reports in one SQLite file, keyed by canonical hash.")
+
+    Attributes:
+        name: The name users select in configuration; must equal the class's ``name``
+            attribute (checked when the class is loaded). Unique across all backend kinds.
+        target: Where the class lives, ``"package.module:QualifiedName"`` (the syntax of entry
+            points); the module is imported the first time the backend is looked up with
+            :meth:`juxsdk.registry.Registry.get` or built.
+        summary: One line shown by ``jux backends`` (by convention the first line of the
+            class docstring); empty when not given.
+    """
+
+    name: str
+    target: str
+    summary: str = ""
 
 
 @hookspec
-def juxsdk_register_signers() -> Sequence[type[Any]]:  # type: ignore[empty-body]
-    """Return the :class:`juxsdk.protocols.Signer` classes this plugin provides."""
+def juxsdk_register_signers() -> Sequence[BackendSpec | type[Any]]:  # type: ignore[empty-body]
+    """Return the :class:`juxsdk.protocols.Signer` backends this plugin provides.
+
+    Returns:
+        :class:`BackendSpec` entries (imported when selected) or signer classes.
+    """
 
 
 @hookspec
-def juxsdk_register_stores() -> Sequence[type[Any]]:  # type: ignore[empty-body]
-    """Return the :class:`juxsdk.protocols.Store` classes this plugin provides."""
+def juxsdk_register_stores() -> Sequence[BackendSpec | type[Any]]:  # type: ignore[empty-body]
+    """Return the :class:`juxsdk.protocols.Store` backends this plugin provides.
+
+    Returns:
+        :class:`BackendSpec` entries (imported when selected) or store classes.
+    """
 
 
 @hookspec
-def juxsdk_register_publishers() -> Sequence[type[Any]]:  # type: ignore[empty-body]
-    """Return the :class:`juxsdk.protocols.Publisher` classes this plugin provides."""
+def juxsdk_register_publishers() -> Sequence[BackendSpec | type[Any]]:  # type: ignore[empty-body]
+    """Return the :class:`juxsdk.protocols.Publisher` backends this plugin provides.
+
+    Returns:
+        :class:`BackendSpec` entries (imported when selected) or publisher classes.
+    """
 
 
 @hookspec

@@ -45,13 +45,13 @@ import copy
 import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
 from .errors import AlreadySignedError, ReportError
 from .junit import DEFAULT_MAX_BYTES, add_properties, parse_report, summarize
+from .limits import read_bounded
 from .models import Report, SignedReport, VerifiedReport
 from .trust import TrustPolicy
 
@@ -76,24 +76,12 @@ def _read(item: Any, index: int, max_bytes: int) -> tuple[bytes, str, bool]:
     if isinstance(item, bytes | bytearray | memoryview):
         return bytes(item), f"<bytes {index}>", False
     if isinstance(item, str | os.PathLike):
-        path = Path(item)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise ReportError(
-                    f"{path}: {size} bytes, over the limit of {max_bytes} bytes",
-                    hint="raise max_bytes= if this report is genuine",
-                )
-            return path.read_bytes(), str(path), False
-        except FileNotFoundError:
-            raise ReportError(f"{path}: no such file", hint="check the path") from None
-        except IsADirectoryError:
+        if os.path.isdir(item):
             raise ReportError(
-                f"{path}: is a directory",
+                f"{item}: is a directory",
                 hint="expand directories first with juxsdk.discovery.find_reports()",
-            ) from None
-        except OSError as exc:
-            raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            )
+        return read_bounded(item, max_bytes=max_bytes), str(item), False
     raise TypeError(f"cannot merge a {type(item).__name__}; expected a Report, bytes or a path")
 
 

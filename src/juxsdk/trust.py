@@ -27,9 +27,11 @@ from typing import Protocol, runtime_checkable
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from .errors import CertificateValidityError, ConfigError, UntrustedKeyError
+from .limits import MAX_RSA_BITS, MIN_RSA_BITS, UNSAFE_MIN_RSA_BITS
 
 _SHA256 = hashes.SHA256()
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.+?-----END \1-----", re.S)
@@ -43,13 +45,53 @@ __all__ = [
     "UnsafeAcceptAnyKey",
     "certificate_fingerprint",
     "key_fingerprint",
+    "key_strength_problem",
 ]
+
+#: The named curves juxsdk signs and verifies with (NIST P-256/P-384/P-521, FIPS 186-4).
+STRONG_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 
 
 def key_fingerprint(key: PublicKeyTypes) -> str:
     """``sha256:<hex>`` of a public key's DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7)."""
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def key_strength_problem(key: PublicKeyTypes, *, allow_weak: bool = False) -> tuple[str, str] | None:
+    """The one key policy for signing and verification: RSA or EC on a NIST curve, strong enough.
+
+    Accepted: RSA with a modulus of :data:`~juxsdk.limits.MIN_RSA_BITS` (2048) to
+    :data:`~juxsdk.limits.MAX_RSA_BITS` (16384) bits and a public exponent of at most 64 bits;
+    EC on P-256, P-384 or P-521. With ``allow_weak`` (the explicitly unsafe option) RSA from
+    :data:`~juxsdk.limits.UNSAFE_MIN_RSA_BITS` (1024) bits and any other named EC curve are
+    accepted too. DSA, Ed25519, Ed448 and anything else never are: XMLDSig gives juxsdk no
+    SignatureMethod for them.
+
+    Args:
+        key: A public key.
+        allow_weak: Accept weak RSA sizes and non-NIST curves (unsafe).
+
+    Returns:
+        None when the key is acceptable, else ``(kind, reason)`` with ``kind`` ``"weak"`` (below
+        the strength floor) or ``"unsupported"`` (a type, curve or size juxsdk never accepts).
+    """
+    if isinstance(key, rsa.RSAPublicKey):
+        bits = key.key_size
+        if bits > MAX_RSA_BITS:
+            return "unsupported", f"RSA key of {bits} bits is larger than the {MAX_RSA_BITS} bits juxsdk verifies"
+        if key.public_numbers().e.bit_length() > 64:
+            return "unsupported", "RSA public exponent is longer than 64 bits"
+        floor = UNSAFE_MIN_RSA_BITS if allow_weak else MIN_RSA_BITS
+        if bits < floor:
+            return "weak", f"RSA key of {bits} bits is below the minimum of {floor} bits"
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        name = key.curve.name
+        if name in STRONG_CURVES or allow_weak:
+            return None
+        return "unsupported", f"EC curve {name} is not accepted (P-256, P-384 and P-521 are)"
+    return "unsupported", f"{type(key).__name__.lstrip('_')} keys are not supported (RSA and EC are)"
 
 
 def certificate_fingerprint(cert: x509.Certificate) -> str:

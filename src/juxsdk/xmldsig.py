@@ -27,6 +27,7 @@ signature-wrapping attacks, and what is returned is computed from the signed con
 from __future__ import annotations
 
 import base64
+import binascii
 import codecs
 import copy
 import datetime as dt
@@ -46,21 +47,36 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
-from .canonical import DS_NS, remove_signature
+from .canonical import DS_NS, remove_signature, remove_signatures
 from .errors import (
+    AlgorithmMismatchError,
     AlreadySignedError,
     DigestMismatchError,
+    InvalidBase64Error,
+    MissingKeyError,
     MultipleSignaturesError,
     NoSignatureError,
+    SignatureLimitError,
     SignatureStructureError,
     SignatureValueError,
     SigningError,
     UnsupportedAlgorithmError,
+    UnsupportedKeyError,
+    WeakKeyError,
 )
-from .junit import DEFAULT_MAX_BYTES, _check_root, _report_from_tree, parse_report, parse_xml, scan
+from .junit import _check_root, _report_from_tree, parse_report, parse_xml, scan_report
+from .limits import (
+    DEFAULT_MAX_BYTES,
+    MAX_ATTRIBUTES_PER_ELEMENT,
+    MAX_BASE64_CHARS,
+    MAX_CERTIFICATES,
+    MAX_DEPTH,
+    MAX_NAMESPACE_DECLARATIONS_IN_SCOPE,
+    MAX_SIGNATURE_ELEMENTS,
+)
 from .models import Report, SignatureInfo, SignedReport, VerifiedReport
 from .protocols import SIGNATURE_ALGORITHMS, Signer
-from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint
+from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint, key_strength_problem
 
 __all__ = ["sign_report", "signature_info", "verify_report"]
 
@@ -230,9 +246,7 @@ def _reserialise_with(report: Report, signature_el: Any) -> bytes:
 
 def _strip_signatures(report: Report) -> Report:
     tree = copy.deepcopy(report._root.getroottree())
-    for sig in list(tree.getroot().iter(f"{_DS}Signature")):
-        if sig.getparent() is not None:
-            remove_signature(sig)
+    remove_signatures(tree.getroot())
     encoding = tree.docinfo.encoding or "UTF-8"
     data = cast(bytes, etree.tostring(tree, xml_declaration=True, encoding=encoding))
     return _report_from_tree(data, tree, report.source)
@@ -291,7 +305,8 @@ def sign_report(
     Raises:
         juxsdk.errors.ReportParseError: ``report`` is bytes that are not a JUnit report.
         AlreadySignedError: the report is signed and ``replace`` is False.
-        SigningError: unsupported algorithm, certificate/key mismatch, or the signer failed.
+        SigningError: unsupported algorithm, a key below the key policy
+            (:func:`juxsdk.trust.key_strength_problem`), certificate/key mismatch, or the signer failed.
     """
     owned = not isinstance(report, Report)  # parsed here: nobody else holds its tree
     if isinstance(report, SignedReport):
@@ -317,6 +332,12 @@ def sign_report(
         not is_ec and not isinstance(public, rsa.RSAPublicKey)
     ):
         raise SigningError(f"signer algorithm {algorithm} does not match its {type(public).__name__}")
+    problem = key_strength_problem(public)
+    if problem is not None:
+        raise SigningError(
+            f"the signing key is not accepted: {problem[1]}",
+            hint="use RSA 2048 to 16384 bits or EC P-256/P-384/P-521 (`jux keygen` writes such keys)",
+        )
     chain = list(signer.certificate_chain())
     if chain and key_fingerprint(chain[0].public_key()) != key_fingerprint(public):
         raise SigningError(
@@ -396,11 +417,30 @@ def _verify_value(key: PublicKeyTypes, value: bytes, octets: bytes, hash_alg: ha
         raise UnsupportedAlgorithmError(f"unsupported key type {type(key).__name__}")
 
 
+_B64_WHITESPACE = {ord(c): None for c in " \t\r\n"}
+
+
 def _b64(el: Any) -> bytes:
+    """Strict base64 (RFC 4648 §4 alphabet, correct padding) of a signature field's text.
+
+    XML whitespace between the characters is allowed, as in XML Schema ``base64Binary`` and the
+    line-wrapped values xmlsec1 and the JDK write (XMLDSig 1.1 §4.3.3). Anything else — child
+    elements, comments, URL-safe or other characters, missing or extra padding — is refused.
+    """
+    what = f"ds:{etree.QName(el).localname}"
+    if len(el):
+        raise InvalidBase64Error(f"{what} holds markup (elements, comments or processing instructions), not base64")
+    text = (el.text or "").translate(_B64_WHITESPACE)
+    if len(text) > MAX_BASE64_CHARS:
+        raise SignatureLimitError(f"{what} holds {len(text)} base64 characters, over the limit of {MAX_BASE64_CHARS}")
+    if not text:
+        raise InvalidBase64Error(f"{what} is empty")
+    if len(text) % 4:
+        raise InvalidBase64Error(f"{what} is not valid base64: {len(text)} characters, not a multiple of 4")
     try:
-        return base64.b64decode("".join(el.itertext()), validate=False)
-    except ValueError as exc:
-        raise SignatureStructureError(f"invalid base64 in ds:{etree.QName(el).localname}") from exc
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidBase64Error(f"{what} is not valid base64: {exc}") from None
 
 
 def _only(parent: Any, tag: str, what: str) -> Any:
@@ -410,42 +450,153 @@ def _only(parent: Any, tag: str, what: str) -> Any:
     return found[0]
 
 
-def _key_info(sig: Any) -> tuple[list[x509.Certificate], PublicKeyTypes | None]:
-    ki = sig.find(f"{_DS}KeyInfo")
-    if ki is None:
-        return [], None
-    chain: list[x509.Certificate] = []
-    for cert_el in ki.iterfind(f"{_DS}X509Data/{_DS}X509Certificate"):
-        try:
-            chain.append(x509.load_der_x509_certificate(_b64(cert_el)))
-        except ValueError as exc:
-            raise SignatureStructureError("ds:X509Certificate is not a valid certificate") from exc
-    key: PublicKeyTypes | None = None
-    rsa_el = ki.find(f"{_DS}KeyValue/{_DS}RSAKeyValue")
-    ec_el = ki.find(f"{_DS}KeyValue/{_DSIG11}ECKeyValue")
-    if rsa_el is not None:
-        n = int.from_bytes(_b64(_only(rsa_el, f"{_DS}Modulus", "RSA Modulus")), "big")
-        e = int.from_bytes(_b64(_only(rsa_el, f"{_DS}Exponent", "RSA Exponent")), "big")
-        try:
-            key = rsa.RSAPublicNumbers(e, n).public_key()
-        except ValueError as exc:
-            raise SignatureStructureError("invalid RSAKeyValue") from exc
-    elif ec_el is not None:
-        curve_el = _only(ec_el, f"{_DSIG11}NamedCurve", "ECKeyValue NamedCurve")
-        curve = _EC_CURVES.get(curve_el.get("URI", ""))
-        if curve is None:
-            raise UnsupportedAlgorithmError(f"unsupported EC curve {curve_el.get('URI')!r}")
-        point = _b64(_only(ec_el, f"{_DSIG11}PublicKey", "ECKeyValue PublicKey"))
-        try:
-            key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
-        except ValueError as exc:
-            raise SignatureStructureError("invalid ECKeyValue public key") from exc
-    if chain and key is not None and key_fingerprint(key) != key_fingerprint(chain[0].public_key()):
-        raise SignatureStructureError(
-            "KeyInfo is ambiguous: KeyValue does not match the X509 certificate",
-            hint="the report was tampered with or produced by a broken signer",
+def _at_most_one(parent: Any, tag: str, what: str) -> Any:
+    found = parent.findall(tag)
+    if len(found) > 1:
+        raise SignatureStructureError(f"expected at most one {what}, found {len(found)}")
+    return found[0] if found else None
+
+
+_WALK_EVENTS = ("start", "end", "start-ns", "end-ns")
+_SIGNATURE_CHILDREN = {f"{_DS}SignedInfo", f"{_DS}SignatureValue", f"{_DS}KeyInfo", f"{_DS}Object"}
+
+
+def _check_signature_limits(sig: Any, root: Any) -> None:
+    """The signature limits, before anything in the signature is decoded or canonicalised.
+
+    Counts the elements of ``ds:Signature`` outside ``ds:Object`` (never canonicalised), their
+    depth, attributes and namespace declarations in scope (from the root down).
+    """
+    declarations = len(root.nsmap)  # the root's own declarations: it has no ancestors
+    elements = depth = 0
+    walker = etree.iterwalk(sig, events=_WALK_EVENTS)
+    for event, el in walker:
+        if event == "start":
+            depth += 1
+            if depth == 2 and el.tag == f"{_DS}Object":
+                walker.skip_subtree()
+                continue
+            if depth == 2 and el.tag not in _SIGNATURE_CHILDREN:
+                raise SignatureStructureError(f"unexpected element {el.tag!r} in ds:Signature")
+            elements += 1
+            if elements > MAX_SIGNATURE_ELEMENTS:
+                raise SignatureLimitError(f"the signature has more than {MAX_SIGNATURE_ELEMENTS} elements")
+            if depth + 1 > MAX_DEPTH:
+                raise SignatureLimitError(f"the signature is nested deeper than {MAX_DEPTH} levels")
+            if len(el.keys()) > MAX_ATTRIBUTES_PER_ELEMENT:
+                raise SignatureLimitError(
+                    f"ds:{etree.QName(el).localname} has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes"
+                )
+        elif event == "end":
+            depth -= 1
+        elif event == "start-ns":
+            declarations += 1
+            if declarations > MAX_NAMESPACE_DECLARATIONS_IN_SCOPE:
+                raise SignatureLimitError(
+                    f"more than {MAX_NAMESPACE_DECLARATIONS_IN_SCOPE} namespace declarations are in scope "
+                    "in the signature"
+                )
+        else:
+            declarations -= 1
+
+
+def _rsa_key(rsa_el: Any) -> PublicKeyTypes:
+    modulus = _b64(_only(rsa_el, f"{_DS}Modulus", "RSA Modulus")).lstrip(b"\0")
+    exponent = _b64(_only(rsa_el, f"{_DS}Exponent", "RSA Exponent")).lstrip(b"\0")
+    if len(exponent) > 8:
+        raise UnsupportedKeyError("RSA public exponent is longer than 64 bits")
+    try:
+        return rsa.RSAPublicNumbers(int.from_bytes(exponent, "big"), int.from_bytes(modulus, "big")).public_key()
+    except ValueError as exc:
+        raise SignatureStructureError(f"invalid RSAKeyValue: {exc}") from None
+
+
+def _ec_key(ec_el: Any) -> PublicKeyTypes:
+    if ec_el.find(f"{_DSIG11}ECParameters") is not None:
+        raise UnsupportedKeyError("ECKeyValue with explicit curve parameters is not supported (named curves are)")
+    curve_el = _only(ec_el, f"{_DSIG11}NamedCurve", "ECKeyValue NamedCurve")
+    curve = _EC_CURVES.get(curve_el.get("URI", ""))
+    if curve is None:
+        raise UnsupportedKeyError(
+            f"unsupported EC curve {curve_el.get('URI')!r}", hint="juxsdk accepts P-256, P-384 and P-521"
         )
-    return chain, (None if chain else key)
+    point = _b64(_only(ec_el, f"{_DSIG11}PublicKey", "ECKeyValue PublicKey"))
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+    except ValueError as exc:
+        raise SignatureStructureError(f"invalid ECKeyValue public key: {exc}") from None
+
+
+def _key_info(sig: Any) -> tuple[list[x509.Certificate], PublicKeyTypes]:
+    """The certificate chain and the signing key from ``ds:KeyInfo`` (XMLDSig 1.1 §4.5).
+
+    Raises:
+        MissingKeyError: no KeyInfo, or neither a certificate nor a key value in it.
+        SignatureLimitError: more than ``MAX_CERTIFICATES`` certificates.
+        UnsupportedKeyError: DSAKeyValue, an unknown key value or curve.
+        SignatureStructureError: duplicated elements, invalid certificates or key values, or a
+            KeyValue that is not the certificate's key.
+    """
+    ki = _at_most_one(sig, f"{_DS}KeyInfo", "ds:KeyInfo")
+    if ki is None:
+        raise MissingKeyError("the signature has no ds:KeyInfo", hint="the signer must embed its certificate or key")
+    chain: list[x509.Certificate] = []
+    x509_data = _at_most_one(ki, f"{_DS}X509Data", "ds:X509Data")
+    if x509_data is not None:
+        cert_els = x509_data.findall(f"{_DS}X509Certificate")
+        if len(cert_els) > MAX_CERTIFICATES:
+            raise SignatureLimitError(
+                f"ds:X509Data holds {len(cert_els)} certificates, over the limit of {MAX_CERTIFICATES}"
+            )
+        if not cert_els:
+            raise MissingKeyError("ds:X509Data holds no ds:X509Certificate")
+        for cert_el in cert_els:
+            try:
+                chain.append(x509.load_der_x509_certificate(_b64(cert_el)))
+            except ValueError:
+                raise SignatureStructureError("ds:X509Certificate is not a valid DER certificate") from None
+    key: PublicKeyTypes | None = None
+    key_value = _at_most_one(ki, f"{_DS}KeyValue", "ds:KeyValue")
+    if key_value is not None:
+        values = [c for c in key_value if isinstance(c.tag, str)]
+        if len(values) != 1:
+            raise SignatureStructureError(f"ds:KeyValue must hold exactly one key, found {len(values)}")
+        if values[0].tag == f"{_DS}RSAKeyValue":
+            key = _rsa_key(values[0])
+        elif values[0].tag == f"{_DSIG11}ECKeyValue":
+            key = _ec_key(values[0])
+        else:
+            raise UnsupportedKeyError(f"unsupported key value {etree.QName(values[0]).localname!r} (RSA and EC are)")
+    if chain:
+        try:
+            leaf_key = chain[0].public_key()
+        except (ValueError, TypeError) as exc:  # e.g. a curve OpenSSL cannot load
+            raise UnsupportedKeyError(f"the signing certificate's key is not supported: {exc}") from None
+        if key is not None and key_fingerprint(key) != key_fingerprint(leaf_key):
+            raise SignatureStructureError(
+                "KeyInfo is ambiguous: KeyValue does not match the X509 certificate",
+                hint="the report was tampered with or produced by a broken signer",
+            )
+        return chain, leaf_key
+    if key is None:
+        raise MissingKeyError("ds:KeyInfo holds neither a certificate nor a key value")
+    return chain, key
+
+
+def _check_key(key: PublicKeyTypes, algorithm: str, allow_weak: bool) -> None:
+    """The SignatureMethod must fit the key, and the key must pass the key policy."""
+    problem = key_strength_problem(key, allow_weak=allow_weak)
+    if problem is not None:
+        kind, reason = problem
+        if kind == "weak":
+            raise WeakKeyError(reason, hint="re-sign with a stronger key (only if you must: --unsafe-allow-weak-keys)")
+        raise UnsupportedKeyError(reason, hint="juxsdk accepts RSA (2048 bits and up) and EC P-256/P-384/P-521 keys")
+    wants_ec = algorithm.startswith("ecdsa")
+    if wants_ec != isinstance(key, ec.EllipticCurvePublicKey):
+        raise AlgorithmMismatchError(
+            f"the SignatureMethod is {algorithm} but the signing key is {'an EC' if not wants_ec else 'an RSA'} key",
+            hint="the signature block was altered, or made by a broken signer",
+        )
 
 
 def _c14n_of(node: Any, method: str, prefixes: Sequence[str] | None) -> bytes:
@@ -465,10 +616,27 @@ def _c14n_of(node: Any, method: str, prefixes: Sequence[str] | None) -> bytes:
 
 
 def _prefix_list(el: Any) -> list[str] | None:
-    inc = el.find("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces")
+    inc = _at_most_one(el, "{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces", "InclusiveNamespaces")
     if inc is None:
         return None
     return [p for p in (inc.get("PrefixList") or "").split() if p != "#default"]
+
+
+def _find_signature(root: Any, label: str) -> Any:
+    sigs = [child for child in root if child.tag == f"{_DS}Signature"]
+    if len(sigs) > 1:
+        raise MultipleSignaturesError(
+            f"{label} has {len(sigs)} XML signatures; exactly one is accepted",
+            hint="re-sign the original report with `jux sign --force`",
+        )
+    if sigs:
+        return sigs[0]
+    if next(root.iter(f"{_DS}Signature"), None) is not None:  # walks the tree only on this failure
+        raise SignatureStructureError(
+            f"{label}: the signature is not a child of the root element",
+            hint="the signature was moved; the report was tampered with",
+        )
+    raise NoSignatureError(f"{label} has no XML signature", hint="sign it with `jux sign`")
 
 
 def verify_report(
@@ -478,8 +646,13 @@ def verify_report(
     at: dt.datetime | None = None,
     source: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    unsafe_allow_weak_keys: bool = False,
 ) -> VerifiedReport:
     """Verify a signed report against an explicit trust policy.
+
+    Every limit of :mod:`juxsdk.limits` is checked before the step it protects: the document
+    limits in the first walk of the tree, the signature limits before anything in the signature
+    is decoded, canonicalised or handed to the trust policy.
 
     Args:
         data: The signed document bytes.
@@ -488,18 +661,28 @@ def verify_report(
             default now). Use the signing time to verify old reports after expiry.
         source: File name for messages.
         max_bytes: Size limit in bytes.
+        unsafe_allow_weak_keys: Accept RSA keys from 1024 bits and EC curves other than
+            P-256/P-384/P-521 (see :func:`juxsdk.trust.key_strength_problem`). Unsafe: only to
+            read old reports signed with such keys.
 
     Returns:
         A :class:`~juxsdk.models.VerifiedReport` built **only** from the signed content.
 
     Raises:
-        juxsdk.errors.ReportParseError: not well-formed / unsafe XML.
+        juxsdk.errors.ReportParseError: not well-formed / unsafe XML (DoctypeForbiddenError,
+            ReportTooLargeError, ReportLimitError are subclasses).
         juxsdk.errors.ReportError: not a JUnit report.
         NoSignatureError: no ``ds:Signature``.
         MultipleSignaturesError: more than one ``ds:Signature``.
         SignatureStructureError: the signature is not the accepted enveloped profile (not a
-            child of the root, a Reference other than ``URI=""``, extra references/transforms…).
-        UnsupportedAlgorithmError: SHA-1 or another algorithm outside the profile.
+            child of the root, a Reference other than ``URI=""``, duplicated or unexpected
+            elements, extra references/transforms…); its subclasses SignatureLimitError (over a
+            signature limit), InvalidBase64Error (a field is not strict base64) and
+            MissingKeyError (no certificate or key value in KeyInfo).
+        UnsupportedAlgorithmError: SHA-1 or another algorithm outside the profile; its
+            subclasses UnsupportedKeyError (DSA, Ed25519, an unknown curve…) and WeakKeyError
+            (RSA under 2048 bits).
+        AlgorithmMismatchError: the SignatureMethod does not fit the key type.
         juxsdk.errors.UntrustedKeyError: the key is not trusted by ``trust``.
         juxsdk.errors.CertificateValidityError: the certificate is not valid at ``at``.
         SignatureValueError: the SignatureValue does not verify (wrong key or tampered SignedInfo).
@@ -512,20 +695,16 @@ def verify_report(
     root = tree.getroot()
     _check_root(root, source)
     label = source or "report"
-    sigs = list(root.iter(f"{_DS}Signature"))
-    if not sigs:
-        raise NoSignatureError(f"{label} has no XML signature", hint="sign it with `jux sign`")
-    if len(sigs) > 1:
+    sig = _find_signature(root, label)
+    # Document limits and the summary of the signed content (the enveloped signature left out),
+    # in one walk; the summary is returned only if everything below verifies.
+    summary, properties, signatures = scan_report(root, source=source)
+    if signatures > 1:
         raise MultipleSignaturesError(
-            f"{label} has {len(sigs)} XML signatures; exactly one is accepted",
+            f"{label} has {signatures} XML signatures; exactly one is accepted",
             hint="re-sign the original report with `jux sign --force`",
         )
-    sig = sigs[0]
-    if sig.getparent() is not root:
-        raise SignatureStructureError(
-            f"{label}: the signature is not a child of the root element",
-            hint="the signature was moved; the report was tampered with",
-        )
+    _check_signature_limits(sig, root)
 
     signed_info = _only(sig, f"{_DS}SignedInfo", "ds:SignedInfo")
     c14n_el = _only(signed_info, f"{_DS}CanonicalizationMethod", "ds:CanonicalizationMethod")
@@ -544,7 +723,9 @@ def verify_report(
         raise SignatureStructureError(
             f"the signature's Reference URI is {reference.get('URI')!r}; only URI=\"\" (the whole document) is accepted"
         )
-    transforms = [t.get("Algorithm", "") for t in reference.iterfind(f"{_DS}Transforms/{_DS}Transform")]
+    transforms_el = _at_most_one(reference, f"{_DS}Transforms", "ds:Transforms")
+    transform_els = [] if transforms_el is None else transforms_el.findall(f"{_DS}Transform")
+    transforms = [t.get("Algorithm", "") for t in transform_els]
     if not transforms or transforms[0] != _ENVELOPED or len(transforms) > 2:
         raise SignatureStructureError(
             "the Reference transforms must be enveloped-signature, optionally followed by a C14N method"
@@ -552,9 +733,7 @@ def verify_report(
     ref_c14n = transforms[1] if len(transforms) == 2 else _C14N_10  # XMLDSig §4.4.3.2 default
     if ref_c14n not in _ACCEPTED_C14N:
         raise UnsupportedAlgorithmError(f"unsupported reference transform {ref_c14n!r}")
-    ref_prefixes = None
-    if len(transforms) == 2:
-        ref_prefixes = _prefix_list(reference.find(f"{_DS}Transforms")[1])
+    ref_prefixes = _prefix_list(transform_els[1]) if len(transforms) == 2 else None
     digest_uri = _only(reference, f"{_DS}DigestMethod", "ds:DigestMethod").get("Algorithm", "")
     if digest_uri not in _ACCEPTED_DIGESTS:
         raise UnsupportedAlgorithmError(
@@ -567,8 +746,10 @@ def verify_report(
     if sig.find(f"{_DS}Object") is not None:
         warnings.append("ignored unsigned content inside ds:Signature/ds:Object")
 
-    chain, key_value = _key_info(sig)
-    decision = trust.decide(chain, key_value, when)
+    chain, key = _key_info(sig)
+    _check_key(key, algorithm, unsafe_allow_weak_keys)
+    decision = trust.decide(chain, None if chain else key, when)
+    _check_key(decision.key, algorithm, unsafe_allow_weak_keys)
 
     signed_info_octets = _c14n_of(signed_info, c14n_method, _prefix_list(c14n_el))
     try:
@@ -599,9 +780,6 @@ def verify_report(
             f"{label}: the report content was changed after it was signed (digest mismatch)",
             hint="do not edit or reformat signed reports; re-sign the original output",
         )
-    # Summary and properties of the signed content only: the signature (and any ds:Object in
-    # it) is gone; comments are not signed, and the scan never reads them (itertext skips them).
-    summary, properties = scan(root)
     return VerifiedReport(
         _verified_bytes=bytes(data),
         canonical_hash="sha256:" + canonical.hash.hexdigest(),

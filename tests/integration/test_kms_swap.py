@@ -41,17 +41,20 @@ def test_same_program_file_key_then_kms(tmp_path, rsa_keys):
     )
     env = {**os.environ, **kms.env()}
 
-    def run(out):
-        return subprocess.run([sys.executable, "submit_report.py", str(report), str(out)], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+    def run(out, build):
+        # two CI runs (two build ids): each run's provenance differs, so each is its own record
+        # even when both finish within the same second (jux:timestamp has second resolution)
+        build_env = {**env, "GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": build}
+        return subprocess.run([sys.executable, "submit_report.py", str(report), str(out)], cwd=project,
+                              env=build_env, capture_output=True, text=True, timeout=120, check=False)
 
     (project / "jux.toml").write_text('signer = "file"\n' + common)
-    proc = run(tmp_path / "file.xml")
+    proc = run(tmp_path / "file.xml", "1")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "rsa-sha256"
 
     (project / "jux.toml").write_text('signer = "awskms"\n' + common + '\n[backends.awskms]\nkey_id = "alias/jux-p256"\n')
-    proc = run(tmp_path / "kms.xml")
+    proc = run(tmp_path / "kms.xml", "2")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ecdsa-sha256"
     assert not any(s in proc.stdout + proc.stderr for s in SECRETS)

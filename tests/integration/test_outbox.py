@@ -118,6 +118,12 @@ def test_one_set_of_defaults_the_outbox_config(tmp_path, monkeypatch, reports):
         entry = configured.outbox.enqueue(reports[0], "http", TransientPublishError("down"))
         assert 0.8 * 7 <= (entry.next_attempt_at - entry.updated_at).total_seconds() <= 7
     assert Outbox.from_config(config).config == config.outbox
+    # in every mode that publishes (receipts for `jux cache list`), not only in cache mode
+    for mode in ("both", "api"):
+        stores = {"stores": ["filesystem"], "backends.filesystem.root": str(tmp_path / "store")}
+        other = load_config(config_file=tmp_path / "jux.toml", overrides={"storage_mode": mode, **stores})
+        with Jux.from_config(other, metadata=False) as jux:
+            assert jux.outbox.path == tmp_path / "configured" and jux.outbox.max_attempts == 3
 
 
 def test_a_drained_outbox_gives_its_space_back(tmp_path):

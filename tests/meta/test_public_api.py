@@ -27,6 +27,9 @@ EXPECTED = {
     # attestations (issue 14)
     "Attestation", "AttestationError", "AttestationMismatchError", "SignatureThresholdError",
     "VerifiedAttestation", "attest", "verify_attestation",
+    # evidence: audit, policy, index
+    "AuditResult", "EvidenceIndexError", "EvidencePolicy", "Index", "PolicyError", "ReportAudit", "audit",
+    "load_policy",
 }
 
 

@@ -86,9 +86,18 @@ def test_without_junitxml_the_plugin_writes_and_stores_a_signed_report(
     verified = verify_report(stored.read_bytes(), trust(keypair))
     assert verified.summary.tests == 4
     # pytest's own format, including record_testsuite_property.
-    assert b'<testsuites name="pytest tests">' in stored.read_bytes()
+    assert stored.read_bytes().startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<testsuites")
+    assert b'<testsuite name="pytest" ' in stored.read_bytes()  # junit_suite_name's default
     assert dict(verified.properties)["rig"] == "r-7"
-    result.stdout.no_fnmatch_line("*generated xml file*")
+    # pytest's junitxml plugin wrote the file (it names it); the jux section says it is not kept,
+    # and it is gone after the run.
+    result.stdout.fnmatch_lines([
+        "*generated xml file: *pytest-jux-*junit.xml*",
+        "*- jux -*",
+        "report: not kept (no --junitxml: pytest wrote a temporary file, removed at exit)",
+    ])
+    tmp_report = Path(result.stdout.str().split("generated xml file: ")[1].split()[0])
+    assert tmp_report.name == "junit.xml" and not tmp_report.parent.exists()
     assert not list(pytester.path.glob("*.xml"))
 
 
@@ -240,6 +249,31 @@ def test_missing_key_is_a_usage_error_before_tests_run(pytester: pytest.Pytester
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*pytest-jux: signing key*missing-key.pem does not exist*"])
     result.stdout.no_fnmatch_line("*test_never*")
+
+
+def test_disabled_junitxml_plugin_is_a_usage_error_before_tests_run(
+    pytester: pytest.Pytester, keypair: tuple[Path, Path], jux_env: dict[str, Path]
+) -> None:
+    pytester.makepyfile("def test_never(): raise SystemExit('ran')")
+    result = pytester.runpytest("-p", "no:junitxml", *sign_args(keypair))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-jux: pytest's junitxml plugin is disabled (-p no:junitxml)*"])
+    result.stdout.no_fnmatch_line("*test_never*")
+    assert stored_reports(jux_env["data"]) == []
+
+
+def test_junit_ini_options_apply_to_the_report_written_without_junitxml(
+    pytester: pytest.Pytester, keypair: tuple[Path, Path], jux_env: dict[str, Path]
+) -> None:
+    # pytest's own junitxml plugin writes the temporary report: its ini keys are honoured.
+    pytester.makeini("[pytest]\njunit_suite_name = pump-suite\njunit_family = xunit1\n")
+    pytester.makepyfile("def test_ok(record_property):\n    record_property('rig', 'r-9')\n")
+    result = pytester.runpytest(*sign_args(keypair))
+    assert result.ret == 0
+    (stored,) = stored_reports(jux_env["data"])
+    data = stored.read_bytes()
+    assert b'<testsuite name="pump-suite" ' in data
+    assert b'<property name="rig" value="r-9"' in data  # record_property: xunit1 only
 
 
 def test_unknown_signer_is_a_usage_error(pytester: pytest.Pytester) -> None:

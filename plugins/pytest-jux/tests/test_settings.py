@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pytest_jux.plugin import INI_KEYS, build_settings, is_enabled
+from pytest_jux.plugin import INI_KEYS, is_enabled
+from pytest_jux.settings import build_settings
 
 
 def ini(pytester: pytest.Pytester, **values: str) -> Path:

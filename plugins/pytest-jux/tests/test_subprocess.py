@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import pytest
+import pytest_jux
 
 from juxsdk.trust import TrustedCertificates
 from juxsdk.xmldsig import verify_report
 
 from .conftest import stored_reports
 
-HEAVY = ("lxml", "cryptography", "signxml", "juxsdk.xmldsig", "juxsdk.client", "juxsdk.config",
-         "juxsdk.registry", "juxsdk_backends")
+HEAVY = ("lxml", "cryptography", "signxml", "juxsdk", "juxsdk_backends", "pytest_jux._session",
+         "pytest_jux.settings")
 
 SPY = """
 import json, os, sys
 
 def pytest_unconfigure(config):
     with open(os.environ["MODULES_OUT"], "w") as fh:
-        json.dump(sorted(sys.modules), fh)
+        json.dump({"modules": sorted(sys.modules),
+                   "plugins": sorted(name for name, _ in config.pluginmanager.list_name_plugin())}, fh)
 """
 
 
@@ -34,10 +37,25 @@ def test_installed_but_disabled_imports_nothing_heavy(
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == 0
-    modules = set(json.loads(out.read_text()))
+    seen = json.loads(out.read_text())
+    modules = set(seen["modules"])
     assert "pytest_jux.plugin" in modules  # the entry point was loaded...
     loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
-    assert loaded == []  # ...and pulled in nothing heavy
+    assert loaded == []  # ...and pulled in nothing heavy (not even juxsdk itself)
+    assert "jux-session" not in seen["plugins"]  # no jux hook runs in a disabled session
+
+
+def test_the_plugin_imports_no_private_pytest_module() -> None:
+    """pytest's public API only (``pytest``, ``pytest.hookimpl``, ``config.option``…), no ``_pytest``."""
+    src = Path(pytest_jux.__file__).parent
+    for path in sorted(src.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "_pytest" for n in names), f"{path.name} imports {names}"
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+                assert not any(isinstance(a, ast.Constant) and str(a.value).startswith("_pytest") for a in node.args)
 
 
 def test_enabled_plugin_loads_through_the_entry_point(

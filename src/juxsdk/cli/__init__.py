@@ -49,6 +49,12 @@ LAZY_COMMANDS: dict[str, str] = {
     "queue": "juxsdk.cli.publish:queue",
     "attest": "juxsdk.cli.attest_cmd:attest",
     "verify-attestation": "juxsdk.cli.attest_cmd:verify_attestation",
+    "audit": "juxsdk.cli.audit_cmd:audit",
+    "index": "juxsdk.cli.index_cmd:index",
+    "query": "juxsdk.cli.index_cmd:query",
+    "trends": "juxsdk.cli.trends_cmd:trends",
+    "diff": "juxsdk.cli.trends_cmd:diff",
+    "report": "juxsdk.cli.report_cmd:report",
 }
 
 

@@ -130,6 +130,7 @@ def sign_many(
     from pathlib import Path
 
     import juxsdk
+    from juxsdk.limits import read_bounded
 
     from ._common import echo_json, render_error, write_output
     from .sign_cmd import with_configured_signer
@@ -162,7 +163,7 @@ def sign_many(
                             f"{name}: signing into {output} would overwrite the input",
                             hint="choose another output directory with -o DIR",
                         )
-                    data = Path(name).read_bytes()
+                    data = read_bounded(name)
                     signed = juxsdk.sign_report(data, signer, replace=force, source=name)  # type: ignore[arg-type]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     write_output(str(target), signed.data)

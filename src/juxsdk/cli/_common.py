@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.client import Jux
     from juxsdk.config import JuxConfig
     from juxsdk.config.numbers import Range
+    from juxsdk.protocols import Signer
     from juxsdk.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -314,23 +315,23 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> JuxConfig:
     return _config.load_config(override_source="command line", **kwargs)
 
 
-def options_classes() -> dict[str, type[Any]]:
-    """Backend name → its ``Options`` class, for every registered backend."""
-    return {b.name: b.cls.Options for b in get_state().registry().backends()}
+def options_classes() -> Mapping[str, type[Any]]:
+    """Backend name → its ``Options`` class; a backend's module is imported only when looked up."""
+    return get_state().registry().options_classes()
 
 
 def make_backend(config: JuxConfig, kind: str, name: str) -> Any:
-    """Instantiate one backend (found through the registry) with its options from ``config``.
+    """Build one backend with :meth:`juxsdk.registry.Registry.create` (options from ``config``).
 
     Raises:
         BackendNotFoundError: no backend of that kind and name (exit code 2).
+        PluginError: its plugin cannot be loaded (exit code 2).
         ConfigError: its options do not fit (exit code 2).
     """
-    info = get_state().registry().get(kind, name)
-    return info.cls(config.backend_options(name, info.cls.Options))
+    return get_state().registry().create(kind, name, config)
 
 
-def make_signer(config: JuxConfig) -> Any:
+def make_signer(config: JuxConfig) -> Signer:
     """Instantiate the configured signer only (no stores, no publishers).
 
     Raises:
@@ -342,7 +343,7 @@ def make_signer(config: JuxConfig) -> Any:
             "no signer is configured (signer is unset or sign = false)",
             hint='set signer = "file" (after `jux keygen`), or pass --key KEY --cert CERT',
         )
-    return make_backend(config, "signer", name)
+    return get_state().registry().create("signer", name, config)
 
 
 def make_client(config: JuxConfig) -> Jux:
@@ -356,29 +357,26 @@ def make_client(config: JuxConfig) -> Jux:
 
 
 def read_input(path: str) -> tuple[bytes, str]:
-    """Read a report from a file path or ``-`` (stdin, binary).
+    """Read a report from a file path or ``-`` (stdin, binary), refusing it past the size limit.
+
+    Reading goes through :func:`juxsdk.limits.read_bounded`: a file over
+    :data:`~juxsdk.limits.DEFAULT_MAX_BYTES` is refused before it is read, and stdin is refused
+    as soon as it passes the limit, so a huge input never fills memory.
 
     Returns:
         ``(data, source)`` where ``source`` is the file name or ``"<stdin>"``.
 
     Raises:
-        JuxError: the file does not exist or cannot be read.
+        juxsdk.errors.ReportTooLargeError: the input is over the size limit.
+        juxsdk.errors.ReportError: the file does not exist or cannot be read.
     """
+    from juxsdk.limits import read_bounded
+
     if path == "-":
         if _stdin_is_tty():
             raise click.UsageError("no report given: pass FILE, or pipe a report into stdin ('-')")
-        return sys.stdin.buffer.read(), "<stdin>"
-    p = Path(path)
-    try:
-        return p.read_bytes(), str(path)
-    except FileNotFoundError:
-        raise JuxError(f"{path}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise JuxError(f"{path}: is a directory", hint="give a report file, not a directory") from None
-    except PermissionError:
-        raise JuxError(f"{path}: permission denied", hint="check the file permissions") from None
-    except OSError as exc:
-        raise JuxError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        return read_bounded(sys.stdin.buffer, name="<stdin>"), "<stdin>"
+    return read_bounded(path), str(path)
 
 
 def _stdin_is_tty() -> bool:

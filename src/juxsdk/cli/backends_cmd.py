@@ -14,7 +14,8 @@ def backends(as_json: bool) -> None:
     """List the signer, store and publisher backends installed (built-ins and plugins).
 
     A backend is selected by its NAME in the configuration; its options live in
-    [tool.jux.backends.NAME].
+    [tool.jux.backends.NAME]. Listing imports no backend module (plugins announce their
+    backends by name; a backend's module is imported only when it is used).
     """
     infos = get_state().registry().backends()
     rows = [
@@ -24,7 +25,7 @@ def backends(as_json: bool) -> None:
             "distribution": b.distribution,
             "version": b.version,
             "plugin": b.plugin,
-            "class": f"{b.cls.__module__}.{b.cls.__qualname__}",
+            "class": b.target.replace(":", "."),
             "summary": b.summary,
         }
         for b in infos

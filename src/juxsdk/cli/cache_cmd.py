@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from juxsdk.config.numbers import DAYS
+from juxsdk.config.numbers import DAYS, Range
 from juxsdk.errors import EXIT_PARTIAL, ConfigError, CorruptSidecarError, JuxError, ReportNotFoundError, StoreError
 from juxsdk.models import STORE_LOGGER, resolve_hash_prefix
 
@@ -300,16 +300,29 @@ def stats(as_json: bool) -> None:
 @click.option(
     "--days",
     type=number_type(DAYS, integer=True),
-    required=True,
     help="Delete reports stored more than this many days ago.",
 )
+@click.option("--keep-last", type=number_type(Range(1, 1_000_000), integer=True),
+              help="Keep the newest N reports of each project.")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
+              help="Evidence policy: never delete what its [select] matches; its [retention] gives defaults.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @global_options(hidden=True)
-def clean(days: int, dry_run: bool) -> None:
-    """Delete reports older than --days from the configured stores.
+def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_run: bool) -> None:
+    """Delete old reports from the configured stores.
 
     Reports whose sidecar is corrupt are skipped (their age is unknown) and warned about (exit 4).
+
+    --days deletes reports stored more than that many days ago; --keep-last keeps the newest N of
+    each project whatever their age; with both, a report goes when neither keeps it. --policy
+    never deletes the evidence the policy still requires (what its [select] matches, read from
+    the reports' signed properties) and takes keep_last/keep_days from its [retention] table.
     """
+    if keep_last is not None or policy_file is not None:
+        _clean_with_retention(days, keep_last, policy_file, dry_run)
+        return
+    if days is None:
+        raise click.UsageError("give --days N, --keep-last N or --policy FILE")
     age = dt.timedelta(days=days)
     total = 0
     with store_warnings() as warned, configured_stores() as stores:
@@ -327,5 +340,34 @@ def clean(days: int, dry_run: bool) -> None:
                 verb = "would delete" if dry_run else "deleted"
                 click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
             total += len(victims)
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
+    _partial_if(warned)
+
+
+def _clean_with_retention(days: int | None, keep_last: int | None, policy_file: str | None, dry_run: bool) -> None:
+    """``jux cache clean`` with --keep-last and/or --policy (see :mod:`juxsdk.evidence.retention`)."""
+    from juxsdk.evidence.policy import load_policy
+    from juxsdk.evidence.retention import apply_retention, plan_retention
+
+    policy = load_policy(policy_file) if policy_file is not None else None
+    if policy is not None:
+        keep_last = keep_last if keep_last is not None else policy.retention.keep_last
+        if days is None and policy.retention.keep_days is not None:
+            days = int(policy.retention.keep_days)
+    if keep_last is None and days is None:
+        raise click.UsageError("give --days N or --keep-last N (or a policy with a [retention] table)")
+    age = dt.timedelta(days=days) if days is not None else None
+    total = 0
+    with store_warnings() as warned, configured_stores() as stores:
+        for store in stores:
+            decisions = plan_retention(store, keep_last=keep_last, older_than=age, policy=policy)
+            for r in apply_retention(store, decisions, dry_run=dry_run):
+                verb = "would delete" if dry_run else "deleted"
+                click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
+                total += 1
+            if dry_run:
+                for d in decisions:
+                    if not d.delete and d.reason.startswith("required by policy"):
+                        click.echo(f"keep {short_hash(d.record.canonical_hash)}: {d.reason}")
     click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
     _partial_if(warned)

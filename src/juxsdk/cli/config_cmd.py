@@ -82,7 +82,7 @@ def check(as_json: bool) -> None:
     code = 0
     for kind, name in selected:
         info = registry.get(kind, name)  # unknown name: ConfigError (exit 2)
-        options = cfg.backend_options(name, info.cls.Options)  # bad options: ConfigError (exit 2)
+        options = registry.options(kind, name, cfg)  # bad options: ConfigError (exit 2)
         entry: dict[str, Any] = {"kind": kind, "name": name, "distribution": info.distribution}
         backend: Any = None
         try:

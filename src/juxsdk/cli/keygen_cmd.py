@@ -230,7 +230,7 @@ def _keygen_token(
 
     def run() -> Any:
         cfg = load_config(overrides)
-        options = cfg.backend_options(signer_name, info.cls.Options)
+        options = state.registry().options("signer", signer_name, cfg)
         return generate(
             options,
             key_type=key_type,

@@ -30,8 +30,10 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from juxsdk.config import JuxConfig
     from juxsdk.models import PublishOutcome
     from juxsdk.outbox import DrainResult, Outbox, QueueEntry
+    from juxsdk.protocols import Publisher
 
 __all__ = ["publish", "queue"]
 
@@ -39,48 +41,33 @@ __all__ = ["publish", "queue"]
 # --- configuration helpers -------------------------------------------------------------------
 
 
-def _options_for(config: Any, name: str, cls: type[Any]) -> Any:
-    """Structure backend ``name``'s options table from ``config`` through the config API."""
-    for attr in ("backend_options", "options_for"):
-        getter = getattr(config, attr, None)
-        if callable(getter):
-            return getter(name, cls.Options)
-    from juxsdk import config as _config
-
-    builder = getattr(_config, "build_options", None)
-    if callable(builder):
-        return builder(config, name, cls.Options)
-    raise ConfigError(f"cannot build options for backend {name!r}: configuration API missing")
-
-
 @contextmanager
-def configured_publishers(config: Any, *, required: bool = True) -> Iterator[dict[str, Any]]:
+def configured_publishers(config: JuxConfig, *, required: bool = True) -> Iterator[dict[str, Publisher]]:
     """Instantiate the configured publishers (no signer, no store), closing them afterwards.
+
+    Each is built by :meth:`juxsdk.registry.Registry.create` (only its module is imported).
 
     Raises:
         ConfigError: invalid configuration, unknown backend, or (``required``) none configured.
     """
-    names = list(getattr(config, "publishers", None) or [])
+    names = list(config.publishers)
     if not names and required:
         raise ConfigError(
             "no publisher is configured",
             hint='set publishers = ["http"] and [backends.http] url = "…/api/v1", or pass --url',
         )
     registry = get_state().registry()
-    pubs: dict[str, Any] = {}
+    pubs: dict[str, Publisher] = {}
     try:
         for name in names:
-            info = registry.get("publisher", name)
-            pubs[name] = info.cls(_options_for(config, name, info.cls))
+            pubs[name] = registry.create("publisher", name, config)
         yield pubs
     finally:
         for pub in pubs.values():
-            close = getattr(pub, "close", None)
-            if callable(close):
-                close()
+            pub.close()
 
 
-def _outbox(config: Any) -> Outbox:
+def _outbox(config: JuxConfig) -> Outbox:
     from juxsdk.outbox import Outbox
 
     return Outbox.from_config(config)
@@ -192,7 +179,7 @@ def publish(
 
 
 def _publish_files(
-    config: Any,
+    config: JuxConfig,
     files: tuple[str, ...],
     *,
     enqueue: bool | None,
@@ -303,7 +290,7 @@ def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: b
                 click.echo(f"     hint: {o.error.hint}")
 
 
-def _drain(config: Any, *, force: bool, jobs: int, dry_run: bool, as_json: bool) -> None:
+def _drain(config: JuxConfig, *, force: bool, jobs: int, dry_run: bool, as_json: bool) -> None:
     outbox = _outbox(config)
     if dry_run:
         from datetime import UTC, datetime

@@ -97,12 +97,19 @@ def _reason(message: str, name: str) -> str:
 def _error_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, JuxError):
         return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
-    return {"type": type(exc).__name__, "message": str(exc), "hint": None}
+    return {"type": type(exc).__name__, "message": f"internal error: {exc}", "hint": None}
 
 
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, metavar="FILE…")
 @trust_options
+@click.option(
+    "--unsafe-allow-weak-keys",
+    "allow_weak",
+    is_flag=True,
+    help="Accept RSA keys from 1024 bits and EC curves other than P-256/P-384/P-521. UNSAFE: only to "
+    "read old reports signed with such keys.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a JSON list.")
 @global_options(hidden=True)
 def verify(
@@ -111,14 +118,17 @@ def verify(
     pubkeys: tuple[Path, ...],
     cas: tuple[Path, ...],
     unsafe: bool,
+    allow_weak: bool,
     at: str | None,
     as_json: bool,
 ) -> None:
     """Verify the XMLDSig signature of each FILE ('-' reads stdin) against a trust policy.
 
     Prints one line per file: OK with the signer and the signed counts (which come only from the
-    signed content), or FAIL with the reason. Exit 0 when every file verified, 1 when any
-    signature failed, 3 when a file could not be read or parsed.
+    signed content), or FAIL with the reason; a file that cannot be read or parsed prints ERROR,
+    and every file is checked whatever happened to the others. Exit 0 when every file verified,
+    1 when any signature failed (and nothing worse happened), 3 when a file could not be read or
+    parsed.
     """
     import juxsdk
 
@@ -130,16 +140,27 @@ def verify(
     for name in files:
         try:
             data, source = read_input(name)
-            verified = juxsdk.verify_report(data, policy, at=when, source=source)
-        except JuxError as exc:  # VerificationError: FAIL (exit 1); anything else: ERROR (exit 3)
+            verified = juxsdk.verify_report(
+                data, policy, at=when, source=source, unsafe_allow_weak_keys=allow_weak
+            )
+        except click.UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+            # VerificationError: FAIL (exit 1); any other error, even a bug: ERROR (exit 3)
             failed = isinstance(exc, VerificationError)
+            if not isinstance(exc, JuxError) and get_state().verbose:
+                import traceback
+
+                traceback.print_exc()
             code = max(code, EXIT_VERIFICATION_FAILED if failed else EXIT_ERROR)
             results.append({"file": name, "verified": False, "error": _error_dict(exc)})
             if not as_json:
                 label = "FAIL" if failed else "ERROR"
-                click.echo(f"{label} {name}: {_reason(exc.message, name)}")
-                if exc.hint:
-                    click.echo(f"{' ' * len(label)} hint: {exc.hint}")
+                message = exc.message if isinstance(exc, JuxError) else f"internal error: {type(exc).__name__}: {exc}"
+                click.echo(f"{label} {name}: {_reason(message, name)}")
+                hint = exc.hint if isinstance(exc, JuxError) else "this is a bug in juxsdk; rerun with -v and report it"
+                if hint:
+                    click.echo(f"{' ' * len(label)} hint: {hint}")
             continue
         entry = verified.to_dict()
         entry["file"] = name

@@ -56,6 +56,7 @@ __all__ = [
     "POSITIVE_SECONDS",
     "SECONDS",
     "SYSTEM_CONFIG_FILE",
+    "IndexConfig",
     "JuxConfig",
     "MetadataConfig",
     "OutboxConfig",
@@ -76,6 +77,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "ENV_PREFIX": "load",
     "SYSTEM_CONFIG_FILE": "paths",
+    "IndexConfig": "model",
     "JuxConfig": "model",
     "MetadataConfig": "model",
     "OutboxConfig": "model",
@@ -108,7 +110,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .convert import structure_options
     from .load import ENV_PREFIX, find_project_file, load_config
-    from .model import JuxConfig, MetadataConfig, OutboxConfig, StorageMode
+    from .model import IndexConfig, JuxConfig, MetadataConfig, OutboxConfig, StorageMode
     from .paths import SYSTEM_CONFIG_FILE, user_config_dir, user_data_dir
     from .render import dump_config, init_config_text, render_toml
     from .secret import Secret

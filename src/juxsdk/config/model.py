@@ -22,7 +22,7 @@ from .paths import user_data_dir
 from .problems import OMIT
 from .secret import MASK, Secret, is_secret_ref
 
-__all__ = ["JuxConfig", "MetadataConfig", "OutboxConfig", "StorageMode"]
+__all__ = ["IndexConfig", "JuxConfig", "MetadataConfig", "OutboxConfig", "StorageMode"]
 
 T = TypeVar("T")
 
@@ -77,6 +77,28 @@ class OutboxConfig:
         return self.path if self.path is not None else user_data_dir(environ) / "outbox"
 
 
+@attrs.frozen
+class IndexConfig:
+    """``[index]``: the evidence index (``jux audit``, ``jux query``, ``jux report``…).
+
+    Attributes:
+        path: The SQLite file; ``None`` means ``<user data dir>/index.sqlite3``.
+        on_submit: Record each report ``submit`` signs (verified against the signer's own key)
+            in the index.
+    """
+
+    path: Path | None = None
+    on_submit: bool = True
+
+    def resolved_path(self, environ: Mapping[str, str] | None = None) -> Path:
+        """Return ``path``, or ``<user data dir>/index.sqlite3`` when it is not set.
+
+        Args:
+            environ: Environment for :func:`user_data_dir` (default :data:`os.environ`).
+        """
+        return self.path if self.path is not None else user_data_dir(environ) / "index.sqlite3"
+
+
 def _repr_backends(backends: Mapping[str, Mapping[str, Any]]) -> str:
     # repr() never shows option strings: a plain-text secret may be among them.
     return repr({name: {k: _masked_python(v) for k, v in opts.items()} for name, opts in backends.items()})
@@ -110,6 +132,7 @@ class JuxConfig:
             :class:`StorageMode`).
         metadata: Provenance properties (:class:`MetadataConfig`).
         outbox: The publish queue (:class:`OutboxConfig`).
+        index: The evidence index (:class:`IndexConfig`).
         backends: Raw option tables keyed by backend name, as merged from all layers (treat as
             read-only); turn one into the backend's ``Options`` with :meth:`backend_options`.
             String values are masked in ``repr``.
@@ -127,6 +150,7 @@ class JuxConfig:
     storage_mode: StorageMode = StorageMode.LOCAL
     metadata: MetadataConfig = attrs.field(factory=MetadataConfig)
     outbox: OutboxConfig = attrs.field(factory=OutboxConfig)
+    index: IndexConfig = attrs.field(factory=IndexConfig)
     backends: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, repr=_repr_backends, metadata={STRUCTURE: structure_backend_tables})
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False, metadata={OMIT: True})

@@ -134,6 +134,8 @@ _CORE_DOCS: Final[Mapping[str, str]] = {
     "outbox.max_attempts": "publish attempts before an entry becomes a dead letter",
     "outbox.backoff_base": "seconds before the first retry (doubles each attempt)",
     "outbox.backoff_max": "upper bound of the retry delay, in seconds",
+    "index.path": "evidence index file (default: <user data dir>/index.sqlite3)",
+    "index.on_submit": "record reports signed by `jux submit` in the evidence index",
 }
 
 
@@ -259,7 +261,7 @@ def init_config_text(
     out.append(f"publishers = {_render(list(publishers))}")
     out.append(f"# {_CORE_DOCS['storage_mode']}")
     out.append(f"storage_mode = {toml_str(mode.value)}")
-    for section in ("metadata", "outbox"):
+    for section in ("metadata", "outbox", "index"):
         out += ["", f"[{'.'.join(p for p in (root, section) if p)}]"]
         obj = getattr(defaults, section)
         for f in attrs.fields(type(obj)):

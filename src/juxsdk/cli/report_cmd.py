@@ -1,0 +1,51 @@
+"""``jux report --html OUT/``: the static HTML evidence report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import CONTEXT_SETTINGS, JuxCommand, get_state, global_options
+from ._evidence import dates, filter_options, index_option, open_index
+
+
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.option("--html", "html_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Directory to write the site into (index.html, one page per project and per run).")
+@filter_options
+@click.option("--title", default="Evidence report", show_default=True, help="Title of the report.")
+@index_option
+@global_options(hidden=True)
+def report(
+    html_dir: Path,
+    project: str | None,
+    branch: str | None,
+    since: str | None,
+    until: str | None,
+    title: str,
+    index_path: Path | None,
+) -> None:
+    """Write a static HTML evidence report from the evidence index.
+
+    The site opens from disk with no server and no network (inline CSS and SVG charts, no
+    script): per project, runs over time (pass rate and duration charts), each run with its
+    verification result, signer, provenance and failed tests. Reports that failed verification
+    or violate the last policy are listed apart and marked: never shown as evidence.
+
+    \b
+    Example:
+      jux audit --policy release.toml && jux report --html evidence/
+    """
+    from juxsdk.evidence.report_html import write_report
+
+    get_state()
+    since_dt, until_dt = dates(since, until)
+    with open_index(index_path) as idx:
+        summary = write_report(idx, html_dir, project=project, branch=branch, since=since_dt, until=until_dt,
+                               title=title)
+    click.echo(
+        f"wrote {html_dir / 'index.html'}: {summary['projects']} project(s), {summary['evidence']} report(s) as "
+        f"evidence, {summary['flagged']} flagged",
+        err=True,
+    )

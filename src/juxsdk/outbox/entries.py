@@ -319,11 +319,11 @@ class SkippedEntry:
 
     @property
     def message(self) -> str:
-        """One line saying why, e.g. ``server asked to wait (Retry-After) until 2030-01-01 10:00:00 UTC``."""
+        """One line saying why, e.g. ``Retry-After until 2030-01-01 10:00:00 UTC (the server asked to wait)``."""
         until = f"{self.until.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" if self.until is not None else "?"
         return {
-            "retry-after": f"server asked to wait (Retry-After) until {until}",
-            "backoff": f"backoff until {until}",
+            "retry-after": f"Retry-After until {until} (the server asked to wait)",
+            "backoff": f"backoff until {until} (not due yet)",
             "claimed": "being sent by another drain",
             "no-publisher": f"publisher {self.entry.publisher!r} is not configured",
             "limit": "over the drain's limit",

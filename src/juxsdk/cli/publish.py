@@ -121,8 +121,8 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
 @click.argument("files", nargs=-1, metavar="FILE…")
 @click.option(
     "--queue", "drain", is_flag=True,
-    help="Send the reports waiting in the outbox (instead of FILEs): every one our backoff delayed; "
-    "one a server asked to wait for (Retry-After) only once that wait is over.",
+    help="Send the reports waiting in the outbox instead of FILEs: all of them now, except those a "
+    "server asked to wait for (Retry-After).",
 )
 @click.option(
     "--now", is_flag=True,
@@ -172,6 +172,11 @@ def publish(
     Unsigned reports are refused unless --allow-unsigned. Exit 0 when every report is published
     or already on the server, 4 when only some are, 3 when none are, 2 for usage/configuration
     errors. --dry-run needs no server.
+
+    --queue tries every queued report, also those our backoff delayed (flush means try); a report
+    whose server asked to wait (Retry-After) is left alone until then unless --now. Reports left
+    alone are listed (SKIP) with the reason and do not change the exit code. Dead letters wait
+    for `jux queue retry`.
     """
     get_state()
     if drain and files:

@@ -183,12 +183,12 @@ def publish(
         raise click.UsageError("give FILEs or --queue, not both")
     if not drain and not files:
         raise click.UsageError("give at least one FILE, or --queue to drain the outbox")
+    if (now or force_alias) and not drain:
+        raise click.UsageError(f"{'--now' if now else '--force'} only applies to --queue")
     if force_alias:
         echo_err("warning", "--force is deprecated for `jux publish --queue`: use --now "
                  "(--force will be removed in the next release)", fg="yellow")
         now = True
-    if now and not drain:
-        raise click.UsageError("--now only applies to --queue")
     config = load_config(_url_overrides(url))
     if drain:
         from juxsdk.outbox import DrainMode

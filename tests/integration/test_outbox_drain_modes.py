@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from juxsdk.config import OutboxConfig
-from juxsdk.errors import ConfigError
+from juxsdk.errors import ConfigError, JuxError, TransientPublishError
 from juxsdk.junit import add_properties, parse_report
 from juxsdk.outbox import DrainMode, Outbox, QueueEntry
 from juxsdk.outbox.db import SCHEMA_VERSION
@@ -218,3 +218,39 @@ def test_a_directory_outbox_import_keeps_the_servers_wait(tmp_path):
     assert queued.retry_after_until == queued.updated_at + dt.timedelta(seconds=120)
     assert entries[("legacy-queued", "other")].retry_after_until is None
     assert QueueEntry.from_dict(queued.to_dict()) == queued  # the JSON form round-trips
+
+
+def test_a_schema_1_row_that_does_not_decode_is_upgraded_and_dead_lettered_by_the_next_drain(tmp_path):
+    path = tmp_path / "outbox"
+    path.mkdir()
+    shutil.copyfile(DATA / "outbox-v1.sqlite3", path / "outbox.sqlite3")
+    with sqlite3.connect(path / "outbox.sqlite3") as conn:  # someone edited the old database
+        conn.execute("UPDATE entries SET details = '{not json' WHERE project = 'v1-server-wait'")
+    box = Outbox(path=path)
+    with JuxApiServer() as srv, _pub(srv.url) as pub:
+        result = box.drain({"http": pub}, mode="now")
+    assert [e.project for e, _ in result.published] == ["v1-backoff"]
+    [dead] = result.dead
+    assert dead.project == "v1-server-wait" and dead.dead_reason == "corrupt outbox entry: details is not valid JSON"
+
+
+def test_an_edited_retry_after_until_dead_letters_only_that_entry(box, reports):
+    for r in reports[:2]:
+        box.enqueue(r, "http", TransientPublishError("down"))
+    with sqlite3.connect(box.database) as conn:
+        conn.execute("UPDATE entries SET retry_after_until = 'later' WHERE canonical_hash = ?",
+                     (reports[0].canonical_hash,))
+    with JuxApiServer() as srv, _pub(srv.url) as pub:
+        result = box.drain({"http": pub}, mode="manual")
+    assert _hashes(result) == {reports[1].canonical_hash}
+    [dead] = result.dead
+    assert dead.dead_reason == "corrupt outbox entry: retry_after_until is not an integer"
+
+
+def test_a_database_of_a_newer_schema_is_refused(box, reports):
+    box.enqueue(reports[0], "http")
+    box.close()
+    with sqlite3.connect(box.database) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(JuxError, match=r"written by a newer juxsdk \(schema 3\)"):
+        Outbox(path=box.path).entries()

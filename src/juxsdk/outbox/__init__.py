@@ -26,15 +26,15 @@ Guarantees:
 * **Backoff**: a failed entry waits ``min(backoff_base * 2**(attempts-1), backoff_max)`` seconds
   (80-100 % of it, jittered), or longer when the server asked (``Retry-After``, at most a day;
   kept apart as ``retry_after_until``); after ``max_attempts`` transient failures it is
-  dead-lettered.
-* **Drain modes** (:class:`DrainMode`): an automatic drain (the default) waits out both; a drain
-  a person asked for (``jux publish --queue``, ``mode="manual"``) tries every entry our backoff
-  delayed and honours only the server's ``Retry-After``; ``mode="now"`` (``--now``) tries every
-  queued entry. Dead letters wait for :meth:`Outbox.retry`. Entries left alone are reported
-  with the reason (:class:`SkippedEntry`). Permanent rejections of the
-  report (HTTP 400/413/422) are dead-lettered at once; permanent *configuration* problems (401,
-  403, 404/405/415) keep the entry queued (:mod:`juxsdk.outbox.policy`). Those numbers come
-  from :class:`juxsdk.config.OutboxConfig` (``[outbox]``), the one set of defaults.
+  dead-lettered. Permanent rejections of the report (HTTP 400/413/422) are dead-lettered at
+  once; permanent *configuration* problems (401, 403, 404/405/415) keep the entry queued
+  (:mod:`juxsdk.outbox.policy`). Those numbers come from :class:`juxsdk.config.OutboxConfig`
+  (``[outbox]``), the one set of defaults.
+* **Drain modes** (:class:`DrainMode`): an automatic drain (the default) waits out both the
+  backoff and a server's ``Retry-After``; a drain a person asked for (``jux publish --queue``,
+  ``mode="manual"``) tries every entry our backoff delayed and honours only the server's
+  ``Retry-After``; ``mode="now"`` (``--now``) tries every queued entry. Dead letters wait for
+  :meth:`Outbox.retry`. Entries left alone are reported with the reason (:class:`SkippedEntry`).
 * **Upgrades**: a directory outbox written by an older juxsdk is imported on first open, in one
   transaction, and kept aside as ``legacy-<time>/`` (:mod:`juxsdk.outbox.legacy`).
 

@@ -24,11 +24,17 @@ Guarantees:
   (its bytes kept); bytes that are missing or changed are dead-lettered ("SHA-256 mismatch");
   an entry that fails unexpectedly is reported (:attr:`DrainResult.broken`) and stays queued.
 * **Backoff**: a failed entry waits ``min(backoff_base * 2**(attempts-1), backoff_max)`` seconds
-  (80-100 % of it, jittered), or longer when the server asked (``Retry-After``, at most a day);
-  after ``max_attempts`` transient failures it is dead-lettered. Permanent rejections of the
-  report (HTTP 400/413/422) are dead-lettered at once; permanent *configuration* problems (401,
-  403, 404/405/415) keep the entry queued (:mod:`juxsdk.outbox.policy`). Those numbers come
-  from :class:`juxsdk.config.OutboxConfig` (``[outbox]``), the one set of defaults.
+  (80-100 % of it, jittered), or longer when the server asked (``Retry-After``, at most a day;
+  kept apart as ``retry_after_until``); after ``max_attempts`` transient failures it is
+  dead-lettered. Permanent rejections of the report (HTTP 400/413/422) are dead-lettered at
+  once; permanent *configuration* problems (401, 403, 404/405/415) keep the entry queued
+  (:mod:`juxsdk.outbox.policy`). Those numbers come from :class:`juxsdk.config.OutboxConfig`
+  (``[outbox]``), the one set of defaults.
+* **Drain modes** (:class:`DrainMode`): an automatic drain (the default) waits out both the
+  backoff and a server's ``Retry-After``; a drain a person asked for (``jux publish --queue``,
+  ``mode="manual"``) tries every entry our backoff delayed and honours only the server's
+  ``Retry-After``; ``mode="now"`` (``--now``) tries every queued entry. Dead letters wait for
+  :meth:`Outbox.retry`. Entries left alone are reported with the reason (:class:`SkippedEntry`).
 * **Upgrades**: a directory outbox written by an older juxsdk is imported on first open, in one
   transaction, and kept aside as ``legacy-<time>/`` (:mod:`juxsdk.outbox.legacy`).
 
@@ -40,17 +46,19 @@ connection, rows, claims), :mod:`.legacy` (the import), :mod:`.core` (:class:`Ou
 from __future__ import annotations
 
 from .core import Outbox, default_outbox_dir
-from .entries import BrokenEntry, DrainResult, PublishState, QueueEntry
-from .policy import DEAD_LETTER_STATUSES, KEEP_QUEUED_STATUSES, MAX_RETRY_AFTER
+from .entries import BrokenEntry, DrainResult, PublishState, QueueEntry, SkippedEntry
+from .policy import DEAD_LETTER_STATUSES, KEEP_QUEUED_STATUSES, MAX_RETRY_AFTER, DrainMode
 
 __all__ = [
     "DEAD_LETTER_STATUSES",
     "KEEP_QUEUED_STATUSES",
     "MAX_RETRY_AFTER",
     "BrokenEntry",
+    "DrainMode",
     "DrainResult",
     "Outbox",
     "PublishState",
     "QueueEntry",
+    "SkippedEntry",
     "default_outbox_dir",
 ]

@@ -26,7 +26,7 @@ from . import db
 from .drain import Drain
 from .entries import PublishState, QueueEntry, entry_key, utcnow
 from .legacy import migrate, needs_migration
-from .policy import backoff_delay, is_dead_letter, retry_after, server_reason
+from .policy import DrainMode, backoff_delay, is_dead_letter, retry_after, server_reason
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocols import Publisher
@@ -356,12 +356,19 @@ class Outbox:
         with self._session(create=True) as conn:
             assert conn is not None
             with db.immediate(conn):
-                row = conn.execute("SELECT state, attempts, created_at, last_error, sha256 FROM entries "
-                                   "WHERE canonical_hash = ? AND publisher = ?",
+                row = conn.execute("SELECT state, attempts, created_at, last_error, sha256, retry_after_until "
+                                   "FROM entries WHERE canonical_hash = ? AND publisher = ?",
                                    (report.canonical_hash, publisher)).fetchone()
                 queued = row is not None and row[0] == "queued" and isinstance(row[1], int) \
                     and isinstance(row[2], int)
                 attempts = (row[1] if queued else 0) + (1 if error is not None else 0)
+                wait = retry_after(error)
+                # the server's wait: this failure's; without a failure, the one still pending
+                server_until = now + dt.timedelta(seconds=wait) if wait is not None else (
+                    db.from_us(row[5]) if queued and error is None and isinstance(row[5], int) else None)
+                next_at = now + dt.timedelta(seconds=self.backoff(attempts, retry_after=wait))
+                if server_until is not None and server_until > next_at:
+                    next_at = server_until
                 entry = QueueEntry(
                     canonical_hash=report.canonical_hash,
                     publisher=publisher,
@@ -370,7 +377,7 @@ class Outbox:
                     last_error=failure_line(error) if error is not None else (
                         row[3] if queued and isinstance(row[3], str) else None),
                     last_status=error.status if isinstance(error, PublishError) else None,
-                    next_attempt_at=now + dt.timedelta(seconds=self.backoff(attempts, retry_after=retry_after(error))),
+                    next_attempt_at=next_at,
                     created_at=db.from_us(row[2]) if queued else now,
                     updated_at=now,
                     size=len(report.data),
@@ -382,6 +389,7 @@ class Outbox:
                     properties=tuple(report.properties),
                     dead_reason=server_reason(error) if dead and isinstance(error, PublishError) else None,
                     details=jsonable(dict(error.details)) if isinstance(error, PublishError) else {},
+                    retry_after_until=server_until,
                 )
                 db.put_blob(conn, sha, report.data)
                 db.upsert_entry(conn, entry)
@@ -432,6 +440,9 @@ class Outbox:
     def retry(self, hash_prefix: str | None = None, *, now: dt.datetime | None = None) -> int:
         """Make matching entries due now; dead ones go back to the queue with attempts reset.
 
+        A person asked for it: a server's pending ``Retry-After`` is forgotten too, so the next
+        drain of any mode sends them.
+
         Args:
             hash_prefix: Canonical hash or a prefix of its hex digits; None = every entry.
             now: Current time (UTC), for tests.
@@ -454,7 +465,8 @@ class Outbox:
                 for i in ids:
                     count += conn.execute(
                         "UPDATE entries SET attempts = CASE state WHEN 'dead' THEN 0 ELSE attempts END, "
-                        "state = 'queued', next_attempt_at = ?1, updated_at = ?1, dead_reason = NULL "
+                        "state = 'queued', next_attempt_at = ?1, updated_at = ?1, dead_reason = NULL, "
+                        "retry_after_until = NULL "
                         "WHERE id = ?2", (t, i)).rowcount
         return count
 
@@ -498,11 +510,19 @@ class Outbox:
         *,
         now: dt.datetime | None = None,
         progress: Callable[[QueueEntry, str], None] | None = None,
+        mode: DrainMode | str = DrainMode.AUTOMATIC,
         force: bool = False,
         limit: int | None = None,
         workers: int = 1,
     ) -> DrainResult:
-        """Publish every due queued entry with the publisher of its name.
+        """Publish the queued entries that a drain of ``mode`` tries, with the publisher of its name.
+
+        Which entries (:class:`~juxsdk.outbox.DrainMode`, :meth:`QueueEntry.held`):
+        ``"automatic"`` (the default, for drains nobody asked for) only due ones — our backoff
+        and a server's ``Retry-After`` are both waited out; ``"manual"`` (a person asked:
+        ``jux publish --queue``) every queued entry but those whose server's ``Retry-After`` is
+        not over; ``"now"`` every queued entry. Dead letters are never tried (:meth:`retry`
+        puts them back). Every entry left alone is in :attr:`DrainResult.skipped` with its reason.
 
         Each entry is claimed in a ``BEGIN IMMEDIATE`` transaction before it is sent, and leaves
         the queue (with its receipt recorded) in one transaction after its publisher returned a
@@ -515,7 +535,8 @@ class Outbox:
             progress: Called after each entry with ``(entry, outcome)``, outcome one of
                 ``"published"``, ``"duplicate"``, ``"retrying"``, ``"dead"``, ``"skipped"``,
                 ``"broken"`` (from worker threads when ``workers > 1``, one call at a time).
-            force: Ignore ``next_attempt_at`` (try every queued entry now).
+            mode: :class:`~juxsdk.outbox.DrainMode` or its name.
+            force: Same as ``mode="now"`` (the spelling of juxsdk 0.1.0).
             limit: Try at most this many entries.
             workers: Entries published concurrently (threads sharing the publishers; the
                 ``http`` publisher's pooled session is safe to share).
@@ -529,6 +550,8 @@ class Outbox:
             A :class:`~juxsdk.outbox.DrainResult`.
 
         Raises:
+            juxsdk.errors.ConfigError: ``mode`` is not a drain mode.
             JuxError: the database cannot be opened.
         """
-        return Drain(self, publishers, now=now, progress=progress, force=force, limit=limit).run(workers)
+        drain_mode = DrainMode.NOW if force else DrainMode.parse(mode)
+        return Drain(self, publishers, now=now, progress=progress, mode=drain_mode, limit=limit).run(workers)

@@ -1,11 +1,12 @@
 """The outbox database: one SQLite file (stdlib :mod:`sqlite3`), WAL mode, private.
 
-Schema (version 1, in ``PRAGMA user_version``); times are integer microseconds since the Unix
+Schema (version 2, in ``PRAGMA user_version``); times are integer microseconds since the Unix
 epoch, UTC::
 
     entries    one row per (canonical hash, publisher): state queued|dead, attempts,
-               next_attempt_at, last error/status/details, dead_reason, report metadata,
-               sha256 of the exact bytes, and a drain's claim (owner, claim_until)
+               next_attempt_at, retry_after_until (the server's Retry-After, NULL when only
+               our backoff delays the entry), last error/status/details, dead_reason, report
+               metadata, sha256 of the exact bytes, and a drain's claim (owner, claim_until)
     blobs      sha256 -> the exact report bytes (shared by the entries of every publisher)
     published  the latest receipt per (canonical hash, publisher), for ``jux cache list``
     migrations directory-outbox backups already imported (see :mod:`juxsdk.outbox.legacy`)
@@ -19,6 +20,13 @@ for tests and benchmarks: still safe against a killed process, not against power
 The database and its ``-wal``/``-shm`` files are ``0600`` in a ``0700`` directory whatever the
 umask: the file is created ``0600`` before SQLite opens it, and SQLite gives its companion files
 the main file's mode.
+
+Upgrades: a database of an older schema is brought up to date when it is opened, in one
+``BEGIN IMMEDIATE`` transaction, by the steps of :data:`UPGRADES` (a new database runs the same
+steps from version 0, so there is one path). Version 1 → 2 adds ``retry_after_until`` and fills
+it for every entry from its last failure (``updated_at + details["retry_after"]``, see
+:func:`juxsdk.outbox.entries.server_wait_until`), so an entry a server asked to wait keeps
+waiting after the upgrade. A database of a newer schema is refused (``written by a newer juxsdk``).
 """
 
 from __future__ import annotations
@@ -41,17 +49,18 @@ import attrs
 
 from ..errors import JuxError
 from ..models import PublishReceipt, ReportSummary, jsonable
-from .entries import QueueEntry
+from .entries import QueueEntry, server_wait_until
 
 __all__ = ["DB_NAME", "Corrupt", "connect", "immediate"]
 
 DB_NAME = "outbox.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Modes of everything the outbox creates (set exactly, whatever the umask).
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
-SCHEMA = """
+#: Version 1 of the schema (the first SQLite outbox); :data:`UPGRADES` take it to the current one.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS entries (
     id              INTEGER PRIMARY KEY,
     canonical_hash  TEXT NOT NULL CHECK (length(canonical_hash) = 71
@@ -104,7 +113,7 @@ CREATE TABLE IF NOT EXISTS migrations (
 #: Columns of ``entries`` read into a :class:`QueueEntry` (in this order), after ``id``.
 COLUMNS = ("canonical_hash", "publisher", "state", "attempts", "last_error", "last_status",
            "next_attempt_at", "created_at", "updated_at", "size", "sha256", "source", "project",
-           "signed", "summary", "properties", "dead_reason", "details")
+           "signed", "summary", "properties", "dead_reason", "details", "retry_after_until")
 SELECT_ENTRY = f"SELECT id, {', '.join(COLUMNS)}, claim, claim_until FROM entries"  # noqa: S608
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -190,16 +199,43 @@ def connect(path: Path, *, timeout: float, synchronous: str = "FULL") -> sqlite3
             raise JuxError(f"the outbox {path} was written by a newer juxsdk (schema {version})",
                            hint="upgrade juxsdk, or use another outbox path")
         if version < SCHEMA_VERSION:
-            with immediate(conn):
-                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            with immediate(conn):  # re-read inside the lock: another process may have done it
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                for step in UPGRADES[version:]:
+                    step(conn)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _create_v1(conn: sqlite3.Connection) -> None:
+    """Version 0 → 1: the tables of the first SQLite outbox."""
+    for statement in SCHEMA_V1.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _add_retry_after_until(conn: sqlite3.Connection) -> None:
+    """Version 1 → 2: ``entries.retry_after_until``, filled from each entry's last failure.
+
+    A row whose ``details`` or ``updated_at`` do not decode is left NULL (a drain dead-letters
+    a row that does not decode anyway).
+    """
+    conn.execute("ALTER TABLE entries ADD COLUMN retry_after_until INTEGER")
+    for row_id, details, updated_at in conn.execute("SELECT id, details, updated_at FROM entries").fetchall():
+        try:
+            until = server_wait_until(_json(details, dict, "details"), _time("updated_at")(updated_at))
+        except (Corrupt, OverflowError):
+            continue
+        if until is not None:
+            conn.execute("UPDATE entries SET retry_after_until = ? WHERE id = ?", (to_us(until), row_id))
+
+
+#: Upgrade steps: ``UPGRADES[n]`` takes a database of version ``n`` to ``n + 1`` (inside the
+#: caller's transaction). ``len(UPGRADES) == SCHEMA_VERSION``.
+UPGRADES: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _add_retry_after_until)
 
 
 def _wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -366,8 +402,10 @@ def _text(name: str, *, optional: bool = False) -> Callable[[object], Any]:
     return decode
 
 
-def _time(name: str) -> Callable[[object], dt.datetime]:
-    def decode(value: object) -> dt.datetime:
+def _time(name: str, *, optional: bool = False) -> Callable[[object], Any]:
+    def decode(value: object) -> dt.datetime | None:
+        if value is None and optional:
+            return None
         try:
             return from_us(_int(name)(value))
         except OverflowError:
@@ -407,6 +445,7 @@ DECODE: dict[str, Callable[[object], Any]] = {
     "source": _text("source", optional=True), "project": _text("project", optional=True),
     "signed": lambda v: bool(_int("signed")(v)), "summary": _summary, "properties": _properties,
     "dead_reason": _text("dead_reason", optional=True), "details": lambda v: _json(v, dict, "details"),
+    "retry_after_until": _time("retry_after_until", optional=True),
 }
 
 
@@ -442,6 +481,7 @@ def entry_values(entry: QueueEntry) -> tuple[Any, ...]:
         entry.size, entry.sha256, entry.source, entry.project, int(entry.signed),
         json.dumps(d["summary"]), json.dumps(d["properties"]), entry.dead_reason,
         json.dumps(d["details"]),
+        to_us(entry.retry_after_until) if entry.retry_after_until is not None else None,
     )
 
 

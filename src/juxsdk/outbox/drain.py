@@ -3,7 +3,9 @@
 Per entry, three short transactions (each ``BEGIN IMMEDIATE``), none held during the network
 call:
 
-1. **claim**: re-read the row; if it is still queued, due, and not claimed by a live drain, write
+1. **claim**: re-read the row; if it is still queued, not held for the drain's mode (see
+   :meth:`QueueEntry.held`: backoff and ``Retry-After`` for an automatic drain, ``Retry-After``
+   for a manual one, nothing for ``now``), and not claimed by a live drain, write
    ``claim = <this drain>`` and ``claim_until = now + lease``;
 2. publish the exact bytes (checked against their SHA-256 first);
 3. **settle**: on success, record the receipt and delete the row in one transaction (only if
@@ -32,8 +34,8 @@ from ..errors import JuxError, PermanentPublishError, PublishError, TransientPub
 from ..models import PublishReceipt, Report, jsonable
 from ..storage_mode import failure_line, unexpected_publish_error
 from . import db
-from .entries import BrokenEntry, DrainResult, QueueEntry, utcnow
-from .policy import is_dead_letter, retry_after, server_reason
+from .entries import BrokenEntry, DrainResult, QueueEntry, SkippedEntry, utcnow
+from .policy import DrainMode, is_dead_letter, retry_after, server_reason
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..protocols import Publisher
@@ -50,12 +52,12 @@ class Drain:
     """The state of one :meth:`juxsdk.outbox.Outbox.drain` (see there for the arguments)."""
 
     def __init__(self, outbox: Outbox, publishers: Mapping[str, Publisher], *, now: dt.datetime | None,
-                 progress: Callable[[QueueEntry, str], None] | None, force: bool, limit: int | None) -> None:
+                 progress: Callable[[QueueEntry, str], None] | None, mode: DrainMode, limit: int | None) -> None:
         self.outbox = outbox
         self.publishers = publishers
         self.now = now
         self.progress = progress
-        self.force = force
+        self.mode = mode
         self.limit = limit
         self.owner = ""
         self._mutex = threading.Lock()
@@ -64,7 +66,7 @@ class Drain:
         self.published: list[tuple[QueueEntry, PublishReceipt]] = []
         self.retrying: list[QueueEntry] = []
         self.dead: list[QueueEntry] = []
-        self.skipped: list[QueueEntry] = []
+        self.skipped: list[SkippedEntry] = []
         self.broken: list[BrokenEntry] = []
 
     @property
@@ -122,10 +124,15 @@ class Drain:
                 continue
             entry = row.entry
             pub = self.publishers.get(entry.publisher)
-            if (pub is None or (not self.force and not entry.is_due(self._time()))
-                    or not db.claim_is_stale(row.claim, row.claim_until, now_us)
-                    or (self.limit is not None and len(todo) >= self.limit)):
-                self._report(entry, "skipped", None)
+            skip = entry.held(self._time(), self.mode)
+            if skip is None and pub is None:
+                skip = SkippedEntry(entry, "no-publisher")
+            if skip is None and not db.claim_is_stale(row.claim, row.claim_until, now_us):
+                skip = SkippedEntry(entry, "claimed")
+            if skip is None and self.limit is not None and len(todo) >= self.limit:
+                skip = SkippedEntry(entry, "limit")
+            if skip is not None or pub is None:
+                self._report(entry, "skipped", skip)
                 continue
             todo.append((row, pub))
         return todo
@@ -141,7 +148,7 @@ class Drain:
             elif outcome == "broken":
                 self.broken.append(result)
             else:
-                self.skipped.append(entry)
+                self.skipped.append(result)
             if self.progress:
                 self.progress(entry, outcome)
 
@@ -176,8 +183,8 @@ class Drain:
         try:
             conn = self._conn()
             fresh = self._claim(conn, row)
-            if fresh is None:
-                self._report(entry, "skipped", None)
+            if isinstance(fresh, SkippedEntry):
+                self._report(fresh.entry, "skipped", fresh)
                 return
             if isinstance(fresh.entry, db.Corrupt):  # edited since the scan
                 self._quarantine(conn, fresh, claimed=True)
@@ -189,19 +196,25 @@ class Drain:
             return
         self._report(entry, outcome, result)
 
-    def _claim(self, conn: sqlite3.Connection, row: db.Row) -> db.Row | None:
-        """Claim the entry for this drain; its current row, or None when it is not ours to send."""
+    def _claim(self, conn: sqlite3.Connection, row: db.Row) -> db.Row | SkippedEntry:
+        """Claim the entry for this drain: its current row, or why it is not ours to send (gone,
+        dead-lettered or held meanwhile, claimed by another drain)."""
         now_us = db.to_us(utcnow())
+        entry = row.entry
+        assert isinstance(entry, QueueEntry)
         with db.immediate(conn):
             current = conn.execute(f"{db.SELECT_ENTRY} WHERE id = ?", (row.id,)).fetchone()
             if current is None:
-                return None
+                return SkippedEntry(entry, "claimed")  # another drain sent it meanwhile
             fresh = db.Row.of(current)
-            if isinstance(fresh.entry, QueueEntry) and (
-                    fresh.entry.state != "queued" or (not self.force and not fresh.entry.is_due(self._time()))):
-                return None
+            if isinstance(fresh.entry, QueueEntry):
+                if fresh.entry.state != "queued":
+                    return SkippedEntry(fresh.entry, "claimed")  # another drain dead-lettered it
+                held = fresh.entry.held(self._time(), self.mode)
+                if held is not None:
+                    return held
             if not db.claim_is_stale(fresh.claim, fresh.claim_until, now_us):
-                return None
+                return SkippedEntry(fresh.entry if isinstance(fresh.entry, QueueEntry) else entry, "claimed")
             conn.execute("UPDATE entries SET claim = ?, claim_until = ? WHERE id = ?",
                          (self.owner, now_us + int(self.outbox.lease * 1e6), row.id))
         return fresh
@@ -249,11 +262,12 @@ class Drain:
             settled = attrs.evolve(entry, attempts=attempts)
             if dead_reason is None:
                 assert exc is not None
+                wait = retry_after(exc)
                 settled = attrs.evolve(
                     settled, attempts=attempts + 1, last_error=exc.message,
                     last_status=exc.status if isinstance(exc, PublishError) else None,
-                    next_attempt_at=t + dt.timedelta(
-                        seconds=self.outbox.backoff(attempts + 1, retry_after=retry_after(exc))),
+                    next_attempt_at=t + dt.timedelta(seconds=self.outbox.backoff(attempts + 1, retry_after=wait)),
+                    retry_after_until=t + dt.timedelta(seconds=wait) if wait is not None else None,
                     updated_at=t,
                     details=jsonable(dict(exc.details)) if isinstance(exc, PublishError) else {},
                 )
@@ -314,4 +328,4 @@ class Drain:
 
 #: The columns a failure changes (never the report's bytes or metadata).
 _SETTLED = ("state", "attempts", "last_error", "last_status", "next_attempt_at", "updated_at",
-            "dead_reason", "details")
+            "dead_reason", "details", "retry_after_until")

@@ -7,23 +7,32 @@
   permanent error) is a dead letter at once, with the server's reason.
 * A permanent *configuration* problem (401, 403, 404, 405, 407, 415, 3xx) keeps the entry
   queued: fixing the configuration fixes it.
+
+Which queued entries a drain tries depends on who asked for it (:class:`DrainMode`): an
+automatic drain waits out the backoff, a drain a person asked for (``jux publish --queue``)
+tries every entry our backoff delayed but still honours a server's ``Retry-After``, and
+``--now`` sends everything queued.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import random
 from collections.abc import Mapping
+from typing import Any
 
-from ..errors import PermanentPublishError, PublishError
+from ..errors import ConfigError, PermanentPublishError, PublishError
 
 __all__ = [
     "DEAD_LETTER_STATUSES",
     "KEEP_QUEUED_STATUSES",
     "MAX_RETRY_AFTER",
+    "DrainMode",
     "backoff_delay",
     "is_dead_letter",
     "retry_after",
+    "retry_after_seconds",
     "server_reason",
 ]
 
@@ -46,16 +55,49 @@ def is_dead_letter(error: BaseException | None) -> bool:
     return error.status in DEAD_LETTER_STATUSES or 400 <= error.status < 500
 
 
-def retry_after(error: BaseException | None) -> float | None:
-    """The server-requested wait of a failure, finite and within ``[0, MAX_RETRY_AFTER]`` seconds, or None.
+class DrainMode(enum.StrEnum):
+    """Which queued entries a drain tries (a member is a ``str``: ``"automatic"`` works too).
 
-    Read from ``details["retry_after"]`` of a :class:`~juxsdk.errors.PublishError` (the http
-    publisher puts the ``Retry-After`` header there, RFC 9110 section 10.2.3); any other value
-    (infinite, NaN, negative, a boolean, not a number) is ignored.
+    Dead letters are never tried by a drain (``jux queue retry`` puts them back in the queue).
+    The model is Postfix's ``postqueue -f``: a flush a person asks for means "try now".
+
+    Attributes:
+        AUTOMATIC: Only entries that are due: both our backoff and a server's ``Retry-After``
+            are waited out (a drain nobody asked for: a scheduled job, a client at end of run).
+        MANUAL: Every queued entry except those a server asked to wait for (``Retry-After``
+            not over yet): our own backoff is skipped (``jux publish --queue``).
+        NOW: Every queued entry, ``Retry-After`` included (``jux publish --queue --now``).
     """
-    if not isinstance(error, PublishError):
-        return None
-    value = error.details.get("retry_after")
+
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+    NOW = "now"
+
+    @classmethod
+    def parse(cls, value: object) -> DrainMode:
+        """Return the mode named by ``value`` (a member or its string value).
+
+        Raises:
+            juxsdk.errors.ConfigError: not a drain mode (the message lists the modes).
+        """
+        try:
+            return cls(value)  # type: ignore[arg-type]
+        except ValueError:
+            raise ConfigError(f"unknown drain mode {value!r}",
+                              hint="use one of: " + ", ".join(m.value for m in cls)) from None
+
+
+def retry_after_seconds(value: Any) -> float | None:
+    """A server-requested wait as the outbox accepts it: finite, within ``[0, MAX_RETRY_AFTER]`` seconds.
+
+    Args:
+        value: Seconds, as a number or a numeric string (what a publisher put in
+            ``details["retry_after"]``).
+
+    Returns:
+        The wait in seconds (longer ones cut to :data:`MAX_RETRY_AFTER`), or None for anything
+        else (infinite, NaN, negative, a boolean, not a number).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
@@ -65,6 +107,18 @@ def retry_after(error: BaseException | None) -> float | None:
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return min(seconds, MAX_RETRY_AFTER)
+
+
+def retry_after(error: BaseException | None) -> float | None:
+    """The server-requested wait of a failure, seconds (see :func:`retry_after_seconds`), or None.
+
+    Read from ``details["retry_after"]`` of a :class:`~juxsdk.errors.PublishError` (the http
+    publisher puts the ``Retry-After`` header there, RFC 9110 section 10.2.3, or
+    ``X-RateLimit-Reset``).
+    """
+    if not isinstance(error, PublishError):
+        return None
+    return retry_after_seconds(error.details.get("retry_after"))
 
 
 def backoff_delay(attempts: int, *, base: float, maximum: float, wait: float | None = None) -> float:

@@ -32,6 +32,7 @@ __all__ = [
     "encode_sidecar",
     "hash_prefix_digits",
     "read_sidecar",
+    "report_name_parts",
     "report_store_problem",
     "resolve_hash_prefix",
     "select_records",
@@ -505,7 +506,10 @@ def stored_record(
     )
 
 
-_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
+#: The 64 lowercase hex digits of a canonical hash (the one pattern every store and check uses).
+_HEX64 = "[0-9a-f]{64}"
+_HASH_RE = re.compile(rf"sha256:({_HEX64})")
+_REPORT_NAME_RE = re.compile(rf"({_HEX64})\.(xml|json)")
 
 
 def canonical_hex(canonical_hash: object) -> str:
@@ -530,6 +534,21 @@ def canonical_hex(canonical_hash: object) -> str:
             f"invalid canonical hash {shown}", hint="expected 'sha256:' followed by 64 lowercase hex digits"
         )
     return match.group(1)
+
+
+def report_name_parts(name: str) -> tuple[str, str] | None:
+    """Split the name a store keeps a report under: ``<hex>.xml`` (its bytes) or ``<hex>.json``
+    (its sidecar), the layout of the built-in filesystem and S3 stores.
+
+    Args:
+        name: A file name or the part of an object key after the store's prefix.
+
+    Returns:
+        ``(hex digits, "xml" | "json")``, or None for any other name (temporary files, locks,
+        attachments, upper-case or short hex).
+    """
+    match = _REPORT_NAME_RE.fullmatch(name)
+    return None if match is None else (match.group(1), match.group(2))
 
 
 _PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")

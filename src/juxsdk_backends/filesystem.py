@@ -61,6 +61,7 @@ from juxsdk.models import (
     encode_sidecar,
     hash_prefix_digits,
     read_sidecar,
+    report_name_parts,
     report_store_problem,
     resolve_hash_prefix,
     select_records,
@@ -83,7 +84,6 @@ LOCK_TIMEOUT = 60.0
 STALE_TEMP_AGE = 3600.0
 
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
-_REPORT_NAME_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
 _HEX_DIGITS = "0123456789abcdef"
 _FOREIGN_HINT = "the store never follows links or touches special files it did not create: remove it"
 
@@ -536,8 +536,8 @@ class FilesystemStore:
             if fname.startswith(TMP_PREFIX):
                 found.temp_files += 1
                 continue
-            match = _REPORT_NAME_RE.fullmatch(fname)
-            if match is None or match.group(1)[:2] != name:
+            parts = report_name_parts(fname)
+            if parts is None or parts[0][:2] != name:
                 continue
             try:
                 st = entries[fname].stat(follow_symlinks=False)

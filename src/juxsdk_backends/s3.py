@@ -38,7 +38,6 @@ import contextlib
 import datetime as dt
 import importlib.util
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +58,7 @@ from juxsdk.models import (
     encode_sidecar,
     hash_prefix_digits,
     read_sidecar,
+    report_name_parts,
     resolve_hash_prefix,
     select_records,
     stored_record,
@@ -69,7 +69,6 @@ __all__ = ["S3Store"]
 
 logger = logging.getLogger(__name__)
 
-_KEY_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
 _INSTALL_HINT = "pip install 'juxsdk[s3]'"
 _CREDENTIAL_CODES = frozenset(
     {
@@ -633,9 +632,9 @@ class S3Store:
         try:
             for page in pages:
                 for item in page.get("Contents", ()):
-                    match = _KEY_RE.fullmatch(item["Key"][len(self._base) :])
-                    if match is not None:
-                        (xml if match.group(2) == "xml" else sides)[match.group(1)] = int(item.get("Size") or 0)
+                    parts = report_name_parts(item["Key"][len(self._base) :])
+                    if parts is not None:
+                        (xml if parts[1] == "xml" else sides)[parts[0]] = int(item.get("Size") or 0)
         except (ClientError, BotoCoreError) as exc:
             self._map(exc, "list", self._base)
         return xml, sides

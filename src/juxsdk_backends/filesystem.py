@@ -50,6 +50,7 @@ import attrs
 from juxsdk import config as _config
 from juxsdk.attachments import MAX_ATTACHMENT_BYTES, NAME_INFIX, Attachment, check_attachment, check_kind
 from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreError
+from juxsdk.files import TMP_PREFIX, fsync_dir, write_atomic
 from juxsdk.models import (
     MAX_SIDECAR_BYTES,
     STORE_LOGGER,
@@ -70,7 +71,7 @@ from juxsdk.models import (
 from juxsdk.plugin import decide_put
 
 from . import _fsio
-from ._fsio import DIR_MODE, TMP_PREFIX, ForeignEntry
+from ._fsio import DIR_MODE, FILE_MODE, ForeignEntry
 
 __all__ = ["FilesystemStore", "default_root"]
 
@@ -223,7 +224,7 @@ class FilesystemStore:
                 os.chmod(path, DIR_MODE)
                 fd = os.open(path.parent, os.O_RDONLY)
                 try:
-                    _fsio.fsync_dir(fd)
+                    fsync_dir(fd)
                 finally:
                     os.close(fd)
             except OSError as exc:
@@ -295,7 +296,7 @@ class FilesystemStore:
 
     def _write(self, name: str, data: bytes, shard_fd: int, shard: Path, *, sync_dir: bool = True) -> None:
         try:
-            _fsio.write_atomic(name, data, shard_fd, sync_dir=sync_dir)
+            write_atomic(name, data, dir_fd=shard_fd, mode=FILE_MODE, sync_dir=sync_dir)
         except OSError as exc:
             raise self._error(exc, "write", shard / name) from exc
 
@@ -307,7 +308,7 @@ class FilesystemStore:
 
     def _sync(self, shard_fd: int, shard: Path) -> None:
         try:
-            _fsio.fsync_dir(shard_fd)
+            fsync_dir(shard_fd)
         except OSError as exc:
             raise self._error(exc, "sync", shard) from exc
 

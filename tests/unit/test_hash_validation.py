@@ -1,8 +1,8 @@
-"""One canonical-hash validator (juxsdk.models), used by every store, the fakes and the index.
+"""One canonical-hash validator (juxsdk.hashes, re-exported by juxsdk.models), used everywhere.
 
-Before issue 11 item 7 the memory store, the evidence index and both built-in stores each had
-their own regular expression for a canonical hash or a stored name; they now call the helpers
-of :mod:`juxsdk.models`. (The outbox keeps its own ``_hex`` until its rewrite lands.)
+Before issue 11 item 7 the memory store, the evidence index, both built-in stores and the outbox
+each had their own regular expression for a canonical hash or a stored name; they now call the
+helpers of :mod:`juxsdk.hashes`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 import juxsdk
 from juxsdk.errors import ReportNotFoundError, StoreError
 from juxsdk.models import canonical_hex, hash_prefix_digits, report_name_parts
+from juxsdk.outbox.entries import split_key
 from juxsdk.testing.fakes import MemoryStore
 
 HEX = "3fa9" + "0" * 60
@@ -60,3 +61,9 @@ def test_index_resolve_uses_the_one_prefix_rule(tmp_path) -> None:
             assert info.value.hint and "leading hex digits" in info.value.hint
         with pytest.raises(ReportNotFoundError, match="no indexed report matches"):
             idx.resolve("SHA256:3FA9")
+
+
+def test_outbox_entry_names_use_the_one_pattern() -> None:
+    assert split_key(f"{HEX}.http") == (f"sha256:{HEX}", "http")
+    for bad in (f"{HEX}\n.http", f"{HEX.upper()}.http", f"{HEX[:63]}.http", f"{HEX}"):
+        assert split_key(bad) is None

@@ -21,8 +21,8 @@ hint. With a directory descriptor (``dir_fd``), every step is relative to it (``
 
 Used by :func:`juxsdk.keys.write_private_file` (keys, certificates, configuration files), the
 CLI's ``-o`` outputs, the filesystem store, the pytest plugin (signed report, attestation), the
-PEM files of remote-key backends and the HTML evidence report. (The outbox has its own copy
-until its rewrite onto SQLite.)
+PEM files of remote-key backends and the HTML evidence report. (The outbox keeps its state in
+SQLite, whose transactions give it the same guarantee.)
 
 References: POSIX.1-2017 ``open`` (``O_EXCL``, ``O_NOFOLLOW``), ``rename``, ``link``, ``fsync``.
 """

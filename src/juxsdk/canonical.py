@@ -25,6 +25,8 @@ from typing import Any
 
 from lxml import etree
 
+from ._xml import DS_NS, DS_SIGNATURE, HashSink, parse_xml
+
 __all__ = [
     "DS_NS",
     "c14n_without_signatures",
@@ -35,10 +37,6 @@ __all__ = [
     "remove_signatures",
     "signed_content_of",
 ]
-
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
-_DS_SIGNATURE = f"{{{DS_NS}}}Signature"
-
 
 def remove_signature(sig: Any) -> None:
     """Detach ``sig`` from its parent, keeping its tail text (enveloped-signature transform).
@@ -76,7 +74,7 @@ def remove_signatures(root: Any) -> int:
     anchor_of: dict[Any, tuple[Any, Any]] = {}
     tails: dict[tuple[Any, Any], list[str]] = {}
     last: Any = None
-    for sig in root.iter(_DS_SIGNATURE):
+    for sig in root.iter(DS_SIGNATURE):
         if sig is root:
             continue
         if last is not None and _inside(sig, last):
@@ -103,7 +101,7 @@ def remove_signatures(root: Any) -> int:
 
 
 def _inside(el: Any, ancestor: Any) -> bool:
-    return any(a is ancestor for a in el.iterancestors(_DS_SIGNATURE))
+    return any(a is ancestor for a in el.iterancestors(DS_SIGNATURE))
 
 
 def exc_c14n(tree: Any) -> bytes:
@@ -111,21 +109,9 @@ def exc_c14n(tree: Any) -> bytes:
     return bytes(etree.tostring(tree, method="c14n", exclusive=True, with_comments=False))
 
 
-class _HashSink:
-    """File-like sink that hashes what lxml's C14N writer streams into it."""
-
-    __slots__ = ("hash",)
-
-    def __init__(self) -> None:
-        self.hash = hashlib.sha256()
-
-    def write(self, chunk: bytes) -> None:
-        self.hash.update(chunk)
-
-
 def _without_signatures(tree: Any, has_signatures: bool | None = None) -> Any:
     if has_signatures is None:
-        has_signatures = any(True for _ in tree.getroot().iter(_DS_SIGNATURE))
+        has_signatures = any(True for _ in tree.getroot().iter(DS_SIGNATURE))
     if not has_signatures:
         return tree
     clone = copy.deepcopy(tree)
@@ -147,7 +133,7 @@ def digest_without_signatures(tree: Any, *, has_signatures: bool | None = None) 
     Returns:
         The 32-byte digest.
     """
-    sink = _HashSink()
+    sink = HashSink()
     _without_signatures(tree, has_signatures).write_c14n(sink, exclusive=True, with_comments=False)
     return sink.hash.digest()
 
@@ -180,7 +166,6 @@ def signed_content_of(data: bytes, canonical_hash: str) -> bytes:
         juxsdk.errors.DigestMismatchError: the octets do not hash to ``canonical_hash``.
     """
     from .errors import DigestMismatchError
-    from .junit import parse_xml  # local: junit imports this module
 
     octets = c14n_without_signatures(parse_xml(data, max_bytes=max(len(data), 1)))
     if hash_c14n(octets) != canonical_hash:
@@ -209,8 +194,6 @@ def canonical_hash(report: Any) -> str:
             a limit of :mod:`juxsdk.limits` (checked before the document is canonicalised).
     """
     if isinstance(report, bytes | bytearray | memoryview):
-        from .junit import parse_xml  # local: junit imports this module
-
         return "sha256:" + digest_without_signatures(parse_xml(bytes(report))).hex()
     value = getattr(report, "canonical_hash", None)
     if isinstance(value, str):

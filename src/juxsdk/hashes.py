@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from .errors import ReportNotFoundError, StoreError
 
-__all__ = ["HASH_RE", "canonical_hex", "hash_prefix_digits", "resolve_hash_prefix", "shown"]
+__all__ = ["HASH_RE", "canonical_hex", "hash_prefix_digits", "report_name_parts", "resolve_hash_prefix", "shown"]
 
 
 def shown(value: object, limit: int = 80) -> str:
@@ -22,8 +22,11 @@ def shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: The 64 lowercase hex digits of a canonical hash (the one pattern every store and check uses).
+_HEX64 = "[0-9a-f]{64}"
 #: ``sha256:`` followed by 64 lowercase hex digits (the hex digits are group 1).
-HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
+HASH_RE = re.compile(rf"sha256:({_HEX64})")
+_REPORT_NAME_RE = re.compile(rf"({_HEX64})\.(xml|json)")
 
 
 def canonical_hex(canonical_hash: object) -> str:
@@ -48,6 +51,21 @@ def canonical_hex(canonical_hash: object) -> str:
             f"invalid canonical hash {shown}", hint="expected 'sha256:' followed by 64 lowercase hex digits"
         )
     return match.group(1)
+
+
+def report_name_parts(name: str) -> tuple[str, str] | None:
+    """Split the name a store keeps a report under: ``<hex>.xml`` (its bytes) or ``<hex>.json``
+    (its sidecar), the layout of the built-in filesystem and S3 stores.
+
+    Args:
+        name: A file name or the part of an object key after the store's prefix.
+
+    Returns:
+        ``(hex digits, "xml" | "json")``, or None for any other name (temporary files, locks,
+        attachments, upper-case or short hex).
+    """
+    match = _REPORT_NAME_RE.fullmatch(name)
+    return None if match is None else (match.group(1), match.group(2))
 
 
 _PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")

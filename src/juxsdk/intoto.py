@@ -117,10 +117,6 @@ class TestNames:
         return "FAILED" if self.failed else "PASSED"
 
 
-def _local(tag: Any) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
 def test_names(root: Any) -> TestNames:
     """Name every ``<testcase>`` of a parsed report and sort the names by outcome.
 
@@ -131,16 +127,18 @@ def test_names(root: Any) -> TestNames:
     Returns:
         A :class:`TestNames`.
     """
+    from ._xml import local_name  # local: lxml is loaded by whoever parsed ``root``
+
     # One walk of the tree, filtered in C by tag (as juxsdk.junit.scan_report does).
     cases: list[Any] = []
     marks: dict[Any, str] = {}
     for el in root.iter("{*}testcase", *(f"{{*}}{t}" for t in _FAILED + _WARNED)):
-        tag = _local(el.tag)
+        tag = local_name(el.tag)
         if tag == "testcase":
             cases.append(el)
             continue
         case = el.getparent()
-        if case is None or _local(case.tag) != "testcase":
+        if case is None or local_name(case.tag) != "testcase":
             continue
         state = "failed" if tag in _FAILED else "warned"
         if _WORST[state] > _WORST[marks.get(case, "passed")]:
@@ -150,7 +148,7 @@ def test_names(root: Any) -> TestNames:
     for case in cases:
         cls = (case.get("classname") or "").strip()
         if not cls:
-            suite = next((a for a in case.iterancestors() if _local(a.tag) == "testsuite"), None)
+            suite = next((a for a in case.iterancestors() if local_name(a.tag) == "testsuite"), None)
             cls = (suite.get("name") or "").strip() if suite is not None else ""
         name = case.get("name") or ""
         full = f"{cls}::{name}" if cls else name

@@ -19,7 +19,6 @@ the bytes go to a temporary file in the target directory (created ``O_CREAT|O_EX
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from .errors import ConfigError, JuxError
+from .files import write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -299,43 +299,12 @@ def write_private_file(path: Path, data: bytes, *, overwrite: bool = False, mode
         raise JuxError(f"cannot create directory {path.parent}: {exc.strerror}") from exc
     if not overwrite and path.exists():
         raise KeyFileExistsError(f"{path} already exists", hint="use --force to overwrite it")
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-        try:
-            os.fchmod(fd, mode)  # the umask may have removed bits we asked for; never adds any others
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise KeyFileExistsError(f"{path} already exists", hint="use --force to overwrite it") from None
-            except OSError:
-                # Filesystems without hard links: fall back to an exclusive rename check.
-                if path.exists():
-                    raise KeyFileExistsError(f"{path} already exists", hint="use --force to overwrite it") from None
-                os.replace(tmp, path)
-    except JuxError:
-        raise
+        write_atomic(path, data, mode=mode, replace=overwrite)
+    except FileExistsError:
+        raise KeyFileExistsError(f"{path} already exists", hint="use --force to overwrite it") from None
     except OSError as exc:
         raise JuxError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    with contextlib.suppress(OSError):
-        dirfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
 
 
 def _fingerprint(der: bytes) -> str:

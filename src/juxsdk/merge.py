@@ -49,8 +49,9 @@ from typing import Any
 
 from lxml import etree
 
+from ._xml import local_name
 from .errors import AlreadySignedError, ReportError
-from .junit import DEFAULT_MAX_BYTES, add_properties, parse_report, summarize
+from .junit import DEFAULT_MAX_BYTES, _to_float, add_properties, parse_report, summarize
 from .limits import read_bounded
 from .models import Report, SignedReport, VerifiedReport
 from .trust import TrustPolicy
@@ -61,10 +62,6 @@ __all__ = ["SOURCE_PROPERTY_PREFIX", "merge_reports"]
 SOURCE_PROPERTY_PREFIX = "jux:source:"
 
 _PASS_THROUGH = ("properties", "system-out", "system-err")
-
-
-def _local(tag: Any) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _read(item: Any, index: int, max_bytes: int) -> tuple[bytes, str, bool]:
@@ -106,13 +103,6 @@ def _set_counts(el: Any, counts: Any, time: float) -> None:
     el.set("time", _fmt_time(time))
 
 
-def _to_seconds(value: str) -> float:
-    try:
-        return float(value.replace(",", ""))
-    except ValueError:
-        return 0.0
-
-
 def _fmt_time(seconds: float) -> str:
     text = f"{seconds:.6f}".rstrip("0")
     return text + "0" if text.endswith(".") else text
@@ -120,13 +110,13 @@ def _fmt_time(seconds: float) -> str:
 
 def _lift(root: Any, source: str) -> list[Any]:
     """Return the ``<testsuite>`` elements to put under the merged root, in document order."""
-    if _local(root.tag) == "testsuite":
+    if local_name(root.tag) == "testsuite":
         return [root]
     out: list[Any] = []
     loose: list[Any] = []
     slot: int | None = None  # where the synthetic suite goes: at the first loose testcase
     for child in root:
-        name = _local(child.tag)
+        name = local_name(child.tag)
         if name == "testsuite":
             out.append(child)
         elif name == "testcase" or name in _PASS_THROUGH:
@@ -134,7 +124,7 @@ def _lift(root: Any, source: str) -> list[Any]:
                 slot = len(out)
             loose.append(child)
         # comments, processing instructions and unknown elements are dropped
-    has_props = any(_local(c.tag) == "properties" and len(c) for c in loose)
+    has_props = any(local_name(c.tag) == "properties" and len(c) for c in loose)
     if slot is None and not has_props:
         return out
     ns = etree.QName(root).namespace
@@ -143,7 +133,7 @@ def _lift(root: Any, source: str) -> list[Any]:
     # properties first, then testcases, then system-out/err (the Surefire XSD's order)
     order = {"properties": 0, "testcase": 1, "system-out": 2, "system-err": 3}
     synthetic.text = "\n    "
-    for child in sorted(loose, key=lambda c: order[_local(c.tag)]):
+    for child in sorted(loose, key=lambda c: order[local_name(c.tag)]):
         child.tail = "\n    "
         synthetic.append(child)
     synthetic[-1].tail = "\n  "
@@ -242,7 +232,7 @@ def merge_reports(
         root = copy.deepcopy(report._root)
         for suite in _lift(root, label):
             merged.append(suite)
-            total_time += _to_seconds(suite.get("time")) if suite.get("time") else summarize(suite).time
+            total_time += _to_float(suite.get("time")) if suite.get("time") else summarize(suite).time
         sources.append((_display_name(label), digest))
     if not sources:
         raise ReportError("nothing to merge: no reports given", hint="give at least one report")

@@ -17,7 +17,7 @@ import attrs
 
 from .errors import CorruptSidecarError, JuxError, PublishError, StoreError
 from .hashes import HASH_RE as _HASH_RE
-from .hashes import canonical_hex, hash_prefix_digits, resolve_hash_prefix
+from .hashes import canonical_hex, hash_prefix_digits, report_name_parts, resolve_hash_prefix
 from .hashes import shown as _shown
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "hash_prefix_digits",
     "jsonable",
     "read_sidecar",
+    "report_name_parts",
     "report_store_problem",
     "resolve_hash_prefix",
     "select_records",

@@ -47,7 +47,8 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
-from .canonical import DS_NS, remove_signature, remove_signatures
+from ._xml import DS_NS, DSIG11_NS, HashSink, parse_xml
+from .canonical import remove_signature, remove_signatures
 from .errors import (
     AlgorithmMismatchError,
     AlreadySignedError,
@@ -64,7 +65,7 @@ from .errors import (
     UnsupportedKeyError,
     WeakKeyError,
 )
-from .junit import _check_root, _report_from_tree, parse_report, parse_xml, scan_report
+from .junit import _check_root, _report_from_tree, parse_report, scan_report
 from .limits import (
     DEFAULT_MAX_BYTES,
     MAX_ATTRIBUTES_PER_ELEMENT,
@@ -80,7 +81,6 @@ from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint, key_st
 
 __all__ = ["sign_report", "signature_info", "verify_report"]
 
-DSIG11_NS = "http://www.w3.org/2009/xmldsig11#"
 _DS = f"{{{DS_NS}}}"
 _DSIG11 = f"{{{DSIG11_NS}}}"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -392,16 +392,6 @@ def _self_check(sig_el: Any, public: PublicKeyTypes, algorithm: str) -> None:
 # --------------------------------------------------------------------------------------------
 # verification
 # --------------------------------------------------------------------------------------------
-
-
-class _HashSink:
-    """File-like sink for lxml's ``write_c14n``: hashes what it is given."""
-
-    def __init__(self, algorithm: str) -> None:
-        self.hash = hashlib.new(algorithm)
-
-    def write(self, chunk: bytes) -> None:
-        self.hash.update(chunk)
 
 
 def _verify_value(key: PublicKeyTypes, value: bytes, octets: bytes, hash_alg: hashes.HashAlgorithm) -> None:
@@ -765,12 +755,12 @@ def verify_report(
     plain = ref_c14n == _EXC_C14N and not ref_prefixes
     # The exclusive C14N is streamed into the hash (no copy of the document is kept): the
     # signed content is recomputed from the verified bytes only if a caller asks for it.
-    canonical = _HashSink("sha256")
+    canonical = HashSink("sha256")
     tree.write_c14n(canonical, exclusive=True, with_comments=False)
     if plain and digest_uri == _SHA256_URI:
         actual = canonical.hash.digest()
     elif plain:
-        ref_sink = _HashSink(_ACCEPTED_DIGESTS[digest_uri])
+        ref_sink = HashSink(_ACCEPTED_DIGESTS[digest_uri])
         tree.write_c14n(ref_sink, exclusive=True, with_comments=False)
         actual = ref_sink.hash.digest()
     else:

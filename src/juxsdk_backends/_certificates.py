@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from juxsdk.errors import ConfigError
+from juxsdk.files import write_atomic
 
 __all__ = ["load_chain", "spki", "write_pem"]
 
@@ -48,7 +49,7 @@ def load_chain(path: Path, *, backend: str) -> tuple[x509.Certificate, ...]:
 
 
 def write_pem(path: Path, pem: bytes, *, what: str = "certificate") -> Path:
-    """Write a PEM certificate or CSR to ``path`` (``~`` expanded, parent directories created).
+    """Write a PEM certificate or CSR to ``path`` atomically (``~`` expanded, parent directories created).
 
     Returns:
         The expanded path.
@@ -59,7 +60,7 @@ def write_pem(path: Path, pem: bytes, *, what: str = "certificate") -> Path:
     path = Path(path).expanduser()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pem)
+        write_atomic(path, pem, mode=None)
     except OSError as exc:
         raise ConfigError(f"cannot write {what} {path}: {exc.strerror}") from exc
     return path

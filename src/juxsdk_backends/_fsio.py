@@ -5,7 +5,8 @@ with ``O_DIRECTORY | O_NOFOLLOW`` relative to the root's descriptor, a file with
 (and ``O_NONBLOCK``, so a planted FIFO cannot hang a reader) relative to its shard's, and
 ``fstat`` must then say "regular file". New files are created with ``O_CREAT | O_EXCL`` under a
 random temporary name and renamed with ``renameat`` (``os.replace`` with ``src_dir_fd`` /
-``dst_dir_fd``), which replaces a directory entry and never writes through a link. A link
+``dst_dir_fd``), which replaces a directory entry and never writes through a link: that is
+:func:`juxsdk.files.write_atomic` with a directory descriptor, the one atomic-write helper. A link
 planted in the store — at a report's, a sidecar's, a lock's or a shard's name — is therefore
 never read, written, truncated or deleted *through*: it is reported as a :class:`ForeignEntry`.
 
@@ -19,20 +20,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from juxsdk.files import fsync_dir
+
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
-    "TMP_PREFIX",
     "ForeignEntry",
     "LockTimeout",
     "entry_stat",
-    "fsync_dir",
     "locked",
     "open_dir",
     "open_root",
@@ -40,11 +40,8 @@ __all__ = [
     "require_posix",
     "root_warnings",
     "unlink",
-    "write_atomic",
 ]
 
-#: Prefix of temporary files (an interrupted write may leave one behind; ignored everywhere).
-TMP_PREFIX = ".tmp-"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -52,7 +49,6 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 _READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
 # errno of open(O_NOFOLLOW) on a symbolic link: ELOOP (Linux, macOS), EMLINK (FreeBSD), EFTYPE (NetBSD)
 _LINK_ERRNOS = frozenset(e for e in (errno.ELOOP, errno.EMLINK, getattr(errno, "EFTYPE", None)) if e is not None)
@@ -203,47 +199,6 @@ def read_file(name: str, dir_fd: int, *, limit: int | None = None) -> bytes:
     if limit is not None and len(data) > min(limit, st.st_size):
         raise OverflowError(f"{name} grew while it was read (over {min(limit, st.st_size)} bytes)")
     return data
-
-
-def fsync_dir(dir_fd: int) -> None:
-    """Flush a directory's entries (new, renamed, removed names) to disk."""
-    try:
-        os.fsync(dir_fd)
-    except OSError as exc:  # some filesystems do not support fsync on directories
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-
-
-def write_atomic(name: str, data: bytes, dir_fd: int, *, sync_dir: bool = True) -> None:
-    """Write ``data`` as ``name`` in ``dir_fd``: a new ``.tmp-*`` file, fsync, ``renameat``.
-
-    The rename replaces whatever entry had that name (a planted link is replaced, its target
-    untouched). ``sync_dir`` also fsyncs the directory so the new name is durable.
-
-    Raises:
-        OSError: the write failed (the temporary file is removed).
-    """
-    suffix = os.path.splitext(name)[1]
-    while True:
-        tmp = f"{TMP_PREFIX}{secrets.token_hex(8)}{suffix}"
-        try:
-            fd = os.open(tmp, _CREATE_FLAGS, FILE_MODE, dir_fd=dir_fd)
-            break
-        except FileExistsError:  # pragma: no cover - 64 random bits collided
-            continue
-    try:
-        with open(fd, "wb", closefd=True) as fh:
-            os.fchmod(fd, FILE_MODE)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fd)
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        if sync_dir:
-            fsync_dir(dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
-        raise
 
 
 def unlink(name: str, dir_fd: int) -> bool:

@@ -17,6 +17,9 @@ What it adds to a plain :class:`requests.Session`:
   into memory and cannot see the deadline; the publisher runs its own attempt loop instead.
 * :class:`TransportFailure`: every exception of an exchange, reduced to a kind and a short
   reason that contains no server-provided text.
+* :class:`Budget`: the time and attempt budget of one publish — the deadline every exchange
+  gets, the socket timeouts cut to what is left, and the wait before the next attempt
+  (exponential backoff with jitter, or the server's ``Retry-After`` when it fits).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import heapq
 import http.client
 import itertools
+import random
 import socket
 import threading
 import time
@@ -44,6 +48,74 @@ from juxsdk.config.secret import Secret
 CHUNK = 64 * 1024
 
 _local = threading.local()
+
+
+# --- the budget of one publish ------------------------------------------------------------
+
+
+@attrs.define
+class Budget:
+    """The time and attempt budget of one publish (all times :func:`time.monotonic`, seconds).
+
+    Args:
+        total: Upper bound on the whole publish (every attempt and every wait), seconds.
+        max_attempts: Attempts at most (>= 1).
+        backoff_base: First backoff wait, seconds; attempt ``n`` waits ``base * 2**(n-1)`` plus
+            a random jitter in ``[0, base]``, never past the deadline.
+        retry_after_cap: Longest server-requested wait (``Retry-After``) honoured in-process,
+            seconds; a longer one ends the publish (the outbox then waits as asked).
+    """
+
+    total: float
+    max_attempts: int
+    backoff_base: float
+    retry_after_cap: float
+    started: float = attrs.field(factory=lambda: time.monotonic())
+    attempts: int = 0
+
+    @property
+    def deadline(self) -> float:
+        """When the publish must end (:func:`time.monotonic` value)."""
+        return self.started + self.total
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (negative once past it)."""
+        return self.deadline - time.monotonic()
+
+    def elapsed(self) -> float:
+        """Seconds since the publish started."""
+        return time.monotonic() - self.started
+
+    def timeouts(self, connect: float, read: float) -> tuple[float, float]:
+        """``(connect, read)`` socket timeouts of the next exchange, cut to the time left (seconds)."""
+        left = max(self.remaining(), 0.001)
+        return min(connect, left), min(read, left)
+
+    def next_attempt(self) -> int:
+        """Count an attempt and return its number (1, 2, …)."""
+        self.attempts += 1
+        return self.attempts
+
+    def retry_wait(self, server_wait: float | None) -> float | None:
+        """How long to sleep before another attempt, seconds; None when the budget is spent.
+
+        Args:
+            server_wait: The wait the server asked for (``Retry-After``), seconds, if any.
+
+        Returns:
+            None when the attempts or the time are used up, or the server asks for more than
+            ``retry_after_cap`` or than the time left; else the server's wait or the backoff.
+        """
+        remaining = self.remaining()
+        if self.attempts >= self.max_attempts or remaining <= 0:
+            return None
+        if server_wait is not None:
+            if server_wait > self.retry_after_cap or server_wait >= remaining:
+                return None
+            return server_wait
+        wait: float = min(self.backoff_base * 2.0 ** min(self.attempts - 1, 60), self.total)
+        wait += random.uniform(0, self.backoff_base)  # noqa: S311 - jitter, not crypto
+        return min(wait, remaining)
 
 
 # --- the deadline watchdog -----------------------------------------------------------------

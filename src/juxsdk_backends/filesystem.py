@@ -34,12 +34,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
-import errno
 import logging
 import os
 import re
 import stat
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -50,9 +48,9 @@ import attrs
 from juxsdk import config as _config
 from juxsdk.attachments import MAX_ATTACHMENT_BYTES, NAME_INFIX, Attachment, check_attachment, check_kind
 from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreError
+from juxsdk.files import TMP_PREFIX
 from juxsdk.models import (
     MAX_SIDECAR_BYTES,
-    STORE_LOGGER,
     Report,
     ReportSummary,
     SignedReport,
@@ -61,6 +59,7 @@ from juxsdk.models import (
     encode_sidecar,
     hash_prefix_digits,
     read_sidecar,
+    report_name_parts,
     report_store_problem,
     resolve_hash_prefix,
     select_records,
@@ -69,27 +68,19 @@ from juxsdk.models import (
 from juxsdk.plugin import decide_put
 
 from . import _fsio
-from ._fsio import DIR_MODE, TMP_PREFIX, ForeignEntry
+from ._fsio import ForeignEntry
+from ._fsroot import FOREIGN_HINT, StoreRoot
 
 __all__ = ["FilesystemStore", "default_root"]
 
 logger = logging.getLogger(__name__)
 
-#: Name of the per-shard lock file.
-LOCK_NAME = ".lock"
-#: Seconds a writer waits for a shard lock before giving up.
-LOCK_TIMEOUT = 60.0
 #: Seconds after which ``clean`` treats a ``.tmp-*`` file as left by a dead writer.
 STALE_TEMP_AGE = 3600.0
 
 _SHARD_RE = re.compile(r"[0-9a-f]{2}")
-_REPORT_NAME_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
 _HEX_DIGITS = "0123456789abcdef"
-_FOREIGN_HINT = "the store never follows links or touches special files it did not create: remove it"
 
-# Roots already warned about in this process (the warning is logged once per root).
-_warned_roots: set[str] = set()
-_warned_lock = threading.Lock()
 
 
 def default_root() -> Path:
@@ -120,7 +111,7 @@ class _Scan:
     temp_files: int = 0
 
 
-class FilesystemStore:
+class FilesystemStore(StoreRoot):
     """Stores reports as files under a local directory, keyed by canonical hash.
 
     Args:
@@ -151,181 +142,13 @@ class FilesystemStore:
     def __repr__(self) -> str:
         return f"FilesystemStore(root={str(self.root)!r})"
 
-    # ------------------------------------------------------------------ errors
-
-    def _error(self, exc: OSError, action: str, path: Path) -> StoreError:
-        """Map an :class:`OSError` to a :class:`StoreError` naming the path, with a hint."""
-        where = exc.filename if isinstance(exc.filename, str) and exc.filename else str(path)
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        code = exc.errno
-        if code in (errno.EACCES, errno.EPERM):
-            hint = (
-                f"check the ownership and permissions of {self.root} and its subdirectories "
-                "(the user running jux needs read, write and execute access)"
-            )
-        elif code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            hint = f"the disk (or quota) holding {self.root} is full: free space, or run `jux cache clean`"
-        elif code == errno.EROFS:
-            hint = f"{self.root} is on a read-only filesystem: configure another root"
-        elif code in (errno.ENOTDIR, errno.EEXIST):
-            hint = f"a component of {where} is a file, not a directory: remove it or configure another root"
-        else:
-            hint = f"check that {self.root} is a writable local directory"
-        return StoreError(f"filesystem store: cannot {action} {where}: {reason}", hint=hint)
-
-    def _foreign(self, entry: ForeignEntry, directory: Path, action: str) -> StoreError:
-        path = directory / entry.name
-        return StoreError(
-            f"filesystem store: cannot {action} {path}: it is a {entry.kind} the store did not make; not followed",
-            hint=_FOREIGN_HINT,
-        )
+    # ------------------------------------------------------------------ records
 
     def _not_found(self, what: str) -> ReportNotFoundError:
         return ReportNotFoundError(
             f"no report {what} in the filesystem store at {self.root}",
             hint="`jux cache list` shows the stored reports",
         )
-
-    # ------------------------------------------------------------------ directories
-
-    def _prepare(self) -> None:
-        """Refuse unsupported platforms; warn once about a root other users can change."""
-        reason = _fsio.require_posix()
-        if reason is not None:
-            raise StoreError(f"filesystem store: {reason}", hint="use another store backend on this platform")
-        key = str(self.root)
-        with _warned_lock:
-            if key in _warned_roots:
-                return
-            _warned_roots.add(key)
-        for line in _fsio.root_warnings(self.root):
-            logging.getLogger(STORE_LOGGER).warning("filesystem store: %s", line)
-
-    def _ensure_root(self) -> None:
-        """Create the root and missing parents, each ``0700`` (chmod'ed, not via umask)."""
-        missing: builtins.list[Path] = []
-        current = self.root
-        while not current.is_dir():
-            missing.append(current)
-            if current.parent == current:
-                break
-            current = current.parent
-        for path in reversed(missing):
-            try:
-                os.mkdir(path, DIR_MODE)
-            except FileExistsError as exc:
-                if path.is_dir():  # another process created it first
-                    continue
-                raise self._error(exc, "create directory", path) from exc
-            except OSError as exc:
-                raise self._error(exc, "create directory", path) from exc
-            try:
-                os.chmod(path, DIR_MODE)
-                fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    _fsio.fsync_dir(fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise self._error(exc, "create directory", path) from exc
-
-    @contextlib.contextmanager
-    def _root_fd(self, *, create: bool = False) -> Iterator[int | None]:
-        """An open descriptor of the root (None when it does not exist and ``create`` is false)."""
-        self._prepare()
-        if create:
-            self._ensure_root()
-        try:
-            fd = _fsio.open_root(self.root)
-        except FileNotFoundError:
-            if create:
-                raise
-            yield None
-            return
-        except OSError as exc:
-            raise self._error(exc, "open", self.root) from exc
-        try:
-            yield fd
-        finally:
-            os.close(fd)
-
-    @contextlib.contextmanager
-    def _shard_fd(self, shard: str, *, create: bool = False, foreign_ok: bool = False) -> Iterator[int | None]:
-        """An open descriptor of a shard, never through a link (None when it does not exist,
-        or with ``foreign_ok`` when a link or file is there instead)."""
-        with self._root_fd(create=create) as root_fd:
-            if root_fd is None:
-                yield None
-                return
-            try:
-                fd = _fsio.open_dir(shard, root_fd, create=create)
-            except FileNotFoundError:
-                yield None
-                return
-            except ForeignEntry as exc:
-                if foreign_ok:
-                    yield None
-                    return
-                raise self._foreign(exc, self.root, "use the shard directory") from None
-            except OSError as exc:
-                raise self._error(exc, "open", self.root / shard) from exc
-            try:
-                yield fd
-            finally:
-                os.close(fd)
-
-    @contextlib.contextmanager
-    def _locked(self, shard_fd: int, shard: Path) -> Iterator[None]:
-        """Hold the shard's lock file (released by the kernel if the process dies)."""
-        lock_path = shard / LOCK_NAME
-        try:
-            with _fsio.locked(LOCK_NAME, shard_fd, timeout=LOCK_TIMEOUT):
-                yield
-        except _fsio.LockTimeout:
-            raise StoreError(
-                f"filesystem store: timed out after {LOCK_TIMEOUT:.0f} s waiting for the lock {lock_path}",
-                hint="another process is writing to this store; retry when it has finished",
-            ) from None
-        except ForeignEntry as exc:
-            raise self._foreign(exc, shard, "lock") from None
-        except OSError as exc:
-            raise self._error(exc, "lock", lock_path) from exc
-
-    # ------------------------------------------------------------------ files
-
-    def _write(self, name: str, data: bytes, shard_fd: int, shard: Path, *, sync_dir: bool = True) -> None:
-        try:
-            _fsio.write_atomic(name, data, shard_fd, sync_dir=sync_dir)
-        except OSError as exc:
-            raise self._error(exc, "write", shard / name) from exc
-
-    def _unlink(self, name: str, shard_fd: int, shard: Path) -> bool:
-        try:
-            return _fsio.unlink(name, shard_fd)
-        except OSError as exc:
-            raise self._error(exc, "delete", shard / name) from exc
-
-    def _sync(self, shard_fd: int, shard: Path) -> None:
-        try:
-            _fsio.fsync_dir(shard_fd)
-        except OSError as exc:
-            raise self._error(exc, "sync", shard) from exc
-
-    def _regular_size(self, name: str, shard_fd: int, shard: Path) -> int | None:
-        """Size of the regular file ``name``; None when absent.
-
-        Raises:
-            ForeignEntry: something other than a regular file is there.
-        """
-        try:
-            st = _fsio.entry_stat(name, shard_fd)
-        except OSError as exc:
-            raise self._error(exc, "access", shard / name) from exc
-        if st is None:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            raise ForeignEntry(name, _fsio.kind_of(st.st_mode))
-        return st.st_size
 
     def _load(self, hexd: str, shard_fd: int, shard: Path, size: int) -> StoredReport:
         """Read and validate the sidecar of ``hexd`` (``size``: its XML's size).
@@ -344,7 +167,7 @@ class FilesystemStore:
             raise CorruptSidecarError(
                 f"corrupt metadata sidecar {where}: it is a {exc.kind} the store did not make; not followed",
                 where=where,
-                hint=_FOREIGN_HINT,
+                hint=FOREIGN_HINT,
             ) from None
         except OverflowError as exc:
             raise CorruptSidecarError(f"corrupt metadata sidecar {where}: {exc}", where=where) from None
@@ -536,8 +359,8 @@ class FilesystemStore:
             if fname.startswith(TMP_PREFIX):
                 found.temp_files += 1
                 continue
-            match = _REPORT_NAME_RE.fullmatch(fname)
-            if match is None or match.group(1)[:2] != name:
+            parts = report_name_parts(fname)
+            if parts is None or parts[0][:2] != name:
                 continue
             try:
                 st = entries[fname].stat(follow_symlinks=False)
@@ -687,8 +510,7 @@ class FilesystemStore:
         Raises:
             juxsdk.errors.StoreError: the root exists but is not a usable directory.
         """
-        with _warned_lock:  # reported below: no need to log it as well
-            _warned_roots.add(str(self.root))
+        self._root_warnings_reported()  # below: no need to log them as well
         with self._root_fd() as root_fd:
             state = "" if root_fd is not None else " (not created yet)"
         return [f"root {self.root}{state}", *(f"warning: {w}" for w in _fsio.root_warnings(self.root))]

@@ -35,7 +35,6 @@ import ipaddress
 import logging
 import math
 import os
-import random
 import re
 import threading
 import time
@@ -55,7 +54,7 @@ from ._http_answer import MAX_SERVER_WAIT, Scrubber, decode_json, server_wait_se
 if TYPE_CHECKING:  # requests/urllib3 load when a publisher is built, not when the backend registers
     import requests
 
-    from ._http_transport import RawAnswer
+    from ._http_transport import Budget, RawAnswer
 
 __all__ = ["MAX_SERVER_WAIT", "HttpApiPublisher", "HttpApiPublisherOptions", "server_wait_seconds"]
 
@@ -383,46 +382,37 @@ class HttpApiPublisher:
                 404/405/415/3xx (wrong URL), a TLS verification failure, or another 4xx.
             juxsdk.errors.ConfigError: the token secret cannot be resolved.
         """
+        from ._http_transport import Budget
+
         o = self.options
         token = o.token.get() if o.token is not None else None  # ConfigError when unset; never shown
         scrub = Scrubber(token)
         session = self._get_session()
-        started = time.monotonic()
-        deadline = started + o.total_deadline
-        attempt = 0
+        budget = Budget(o.total_deadline, o.max_attempts, o.backoff_base, o.retry_after_cap)
         while True:
-            attempt += 1
+            attempt = budget.next_attempt()
             try:
-                return self._attempt(session, report, deadline, started, scrub, token is not None)
+                return self._attempt(session, report, budget, scrub, token is not None)
             except _Retryable as retry:
                 error = retry.error
-                remaining = deadline - time.monotonic()
-                if attempt >= o.max_attempts or remaining <= 0:
-                    raise error from None
-                wait = retry.server_wait
-                if wait is not None:
-                    if wait > o.retry_after_cap or wait >= remaining:
-                        raise error from None  # the outbox waits as asked (details["retry_after"])
-                else:
-                    wait = min(o.backoff_base * 2 ** min(attempt - 1, 60), o.total_deadline)
-                    wait += random.uniform(0, o.backoff_base)  # noqa: S311 - jitter, not crypto
-                    wait = min(wait, remaining)
+                wait = budget.retry_wait(retry.server_wait)
+                if wait is None:
+                    raise error from None  # a longer server wait: the outbox waits as asked
                 log.debug("publish to %s: attempt %d failed (%s); retrying in %.2f s",
                           self.endpoint, attempt, error.message, wait)
                 time.sleep(wait)
-                if deadline - time.monotonic() <= 0:
+                if budget.remaining() <= 0:
                     raise error from None
 
-    def _attempt(self, session: requests.Session, report: Report | SignedReport, deadline: float,
-                 started: float, scrub: Scrubber, has_token: bool) -> PublishReceipt:
+    def _attempt(self, session: requests.Session, report: Report | SignedReport, budget: Budget,
+                 scrub: Scrubber, has_token: bool) -> PublishReceipt:
         from ._http_transport import TransportFailure, exchange
 
         o = self.options
-        remaining = max(deadline - time.monotonic(), 0.001)
         try:
             raw = exchange(session, self.endpoint, data=report.data, headers=self.headers_for(report),
-                           timeout=(min(o.timeout_connect, remaining), min(o.timeout_read, remaining)),
-                           deadline=deadline, cap=o.max_response_bytes)
+                           timeout=budget.timeouts(o.timeout_connect, o.timeout_read),
+                           deadline=budget.deadline, cap=o.max_response_bytes)
         except TransportFailure as exc:
             details: dict[str, object] = {"url": self.endpoint, "exception": exc.exception}
             if exc.kind == "tls":
@@ -436,7 +426,7 @@ class HttpApiPublisher:
                                             details=details) from None
             if exc.kind == "timeout":
                 error = TransientPublishError(
-                    f"timed out talking to {self.endpoint} after {time.monotonic() - started:.1f} s",
+                    f"timed out talking to {self.endpoint} after {budget.elapsed():.1f} s",
                     hint=QUEUE_HINT, details=details)
             elif exc.kind == "malformed":
                 error = TransientPublishError(f"{self.endpoint} sent a malformed answer: {scrub.text(exc.reason)}",

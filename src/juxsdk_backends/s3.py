@@ -38,11 +38,10 @@ import contextlib
 import datetime as dt
 import importlib.util
 import logging
-import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import attrs
 
@@ -59,39 +58,19 @@ from juxsdk.models import (
     encode_sidecar,
     hash_prefix_digits,
     read_sidecar,
+    report_name_parts,
     resolve_hash_prefix,
     select_records,
     stored_record,
 )
 from juxsdk.plugin import decide_put
 
-__all__ = ["S3Store"]
+from ._s3_client import INSTALL_HINT, LIST_WORKERS, NOT_FOUND_CODES, S3Connection, describe_code, strip_etag
+
+__all__ = ["LIST_WORKERS", "S3Store"]
 
 logger = logging.getLogger(__name__)
 
-_KEY_RE = re.compile(r"([0-9a-f]{64})\.(xml|json)")
-_INSTALL_HINT = "pip install 'juxsdk[s3]'"
-_CREDENTIAL_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AllAccessDisabled",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AuthorizationHeaderMalformed",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "403",
-    }
-)
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_TRANSIENT_CODES = frozenset(
-    {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "500", "502", "503", "504"}
-)
-#: Parallel GETs used by ``list`` to fetch sidecars.
-LIST_WORKERS = 8
 #: Conditional writes tried before ``put`` gives up on an object other writers keep changing.
 RACE_ATTEMPTS = 10
 
@@ -104,19 +83,7 @@ def _opt_float(value: float | int | str | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _etag(value: object) -> str:
-    """An ETag without its surrounding quotes (services differ in quoting)."""
-    return str(value or "").strip('"')
-
-
-def _describe_code(exc: Any) -> tuple[str, str, int | None]:
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {}) or {}
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return str(error.get("Code") or status or "Unknown"), str(error.get("Message") or ""), status
-
-
-class S3Store:
+class S3Store(S3Connection):
     """Stores reports in an S3 bucket (AWS S3, MinIO, Ceph RGW…), keyed by canonical hash.
 
     Args:
@@ -177,7 +144,7 @@ class S3Store:
 
     def __init__(self, options: S3Store.Options) -> None:
         if importlib.util.find_spec("boto3") is None:
-            raise ConfigError("the s3 store needs boto3, which is not installed", hint=_INSTALL_HINT)
+            raise ConfigError("the s3 store needs boto3, which is not installed", hint=INSTALL_HINT)
         o = options
         if (o.access_key_id is None) != (o.secret_access_key is None):
             raise ConfigError(
@@ -204,137 +171,6 @@ class S3Store:
     def __repr__(self) -> str:
         endpoint = f", endpoint_url={self.options.endpoint_url!r}" if self.options.endpoint_url else ""
         return f"S3Store(bucket={self.bucket!r}, prefix={self.options.prefix!r}{endpoint})"
-
-    # ------------------------------------------------------------------ client and errors
-
-    def _client(self) -> Any:
-        if self._client_obj is not None:
-            return self._client_obj
-        with self._lock:
-            if self._closed:
-                raise StoreError(f"s3 store for bucket {self.bucket!r} is closed", hint="create a new store")
-            if self._client_obj is None:
-                self._client_obj = self._make_client()
-        return self._client_obj
-
-    def _make_client(self) -> Any:
-        try:
-            import boto3
-            from botocore.config import Config
-            from botocore.exceptions import BotoCoreError
-        except ImportError as exc:
-            raise ConfigError("the s3 store needs boto3, which is not installed", hint=_INSTALL_HINT) from exc
-        o = self.options
-        key_id = o.access_key_id.get() if o.access_key_id is not None else None
-        secret_key = o.secret_access_key.get() if o.secret_access_key is not None else None
-        token = o.session_token.get() if o.session_token is not None else None
-        retries: Any = {"total_max_attempts": o.max_attempts, "mode": o.retry_mode}
-        s3_config: Any = {"addressing_style": o.addressing_style}
-        config = Config(
-            connect_timeout=o.connect_timeout,
-            read_timeout=o.read_timeout,
-            retries=retries,
-            s3=s3_config,
-            max_pool_connections=max(10, LIST_WORKERS * 2),
-        )
-        try:
-            session = boto3.session.Session()
-            return session.client(
-                "s3",
-                endpoint_url=o.endpoint_url,
-                region_name=o.region,
-                config=config,
-                aws_access_key_id=key_id,
-                aws_secret_access_key=secret_key,
-                aws_session_token=token,
-            )
-        except (BotoCoreError, ValueError) as exc:
-            # Never format ``exc`` args that could echo credentials: only its class and message.
-            raise ConfigError(
-                f"s3 store: cannot create the S3 client for bucket {self.bucket!r}: "
-                f"{type(exc).__name__}: {self._scrub(str(exc))}",
-                hint="check endpoint_url, region and addressing_style in [tool.jux.backends.s3]",
-            ) from exc
-
-    def _secrets(self) -> list[str]:
-        values: list[str] = []
-        for secret in (
-            self.options.access_key_id,
-            self.options.secret_access_key,
-            self.options.session_token,
-        ):
-            if secret is None:
-                continue
-            try:
-                values.append(secret.get())
-            except ConfigError:
-                continue
-        return [v for v in values if v]
-
-    def _scrub(self, text: str) -> str:
-        for value in self._secrets():
-            text = text.replace(value, "****")
-        return text
-
-    def _where(self, key: str | None) -> str:
-        return f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"
-
-    def _map(self, exc: Exception, action: str, key: str | None) -> NoReturn:
-        """Raise the juxsdk error for a boto3/botocore exception ``exc``."""
-        from botocore import exceptions as bx
-
-        where = self._where(key)
-        endpoint = self.options.endpoint_url or "the AWS endpoint"
-        if isinstance(exc, bx.ClientError):
-            code, message, status = _describe_code(exc)
-            if code == "NoSuchBucket":
-                raise StoreError(
-                    f"s3 store: bucket {self.bucket!r} does not exist (at {endpoint}); cannot {action} {where}",
-                    hint="create the bucket, or fix bucket / endpoint_url / region in [tool.jux.backends.s3]",
-                ) from exc
-            if code in _CREDENTIAL_CODES or status == 403:
-                raise StoreError(
-                    f"s3 store: access denied to {where} while trying to {action} ({code})",
-                    hint="check credentials (access_key_id / secret_access_key, AWS_* variables or the "
-                    "AWS profile) and that they may read and write the bucket",
-                ) from exc
-            if code in _TRANSIENT_CODES or (status is not None and status >= 500):
-                raise StoreError(
-                    f"s3 store: {endpoint} is temporarily unavailable ({code}) while trying to "
-                    f"{action} {where}; nothing was changed by this call, try again later",
-                    hint='raise max_attempts or use retry_mode = "adaptive" if this persists',
-                ) from exc
-            raise StoreError(
-                f"s3 store: cannot {action} {where}: {code}: {self._scrub(message)}".rstrip(": "),
-                hint="check the bucket configuration and the service's documentation for this error code",
-            ) from exc
-        if isinstance(
-            exc,
-            bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError | bx.ConnectionClosedError,
-        ):
-            raise StoreError(
-                f"s3 store: cannot reach {endpoint} to {action} {where} ({type(exc).__name__}); "
-                "this may be transient, try again later",
-                hint="check endpoint_url and the network; timeouts are connect_timeout / read_timeout",
-            ) from exc
-        if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError | bx.CredentialRetrievalError):
-            raise StoreError(
-                f"s3 store: no usable AWS credentials to {action} {where} ({type(exc).__name__})",
-                hint="check credentials: set access_key_id / secret_access_key, AWS_ACCESS_KEY_ID / "
-                "AWS_SECRET_ACCESS_KEY, or an AWS profile",
-            ) from exc
-        raise StoreError(
-            f"s3 store: cannot {action} {where}: {type(exc).__name__}: {self._scrub(str(exc))}",
-            hint="check the [tool.jux.backends.s3] options",
-        ) from exc
-
-    def _call(self, action: str, key: str | None, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return fn(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            self._map(exc, action, key)
 
     # ------------------------------------------------------------------ keys
 
@@ -377,17 +213,17 @@ class S3Store:
                 Bucket=self.bucket, Key=key, Body=body, **condition, **self._extra(content_type)
             )
         except ClientError as exc:
-            code, _, status = _describe_code(exc)
+            code, _, status = describe_code(exc)
             if code in ("PreconditionFailed", "412") or status == 412:
                 return None
             if code == "ConditionalRequestConflict" or status == 409:
                 return None
-            if if_match is not None and (code in _NOT_FOUND_CODES or status == 404):
+            if if_match is not None and (code in NOT_FOUND_CODES or status == 404):
                 return None
             self._map(exc, action, key)
         except BotoCoreError as exc:
             self._map(exc, action, key)
-        return _etag(response.get("ETag"))
+        return strip_etag(response.get("ETag"))
 
     def _read(self, key: str, action: str, *, limit: int | None = None) -> tuple[bytes, str] | None:
         """Return the object's bytes and ETag, or None when there is no such key.
@@ -411,10 +247,10 @@ class S3Store:
             if cap is not None and len(data) > cap:
                 body.close()
                 raise OverflowError(f"over the {cap} byte limit")
-            return data, _etag(response.get("ETag"))
+            return data, strip_etag(response.get("ETag"))
         except ClientError as exc:
-            code, _, _ = _describe_code(exc)
-            if code in _NOT_FOUND_CODES:
+            code, _, _ = describe_code(exc)
+            if code in NOT_FOUND_CODES:
                 return None
             self._map(exc, action, key)
         except BotoCoreError as exc:
@@ -428,13 +264,13 @@ class S3Store:
         try:
             response = client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            code, _, _ = _describe_code(exc)
-            if code in _NOT_FOUND_CODES:
+            code, _, _ = describe_code(exc)
+            if code in NOT_FOUND_CODES:
                 return None
             self._map(exc, action, key)
         except BotoCoreError as exc:
             self._map(exc, action, key)
-        return int(response.get("ContentLength") or 0), _etag(response.get("ETag"))
+        return int(response.get("ContentLength") or 0), strip_etag(response.get("ETag"))
 
     def _load_sidecar(self, hexd: str, xml_size: int) -> StoredReport | None:
         """Read and validate the sidecar of ``hexd`` (``xml_size``: its XML's size); None when absent.
@@ -633,9 +469,9 @@ class S3Store:
         try:
             for page in pages:
                 for item in page.get("Contents", ()):
-                    match = _KEY_RE.fullmatch(item["Key"][len(self._base) :])
-                    if match is not None:
-                        (xml if match.group(2) == "xml" else sides)[match.group(1)] = int(item.get("Size") or 0)
+                    parts = report_name_parts(item["Key"][len(self._base) :])
+                    if parts is not None:
+                        (xml if parts[1] == "xml" else sides)[parts[0]] = int(item.get("Size") or 0)
         except (ClientError, BotoCoreError) as exc:
             self._map(exc, "list", self._base)
         return xml, sides

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import juxsdk.files
 from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreConflictError, StoreError
 from juxsdk.junit import parse_report
 from juxsdk.models import STORE_LOGGER, Report, StoredReport
@@ -502,7 +503,7 @@ def test_disk_full_injected_leaves_no_temp_file(
             raise OSError(errno.ENOSPC, "No space left on device")
 
     report = rep(junit("full"))
-    monkeypatch.setattr(_fsio, "open", FullFile, raising=False)
+    monkeypatch.setattr(juxsdk.files, "open", FullFile, raising=False)  # the one atomic-write helper
     with pytest.raises(StoreError) as info:
         store.put(report)
     monkeypatch.undo()

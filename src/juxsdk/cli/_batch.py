@@ -1,4 +1,5 @@
-"""Many reports per command: argument expansion and a progress bar (``jux submit``/``sign``/``merge``).
+"""Many reports per command: argument expansion, a progress bar, per-file results and the exit code
+(``jux submit``/``sign``/``merge``).
 
 Expansion is :mod:`juxsdk.discovery` (the one place that turns directories and globs into
 report paths). Here it is applied per argument so that one bad argument (a pattern that matches
@@ -102,105 +103,12 @@ def exit_code_for(oks: Sequence[bool], failures: Sequence[JuxError]) -> int:
     return codes.pop() if len(codes) == 1 else EXIT_ERROR
 
 
-def _error_dict(exc: JuxError) -> dict[str, str | None]:
+def error_dict(exc: JuxError) -> dict[str, str | None]:
+    """The JSON form of a per-file failure: ``{"type", "message", "hint"}``."""
     return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
 
 
-def _named(name: str, exc: JuxError) -> JuxError:
+def named(name: str, exc: JuxError) -> JuxError:
+    """``exc`` with its message prefixed by the file ``name`` (unless it names it already)."""
     message = exc.message if name in exc.message else f"{name}: {exc.message}"
     return JuxError(message, hint=exc.hint)
-
-
-def sign_many(
-    args: Sequence[str],
-    *,
-    output: str,
-    force: bool,
-    overrides: dict[str, object],
-    as_json: bool,
-) -> int:
-    """``jux sign`` with several files, directories or globs: one signed file per report in OUT.
-
-    Each report is written to ``OUT/<its path relative to the inputs' common directory>``; a
-    failing report is reported by name and does not stop the others.
-
-    Returns:
-        The exit code (see :func:`exit_code_for`).
-    """
-    from pathlib import Path
-
-    import juxsdk
-    from juxsdk.limits import read_bounded
-
-    from ._common import echo_json, render_error, write_output
-    from .sign_cmd import with_configured_signer
-
-    if output == "-":
-        raise click.UsageError("signing several reports: give an output directory with -o DIR")
-    names, bad = expand_args(args)
-    if "-" in names:
-        raise click.UsageError("'-' (stdin) cannot be combined with other inputs")
-    out_dir = Path(output)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise click.UsageError(f"-o {output}: not a directory (several reports are signed into a directory)")
-    entries: list[dict[str, object]] = []
-    failures: list[JuxError] = []
-    oks: list[bool] = []
-    for arg, exc in bad:
-        failures.append(exc)
-        oks.append(False)
-        entries.append({"file": arg, "ok": False, "error": _error_dict(exc)})
-    base = os.path.commonpath([os.path.dirname(os.path.abspath(n)) for n in names]) if names else "."
-    bar = progress_wanted(len(names), quiet=as_json)
-
-    def run(signer: object) -> None:
-        with progress(names, label="signing", enabled=bar) as items:
-            for name in items:
-                target = out_dir / os.path.relpath(os.path.abspath(name), base)
-                try:
-                    if os.path.abspath(target) == os.path.abspath(name):
-                        raise JuxError(
-                            f"{name}: signing into {output} would overwrite the input",
-                            hint="choose another output directory with -o DIR",
-                        )
-                    data = read_bounded(name)
-                    signed = juxsdk.sign_report(data, signer, replace=force, source=name)  # type: ignore[arg-type]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    write_output(str(target), signed.data)
-                except OSError as exc:
-                    err = JuxError(f"{name}: cannot read: {exc.strerror or exc}")
-                    failures.append(err)
-                    oks.append(False)
-                    entries.append({"file": name, "ok": False, "error": _error_dict(err)})
-                    continue
-                except JuxError as exc:
-                    failures.append(exc)
-                    oks.append(False)
-                    entries.append({"file": name, "ok": False, "error": _error_dict(exc)})
-                    continue
-                oks.append(True)
-                entries.append(
-                    {
-                        "file": name,
-                        "ok": True,
-                        "output": str(target),
-                        "canonical_hash": signed.canonical_hash,
-                        "signature": signed.signature.to_dict(),
-                    }
-                )
-
-    if names:
-        with_configured_signer(dict(overrides), reading_stdin=False, action=run)
-    if as_json:
-        echo_json(entries)
-    else:
-        for entry in entries:
-            if entry["ok"]:
-                click.echo(f"OK   {entry['file']} -> {entry['output']}")
-            else:
-                err = entry["error"]
-                assert isinstance(err, dict)
-                render_error(_named(str(entry["file"]), JuxError(str(err["message"]), hint=err["hint"])))
-        done = sum(oks)
-        click.echo(f"signed {done} of {len(oks)} reports into {output}", err=True)
-    return exit_code_for(oks, failures)

@@ -387,32 +387,17 @@ def _stdin_is_tty() -> bool:
 
 
 def write_output(path: str, data: bytes) -> None:
-    """Write ``data`` exactly to a file (atomically, replacing it) or to stdout (``-``)."""
+    """Write ``data`` exactly to a file (:func:`juxsdk.files.write_atomic`, replacing it) or to stdout (``-``)."""
     if path == "-":
         out: IO[bytes] = sys.stdout.buffer
         out.write(data)
         out.flush()
         return
-    import secrets
+    from juxsdk.files import write_atomic
 
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if target.exists():
-            try:
-                os.chmod(tmp, target.stat().st_mode & 0o777)
-            except OSError:
-                pass
-        os.replace(tmp, target)
+        write_atomic(path, data, mode=None)  # an ordinary file: keeps the mode of the one it replaces
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise JuxError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 

@@ -8,7 +8,6 @@ import click
 
 from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, read_input
 
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 NOT_VERIFIED = "NOT VERIFIED: signature details are read from the document, not checked (use `jux verify`)"
 
 
@@ -32,7 +31,7 @@ def describe_signatures(data: bytes, source: str) -> list[dict[str, Any]]:
     """
     import base64
 
-    from juxsdk.junit import parse_xml
+    from juxsdk._xml import DS_NS, local_name, parse_xml
 
     tree = parse_xml(data, source=source)
     root = tree.getroot()
@@ -56,7 +55,7 @@ def describe_signatures(data: bytes, source: str) -> list[dict[str, Any]]:
             {
                 "algorithm": _algorithm_name(method.get("Algorithm") if method is not None else None),
                 "digest": _algorithm_name(digest.get("Algorithm") if digest is not None else None),
-                "parent": _local(parent.tag) if parent is not None else None,
+                "parent": local_name(parent.tag) if parent is not None else None,
                 "child_of_root": parent is root,
                 "signer": certs[0]["subject"] if certs else None,
                 "certificates": certs,
@@ -65,11 +64,6 @@ def describe_signatures(data: bytes, source: str) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _local(tag: Any) -> str:
-    text = str(tag)
-    return text.rpartition("}")[2]
 
 
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)

@@ -1,8 +1,10 @@
-"""``jux sign``: sign one report (file or stdin) and write the exact signed bytes."""
+"""``jux sign``: sign one report (file or stdin) and write the exact signed bytes, or many into a directory."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +16,13 @@ from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
     echo_err,
+    echo_json,
     get_state,
     global_options,
     load_config,
     make_signer,
     read_input,
+    render_error,
     write_output,
 )
 
@@ -155,7 +159,7 @@ def sign(
     """
     import juxsdk
 
-    from ._batch import needs_expansion, sign_many
+    from ._batch import needs_expansion
 
     get_state()
     if len(files) > 1 or (files and needs_expansion(files[0])):
@@ -180,3 +184,95 @@ def sign(
             f"{signed.canonical_hash})",
             err=True,
         )
+
+
+def sign_many(
+    args: Sequence[str],
+    *,
+    output: str,
+    force: bool,
+    overrides: dict[str, object],
+    as_json: bool,
+) -> int:
+    """``jux sign`` with several files, directories or globs: one signed file per report in OUT.
+
+    Each report is written to ``OUT/<its path relative to the inputs' common directory>``; a
+    failing report is reported by name and does not stop the others.
+
+    Returns:
+        The exit code (see :func:`juxsdk.cli._batch.exit_code_for`).
+    """
+    import juxsdk
+    from juxsdk.limits import read_bounded
+
+    from ._batch import error_dict, exit_code_for, expand_args, named, progress, progress_wanted
+
+    if output == "-":
+        raise click.UsageError("signing several reports: give an output directory with -o DIR")
+    names, bad = expand_args(args)
+    if "-" in names:
+        raise click.UsageError("'-' (stdin) cannot be combined with other inputs")
+    out_dir = Path(output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(f"-o {output}: not a directory (several reports are signed into a directory)")
+    entries: list[dict[str, object]] = []
+    failures: list[JuxError] = []
+    oks: list[bool] = []
+    for arg, exc in bad:
+        failures.append(exc)
+        oks.append(False)
+        entries.append({"file": arg, "ok": False, "error": error_dict(exc)})
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(n)) for n in names]) if names else "."
+    bar = progress_wanted(len(names), quiet=as_json)
+
+    def run(signer: object) -> None:
+        with progress(names, label="signing", enabled=bar) as items:
+            for name in items:
+                target = out_dir / os.path.relpath(os.path.abspath(name), base)
+                try:
+                    if os.path.abspath(target) == os.path.abspath(name):
+                        raise JuxError(
+                            f"{name}: signing into {output} would overwrite the input",
+                            hint="choose another output directory with -o DIR",
+                        )
+                    data = read_bounded(name)
+                    signed = juxsdk.sign_report(data, signer, replace=force, source=name)  # type: ignore[arg-type]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_output(str(target), signed.data)
+                except OSError as exc:
+                    err = JuxError(f"{name}: cannot read: {exc.strerror or exc}")
+                    failures.append(err)
+                    oks.append(False)
+                    entries.append({"file": name, "ok": False, "error": error_dict(err)})
+                    continue
+                except JuxError as exc:
+                    failures.append(exc)
+                    oks.append(False)
+                    entries.append({"file": name, "ok": False, "error": error_dict(exc)})
+                    continue
+                oks.append(True)
+                entries.append(
+                    {
+                        "file": name,
+                        "ok": True,
+                        "output": str(target),
+                        "canonical_hash": signed.canonical_hash,
+                        "signature": signed.signature.to_dict(),
+                    }
+                )
+
+    if names:
+        with_configured_signer(dict(overrides), reading_stdin=False, action=run)
+    if as_json:
+        echo_json(entries)
+    else:
+        for entry in entries:
+            if entry["ok"]:
+                click.echo(f"OK   {entry['file']} -> {entry['output']}")
+            else:
+                err = entry["error"]
+                assert isinstance(err, dict)
+                render_error(named(str(entry["file"]), JuxError(str(err["message"]), hint=err["hint"])))
+        done = sum(oks)
+        click.echo(f"signed {done} of {len(oks)} reports into {output}", err=True)
+    return exit_code_for(oks, failures)

@@ -29,7 +29,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import EvidenceIndexError, ReportNotFoundError
+from ..errors import EvidenceIndexError, ReportNotFoundError, StoreError
+from ..models import hash_prefix_digits
 from .results import ReportAudit
 from .rows import IndexedReport, TestRow, _parse_ts, ts
 from .testcases import STATUSES, Row, TestOutcome, test_id
@@ -449,9 +450,10 @@ class Index:
         Raises:
             juxsdk.errors.ReportNotFoundError: no indexed report matches, or several do.
         """
-        text = prefix.strip().lower().removeprefix("sha256:")
-        if not text or any(c not in "0123456789abcdef" for c in text):
-            raise ReportNotFoundError(f"{prefix!r} is not a canonical hash prefix", hint="give leading hex digits")
+        try:
+            text = hash_prefix_digits(prefix)
+        except StoreError as exc:
+            raise ReportNotFoundError(exc.message, hint=exc.hint) from None
         rows = self._query(
             "SELECT canonical_hash FROM reports WHERE canonical_hash >= ? AND canonical_hash < ? LIMIT 2",
             (f"sha256:{text}", f"sha256:{text}g"),

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import JuxError
+from ..files import write_atomic
 from .index import Index, IndexedReport
 
 __all__ = ["write_report"]
@@ -306,7 +307,8 @@ def write_report(
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in pages.items():
-            (out / name).write_text(text, encoding="utf-8")
+            # each page replaced atomically (a server never shows half a page); regenerable: no fsync
+            write_atomic(out / name, text.encode("utf-8"), mode=None, sync=False, sync_dir=False)
     except OSError as exc:
         raise JuxError(f"cannot write the HTML report into {out}: {exc.strerror or exc}",
                        hint="check the --html directory") from exc

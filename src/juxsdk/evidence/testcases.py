@@ -18,9 +18,10 @@ from typing import Any
 
 import attrs
 
-from ..canonical import DS_NS, digest_without_signatures, remove_signature
+from .._xml import DS_SIGNATURE, local_name, parse_xml
+from ..canonical import digest_without_signatures, remove_signature
 from ..errors import DigestMismatchError
-from ..junit import _local, _to_float, parse_xml
+from ..junit import _to_float
 from ..models import VerifiedReport
 
 __all__ = ["MAX_MESSAGE", "STATUSES", "Row", "TestOutcome", "test_id", "verified_outcome_rows", "verified_testcases"]
@@ -33,9 +34,6 @@ Row = tuple[str, str, str, float, "str | None"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "error", "skipped")
 #: Longest failure message kept, in characters (the rest is cut and marked with "…").
 MAX_MESSAGE = 1000
-
-_DS_SIGNATURE = f"{{{DS_NS}}}Signature"
-
 
 @attrs.frozen
 class TestOutcome:
@@ -126,7 +124,7 @@ def _walk(root: Any) -> tuple[Row, ...]:
         classname = case.get("classname")
         if classname is None:
             parent = case.getparent()
-            classname = parent.get("name") if parent is not None and _local(parent.tag) == "testsuite" else None
+            classname = parent.get("name") if parent is not None and local_name(parent.tag) == "testsuite" else None
         out.append((classname or "", case.get("name") or "", status, _to_float(case.get("time")),
                     _message(el) if el is not None else None))
     return tuple(out)
@@ -162,7 +160,7 @@ def verified_outcome_rows(data: bytes, verified: VerifiedReport) -> tuple[Row, .
     """
     tree = parse_xml(bytes(data), source=verified.source, max_bytes=max(len(data), 1))
     root = tree.getroot()
-    for sig in [child for child in root if child.tag == _DS_SIGNATURE]:
+    for sig in [child for child in root if child.tag == DS_SIGNATURE]:
         remove_signature(sig)
     digest = digest_without_signatures(tree, has_signatures=False)
     if "sha256:" + digest.hex() != verified.canonical_hash:

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from ..errors import ConfigError
-from ..hashes import canonical_hex
+from ..hashes import HASH_RE, canonical_hex
 from ..models import PublishReceipt, ReportSummary, jsonable
 from .policy import DrainMode, retry_after_seconds
 
@@ -19,7 +19,6 @@ __all__ = ["BrokenEntry", "DrainResult", "PublishState", "QueueEntry", "SkippedE
 
 #: A publisher name as the outbox accepts it (also checked by the database schema).
 PUBLISHER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
-_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def utcnow() -> dt.datetime:
@@ -46,9 +45,10 @@ def entry_key(canonical_hash: str, publisher: str) -> str:
 def split_key(name: str) -> tuple[str, str] | None:
     """Inverse of :func:`entry_key`: ``(canonical_hash, publisher)``, or None for another name."""
     hexpart, sep, publisher = name.partition(".")
-    if not sep or not _HEX_RE.match(hexpart) or not PUBLISHER_RE.match(publisher):
+    canonical_hash = f"sha256:{hexpart}"
+    if not sep or not HASH_RE.fullmatch(canonical_hash) or not PUBLISHER_RE.match(publisher):
         return None
-    return f"sha256:{hexpart}", publisher
+    return canonical_hash, publisher
 
 
 @attrs.frozen

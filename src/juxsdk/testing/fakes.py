@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -38,6 +37,7 @@ from juxsdk.models import (
     Report,
     SignedReport,
     StoredReport,
+    canonical_hex,
     encode_sidecar,
     read_sidecar,
     select_records,
@@ -47,7 +47,6 @@ from juxsdk.store_rules import decide_put
 
 __all__ = ["MemoryPublisher", "MemorySigner", "MemoryStore", "self_signed_certificate"]
 
-_HASH_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -80,10 +79,7 @@ class MemoryStore:
 
     @staticmethod
     def _check(canonical_hash: str) -> str:
-        if not isinstance(canonical_hash, str) or not _HASH_RE.match(canonical_hash):
-            raise ReportNotFoundError(
-                f"not a canonical hash: {canonical_hash!r}", hint="expected sha256:<64 hex digits>"
-            )
+        canonical_hex(canonical_hash)  # the one validator (StoreError), as every store uses it
         return canonical_hash
 
     def _record(self, key: str, data: bytes, sidecar: bytes) -> StoredReport:

@@ -200,18 +200,10 @@ def _pytest_metadata(config: pytest.Config) -> dict[str, str]:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    from juxsdk.files import write_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".jux-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data, mode=None)  # an ordinary file, like the one pytest wrote
 
 
 def _process(config: pytest.Config, state: JuxSession) -> None:

@@ -22,6 +22,7 @@ declarations per element by the limits in :mod:`juxsdk.limits`, checked right af
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import copy
 import re
@@ -43,10 +44,12 @@ from .models import Report, ReportSummary
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "add_properties",
+    "ascii_compatible",
     "parse_report",
     "parse_xml",
     "properties_of",
     "scan",
+    "serialisation_encoding",
     "summarize",
 ]
 
@@ -500,6 +503,55 @@ def _report_from_tree(data: bytes, tree: Any, source: str | None) -> Report:
     )
 
 
+_ASCII_TEXT = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
+def ascii_compatible(encoding: str | None) -> bool:
+    """True when every printable ASCII character (and tab, LF, CR) is the same single byte in
+    ``encoding`` as in ASCII, so ASCII markup can be spliced into a document in that encoding
+    byte for byte (UTF-8, ISO-8859-*, windows-125x, Shift_JIS…; not UTF-7, HZ, EBCDIC, UTF-16).
+
+    Args:
+        encoding: An encoding name as declared (``docinfo.encoding``); None = UTF-8.
+
+    Returns:
+        False for encodings Python does not know, or in which an ASCII character is written
+        otherwise (UTF-7 writes ``+`` as ``+-``).
+    """
+    try:
+        codec = codecs.lookup(encoding or "utf-8")
+    except LookupError:
+        return False
+    try:
+        return _ASCII_TEXT.decode(codec.name) == _ASCII_TEXT.decode("ascii")
+    except (UnicodeError, ValueError):
+        return False
+
+
+def serialisation_encoding(encoding: str | None) -> str:
+    """The encoding to write a re-serialised document in: its own when libxml2 writes that one
+    faithfully (an :func:`ascii_compatible` encoding, UTF-16 or UTF-32), else UTF-8.
+
+    libxml2 reads UTF-7 (and other encodings through iconv) but does not write them back
+    faithfully (its UTF-7 output is not even well-formed), so such documents are written in
+    UTF-8, with an XML declaration that says so.
+
+    Args:
+        encoding: The document's encoding (``docinfo.encoding``); None = UTF-8.
+
+    Returns:
+        An encoding name for :func:`lxml.etree.tostring`.
+    """
+    name = encoding or "UTF-8"
+    if ascii_compatible(name):
+        return name
+    try:
+        family = codecs.lookup(name).name
+    except LookupError:
+        return "UTF-8"
+    return name if family.startswith(("utf-16", "utf-32")) else "UTF-8"
+
+
 def _first_suite(root: Any) -> Any:
     if _local(root.tag) == "testsuite":
         return root
@@ -586,7 +638,7 @@ def add_properties(
             el.tail = indent
         last = el
         existing[name] = el
-    encoding = tree.docinfo.encoding or "UTF-8"
+    encoding = serialisation_encoding(tree.docinfo.encoding)
     standalone = tree.docinfo.standalone
     kwargs: dict[str, Any] = {"xml_declaration": True, "encoding": encoding}
     # lxml reports False when the declaration has no standalone pseudo-attribute at all

@@ -116,6 +116,22 @@ def test_add_properties_writes_into_first_testsuite_and_keeps_original(corpus_di
     assert juxsdk.add_properties(updated, {"project": "other"}).project == "other"
 
 
+@pytest.mark.parametrize(
+    ("encoding", "written"),
+    [("UTF-7", "UTF-8"), ("HZ", "UTF-8"), ("ISO-8859-1", "ISO-8859-1"), ("UTF-16", "UTF-16")],
+)
+def test_add_properties_writes_an_encoding_it_can_read_back(encoding: str, written: str) -> None:
+    """Found by the fuzz suite: a UTF-7 report came back from add_properties as bytes that did
+    not parse (libxml2 does not write UTF-7 faithfully); such documents are written in UTF-8."""
+    text = f'<?xml version="1.0" encoding="{encoding}"?>\n<testsuite name="s~"><testcase name="t"/></testsuite>'
+    report = juxsdk.parse_report(text.encode(encoding))
+    added = juxsdk.add_properties(report, {"project": "p+q~"})
+    again = juxsdk.parse_report(added.data)
+    assert again.properties == (("project", "p+q~"),)
+    assert again.canonical_hash == added.canonical_hash
+    assert again._root.getroottree().docinfo.encoding.upper() == written
+
+
 def test_add_properties_refuses_signed_report(rsa_signer, corpus_dir: Path) -> None:
     signed = juxsdk.sign_report((corpus_dir / "raw/generic/basic.xml").read_bytes(), rsa_signer)
     with pytest.raises(juxsdk.AlreadySignedError):

@@ -552,13 +552,28 @@ def serialisation_encoding(encoding: str | None) -> str:
     return name if family.startswith(("utf-16", "utf-32")) else "UTF-8"
 
 
-def _first_suite(root: Any) -> Any:
-    if _local(root.tag) == "testsuite":
-        return root
-    for el in root.iter():
+def _properties_target(root: Any) -> tuple[Any, Any]:
+    """Where :func:`add_properties` writes: ``(container, properties element or None)``.
+
+    The report's properties are read in document order (:func:`scan_report`) and the first one of
+    a name wins (``Report.project``), so new properties go into the ``<properties>`` read first
+    when it comes before the first ``<testsuite>`` (a ``<testsuites>`` root's own) or is that
+    suite's; else into the first ``<testsuite>`` (the root when there is none), where a new
+    ``<properties>`` is inserted as its first child. Either way they are read before any other.
+    """
+    first_suite = None
+    for el in root.iter("{*}testsuite", "{*}properties"):
         if _local(el.tag) == "testsuite":
-            return el
-    return root
+            if first_suite is None:
+                first_suite = el
+            continue
+        parent = el.getparent()
+        if parent is None or _local(parent.tag) not in _ROOT_NAMES:
+            continue
+        if first_suite is None or parent is first_suite:
+            return parent, el
+        break
+    return (root if first_suite is None else first_suite), None
 
 
 def add_properties(
@@ -568,9 +583,12 @@ def add_properties(
     replace: bool = True,
     defaults: Mapping[str, str] | Iterable[tuple[str, str]] = (),
 ) -> Report:
-    """Add provenance properties to the first ``<testsuite>``'s ``<properties>``.
+    """Add provenance properties where the report's properties are read first.
 
-    They are written before signing so the signature covers them. The document is serialised
+    That is the first ``<testsuite>``'s ``<properties>``, or a ``<testsuites>`` root's own
+    ``<properties>`` when it has one before its first suite (see :func:`_properties_target`), so
+    a written property is the one ``Report.project`` and the other first-wins readers see. They
+    are written before signing so the signature covers them. The document is serialised
     once (the only re-serialisation juxsdk does, and only before signing).
 
     Args:
@@ -601,17 +619,16 @@ def add_properties(
         return report
     # Nothing to write (every property already there with the value it would get): keep the
     # report and its bytes as they are instead of serialising an identical document.
-    current_props = next((c for c in _first_suite(report._root) if _local(c.tag) == "properties"), None)
+    current_props = _properties_target(report._root)[1]
     if current_props is not None:
         have = {p.get("name"): p.get("value") for p in current_props if _local(p.tag) == "property"}
         if all(n in have and (not o or have[n] == str(v)) for n, v, o in items):
             return report
     tree = copy.deepcopy(report._root.getroottree())
     root = tree.getroot()
-    suite = _first_suite(root)
+    suite, props_el = _properties_target(root)
     ns = etree.QName(suite).namespace
     qn = (lambda n: f"{{{ns}}}{n}") if ns else (lambda n: n)
-    props_el = next((c for c in suite if _local(c.tag) == "properties"), None)
     indent = (suite.text or "\n") if (suite.text or "").strip() == "" else "\n"
     if props_el is None:
         props_el = etree.Element(qn("properties"))

@@ -132,6 +132,34 @@ def test_add_properties_writes_an_encoding_it_can_read_back(encoding: str, writt
     assert again._root.getroottree().docinfo.encoding.upper() == written
 
 
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # a <testsuites> root with its own <properties> (read before the suites')
+        "edge-cases/deeply-nested-with-project.xml",
+        # the first suite's properties after a nested suite's
+        b'<testsuite name="a"><testsuite name="b"><properties><property name="project" value="inner"/>'
+        b'</properties><testcase name="t"/></testsuite><properties><property name="project" value="outer"/>'
+        b"</properties></testsuite>",
+    ],
+)
+def test_added_property_is_the_one_read_first(doc: str | bytes, corpus_dir: Path) -> None:
+    """Found by the fuzz suite: add_properties wrote into the first <testsuite> while the report's
+    project came from the <testsuites> root's own <properties>, so `project` was not changed."""
+    data = (corpus_dir / doc).read_bytes() if isinstance(doc, str) else doc
+    report = juxsdk.parse_report(data)
+    assert report.project not in (None, "new")
+    added = juxsdk.add_properties(report, {"project": "new", "jux:x": "1"})
+    assert added.project == "new"
+    assert added.properties[:2] == (("project", "new"), ("jux:x", "1"))
+    assert added.summary == report.summary
+    # the other properties are kept, in order (the replaced one only where it was written)
+    rest = list(added.properties[2:])
+    assert all(p in report.properties for p in rest)
+    assert [p for p in report.properties if p not in rest] in ([], [report.properties[0]])
+    assert juxsdk.add_properties(added, {"project": "new"}).data == added.data  # nothing to write
+
+
 def test_add_properties_refuses_signed_report(rsa_signer, corpus_dir: Path) -> None:
     signed = juxsdk.sign_report((corpus_dir / "raw/generic/basic.xml").read_bytes(), rsa_signer)
     with pytest.raises(juxsdk.AlreadySignedError):

@@ -621,7 +621,10 @@ def add_properties(
     # report and its bytes as they are instead of serialising an identical document.
     current_props = _properties_target(report._root)[1]
     if current_props is not None:
-        have = {p.get("name"): p.get("value") for p in current_props if _local(p.tag) == "property"}
+        have: dict[str, str | None] = {}
+        for p in current_props:
+            if _local(p.tag) == "property":
+                have.setdefault(p.get("name"), p.get("value"))  # the first of a name is the one read
         if all(n in have and (not o or have[n] == str(v)) for n, v, o in items):
             return report
     tree = copy.deepcopy(report._root.getroottree())
@@ -640,7 +643,10 @@ def add_properties(
         last = None
     else:
         last = props_el[-1] if len(props_el) else None
-    existing = {p.get("name"): p for p in props_el if _local(p.tag) == "property"}
+    existing: dict[str, Any] = {}
+    for p in props_el:
+        if _local(p.tag) == "property":
+            existing.setdefault(p.get("name"), p)  # replace the first of a name: the one read
     for name, value, overwrite in items:
         current = existing.get(name)
         if current is not None:

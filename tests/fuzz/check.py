@@ -42,7 +42,7 @@ def assert_clean_cli(result: Any, *, allowed: frozenset[int] = EXIT_CODES) -> No
     assert "Traceback" not in output, output[-2000:]
     if result.exception is not None:
         assert isinstance(result.exception, SystemExit), repr(result.exception)
-    if result.exit_code != 0:
+    if result.exit_code != 0:  # says why: an error line, a usage message, or (--json) an error object
         assert "error:" in result.stderr or result.exit_code == 4 or "usage" in result.stderr.lower() or (
             result.exit_code == 1 and result.stdout
-        ), output[-2000:]
+        ) or '"error"' in result.stdout, output[-2000:]

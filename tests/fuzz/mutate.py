@@ -349,7 +349,7 @@ def _s_move(draw: Draw, root: Any) -> None:
     targets = [el for el in _elements(root) if el is not sig and not any(a is sig for a in el.iterancestors())]
     target = _pick(draw, targets)
     where = draw(st.sampled_from(["first", "last", "wrap"]))
-    if where == "wrap" and target is not root and target.getparent() is not None:
+    if where == "wrap" and target.getparent() is not None and not any(a is target for a in sig.iterancestors()):
         # move the target *into* the signature's ds:Object (signature wrapping)
         obj = etree.SubElement(sig, f"{DS}Object")
         obj.append(target)

@@ -69,7 +69,7 @@ def test_parse_sign_verify_mutated_corpus(case, key, fuzz_keys) -> None:
 @given(cases=st.lists(corpus_input(unchanged=True), min_size=1, max_size=3))
 def test_merge_mutated_corpus(cases) -> None:
     inputs = [data for _, data in cases]
-    merged, error = outcome(juxsdk.merge_reports, inputs)
+    merged, _error = outcome(juxsdk.merge_reports, inputs)
     if merged is None:
         return
     again = juxsdk.parse_report(merged.data)

@@ -8,7 +8,7 @@
   running the test again) and no example database (nothing written into the work tree);
 * ``release`` — 25 times the budget, random examples, failures kept in Hypothesis' example
   database (``.hypothesis/``, git-ignored) and replayed first on the next run;
-  ``JUX_FUZZ_PROFILE=release pytest tests/fuzz`` (see docs/reference/testing.md).
+  ``JUX_FUZZ_PROFILE=release pytest tests/fuzz`` (see docs/how-to/run-the-fuzz-suite.md).
 
 No deadline in either: timings on a shared CI machine are noise, and the suite's cost is bounded
 by the example counts. The per-example cost limits of the library (juxsdk.limits) are tested in

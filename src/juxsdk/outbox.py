@@ -67,7 +67,20 @@ from .errors import (
     ReportNotFoundError,
     TransientPublishError,
 )
-from .models import PublishReceipt, Report, ReportSummary, SignedReport
+from .models import (
+    PublishReceipt,
+    Report,
+    ReportSummary,
+    SignedReport,
+    _count,
+    _field,
+    _json_type,
+    _optional,
+    _properties_from,
+    _shown,
+    _summary_from,
+    _timestamp,
+)
 from .protocols import Publisher
 
 __all__ = [
@@ -205,30 +218,54 @@ class QueueEntry:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: Path | None = None) -> QueueEntry:
-        """Inverse of :meth:`to_dict`.
+        """Inverse of :meth:`to_dict`, validating every field (a ``state.json`` read back is
+        untrusted), with the sidecar checks of :meth:`juxsdk.models.StoredReport.from_dict`.
+
+        Checked: ``canonical_hash`` is ``sha256:`` + 64 lowercase hex digits; ``publisher`` a
+        publisher name; ``state`` ``"queued"`` or ``"dead"``; ``attempts`` and ``size``
+        non-negative integers; ``last_status`` an integer or null; the times ISO 8601 (naive
+        values are taken as UTC); ``summary``, ``properties`` as in a store sidecar; ``signed`` a
+        boolean; ``details`` an object; the texts strings or null. Unknown keys are ignored.
 
         Raises:
-            KeyError, ValueError, TypeError: not an outbox state record.
+            ValueError: not an outbox state record (the message names the field).
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected a JSON object, got {_json_type(data)}")
+        canonical_hash = _field(data, "canonical_hash", str)
+        _hex(canonical_hash)
+        publisher = _field(data, "publisher", str)
+        state = data.get("state", "queued")
+        if not _NAME_RE.match(publisher) or state not in ("queued", "dead"):
+            raise ValueError(f"publisher {_shown(publisher)} / state {_shown(state)} is not an outbox entry's")
+        last_status = data.get("last_status")
+        if last_status is not None and (isinstance(last_status, bool) or not isinstance(last_status, int)):
+            raise ValueError(f"last_status must be an integer or null, got {_json_type(last_status)}")
+        signed = data.get("signed", False)
+        details = data.get("details") or {}
+        if not isinstance(signed, bool) or not isinstance(details, Mapping):
+            raise ValueError("signed must be true or false and details an object")
+        created_at = _timestamp(_field(data, "created_at", str), "created_at")
+        updated = data.get("updated_at")
         return cls(
-            canonical_hash=str(data["canonical_hash"]),
-            publisher=str(data["publisher"]),
-            state=str(data.get("state", "queued")),
-            attempts=int(data.get("attempts", 0)),
-            last_error=data.get("last_error"),
-            last_status=data.get("last_status"),
-            next_attempt_at=dt.datetime.fromisoformat(data["next_attempt_at"]),
-            created_at=dt.datetime.fromisoformat(data["created_at"]),
-            updated_at=dt.datetime.fromisoformat(data.get("updated_at", data["created_at"])),
-            size=int(data.get("size", 0)),
-            sha256=str(data.get("sha256", "")),
-            source=data.get("source"),
-            project=data.get("project"),
-            signed=bool(data.get("signed", False)),
-            summary=ReportSummary.from_dict(data.get("summary", {})),
-            properties=tuple((str(n), str(v)) for n, v in data.get("properties", [])),
-            dead_reason=data.get("dead_reason"),
-            details=dict(data.get("details") or {}),
+            canonical_hash=canonical_hash,
+            publisher=publisher,
+            state=state,
+            attempts=_count(data, "attempts") if "attempts" in data else 0,
+            last_error=_optional(data, "last_error"),
+            last_status=last_status,
+            next_attempt_at=_timestamp(_field(data, "next_attempt_at", str), "next_attempt_at"),
+            created_at=created_at,
+            updated_at=_timestamp(_field(data, "updated_at", str), "updated_at") if updated is not None else created_at,
+            size=_count(data, "size") if "size" in data else 0,
+            sha256=_optional(data, "sha256") or "",
+            source=_optional(data, "source"),
+            project=_optional(data, "project"),
+            signed=signed,
+            summary=_summary_from(data.get("summary", {})),
+            properties=_properties_from(data.get("properties", [])),
+            dead_reason=_optional(data, "dead_reason"),
+            details=dict(details),
             path=path,
         )
 
@@ -595,7 +632,7 @@ class Outbox:
         """
         try:
             data = json.loads((directory / "state.json").read_bytes())
-            return QueueEntry.from_dict(data, path=directory)
+            entry = QueueEntry.from_dict(data, path=directory)
         except FileNotFoundError:
             return None
         except RecursionError:
@@ -604,6 +641,9 @@ class Outbox:
             what = "cannot be read" if isinstance(exc, OSError) and not isinstance(exc, UnicodeError) \
                 else "is not a valid state record"
             raise _Corrupt(f"state.json {what} ({type(exc).__name__})") from None
+        if entry.key != directory.name:
+            raise _Corrupt(f"state.json describes {entry.key}, not the entry it is in")
+        return entry
 
     def _scan(self, base: Path) -> Iterator[QueueEntry]:
         try:

@@ -139,6 +139,34 @@ def test_drain_goes_past_every_kind_of_bad_entry(tmp_path, reports, caplog):
     assert {e.key for e in box.dead_entries()} == set(dead)
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("canonical_hash", {"v": "sha256:" + "0" * 64}),   # not a string: str() of it broke every reader
+    ("canonical_hash", "sha256:" + "0" * 64),           # another report's hash than the entry's
+    ("publisher", "s3/../x"),                          # not a publisher name (was a ConfigError, exit 2)
+    ("state", "published"),
+    ("attempts", "3"), ("attempts", -1), ("last_status", [503]), ("last_error", {"e": 1}),
+    ("next_attempt_at", 5), ("created_at", None), ("signed", "yes"), ("details", [1]),
+    ("properties", [["project"]]), ("size", 1.5),
+])
+def test_state_record_is_validated_when_read(tmp_path, reports, field, value):
+    """Found by the fuzz suite: a state.json whose fields had other types was accepted with str()
+    and int() conversions, and `jux queue list` / `jux publish --queue` then failed with an
+    internal error (`ValueError: not a canonical hash: "{'v': ...}"`)."""
+    box = _outbox(tmp_path)
+    entry = box.enqueue(reports[0], "http", TransientPublishError("down"))
+    intact = box.enqueue(reports[1], "http", TransientPublishError("down"))
+    path = box.queue_dir / entry.key / "state.json"
+    state = json.loads(path.read_text())
+    state[field] = value
+    path.write_text(json.dumps(state))
+    assert [e.key for e in box.entries()] == [intact.key]  # skipped, with a warning; the other listed
+    with JuxApiServer() as srv, HttpApiPublisher(_opts(srv.url)) as pub:
+        result = box.drain({"http": pub}, force=True)
+    assert [e.key for e, _ in result.published] == [intact.key]
+    assert [e.key for e in result.dead] == [entry.key]  # dead-lettered as corrupt, its bytes kept
+    assert (box.dead_dir / entry.key / "report.xml").read_bytes() == reports[0].data
+
+
 def test_corrupt_entry_keeps_its_bytes_and_can_be_retried(tmp_path, reports):
     box = _outbox(tmp_path)
     entry = box.enqueue(reports[0], "http", TransientPublishError("down"))

@@ -106,7 +106,7 @@ HEADER_VALUES = (
 @st.composite
 def mutated_answer(draw: Any, seeds: tuple[Answer, ...]) -> tuple[bytes, int | None, bool]:
     """A mutated answer as raw bytes: ``(raw, status sent, cut)``; ``cut`` is True when the body
-    is cut short of its ``Content-Length`` (the client must not accept it). After a final byte
+    is cut short of its ``Content-Length``, or that is invalid (the client must not accept it). After a final byte
     mutation the status is unknown (None) and ``cut`` False: only what holds for any answer applies."""
     seed = draw(st.sampled_from(seeds))
     status = seed.status if draw(st.booleans()) else draw(st.one_of(st.sampled_from(STATUSES), st.integers(0, 1200)))
@@ -145,7 +145,14 @@ def mutated_answer(draw: Any, seeds: tuple[Answer, ...]) -> tuple[bytes, int | N
     raw = head.encode("utf-8", errors="replace") + body
     if draw(st.integers(0, 5)) == 0:
         return draw(mutated_bytes(raw, max_ops=1)), None, False
-    return raw, status, length == "long"
+    # RFC 9112 §6.3: without Transfer-Encoding, a Content-Length must be one decimal number (the
+    # same value when repeated) and the body that long; else the answer must be discarded
+    lengths = {v.strip(" \t") for k, v in headers if k.lower() == "content-length" for v in v.split(",")}
+    framed = not any(k.lower() == "transfer-encoding" for k, _ in headers) and not any(
+        c in text for pair in [*headers, (reason, "")] for text in pair for c in "\r\n")
+    valid = all(v.isascii() and v.isdigit() for v in lengths) and len({int(v) for v in lengths}) <= 1
+    cut = framed and bool(lengths) and (not valid or int(lengths.pop()) > len(body))
+    return raw, status, cut
 
 
 class _Records(logging.Handler):

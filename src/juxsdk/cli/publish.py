@@ -30,8 +30,8 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from juxsdk.client import PublishOutcome
     from juxsdk.config import JuxConfig
+    from juxsdk.models import PublishOutcome
     from juxsdk.outbox import DrainResult, Outbox, QueueEntry
     from juxsdk.protocols import Publisher
 
@@ -188,10 +188,10 @@ def _publish_files(
     as_json: bool,
 ) -> None:
     from juxsdk.junit import parse_report
-    from juxsdk.outbox import outcome_to_dict, publish_with_mode
+    from juxsdk.storage_mode import StorageMode, publish_with_mode
 
-    mode = str(getattr(config, "storage_mode", "local") or "local")
-    queue_failures = enqueue if enqueue is not None else mode == "cache"
+    queue_failures = enqueue if enqueue is not None else config.storage_mode is StorageMode.CACHE
+    mode = StorageMode.CACHE if queue_failures else StorageMode.BOTH
     results: list[dict[str, Any]] = []
     ok_count = 0
     with configured_publishers(config, required=not dry_run) as pubs:
@@ -236,8 +236,8 @@ def _publish_files(
                     for w in entry["would_send"]:
                         click.echo(f"     would POST to {w['publisher']}: {w.get('endpoint') or '(backend)'}")
                 continue
-            outcomes = publish_with_mode(report, pubs, "cache" if queue_failures else "both", outbox)
-            entry["published"] = [outcome_to_dict(o) for o in outcomes]
+            outcomes = publish_with_mode(report, pubs, mode, outbox)
+            entry["published"] = [o.to_dict() for o in outcomes]
             entry["ok"] = all(o.ok for o in outcomes)
             if entry["ok"]:
                 ok_count += 1
@@ -311,10 +311,7 @@ def _drain(config: JuxConfig, *, force: bool, jobs: int, dry_run: bool, as_json:
         echo_json(result.to_dict())
     else:
         _print_drain(result, outbox)
-    if result.busy:
-        raise click.exceptions.Exit(EXIT_ERROR)
-    attempted = result.attempted
-    _exit(len(result.published), attempted)
+    _exit(len(result.published), result.attempted)
 
 
 def _run_drain(outbox: Outbox, pubs: Mapping[str, Any], *, force: bool, jobs: int,
@@ -331,9 +328,6 @@ def _run_drain(outbox: Outbox, pubs: Mapping[str, Any], *, force: bool, jobs: in
 
 
 def _print_drain(result: DrainResult, outbox: Outbox) -> None:
-    if result.busy:
-        click.echo("another `jux publish --queue` is running; try again when it is done", err=True)
-        return
     for entry, receipt in result.published:
         what = "already there" if receipt.status == "duplicate" else "published"
         run = f", run {receipt.run_id}" if receipt.run_id else ""
@@ -346,12 +340,13 @@ def _print_drain(result: DrainResult, outbox: Outbox) -> None:
     for entry in result.dead:
         click.echo(f"DEAD sha256:{short_hash(entry.canonical_hash)} {entry.publisher}: {entry.dead_reason}")
     for broken in result.broken:
-        click.echo(f"FAIL {broken.key}: {broken.reason} [{broken.path}]")
+        click.echo(f"FAIL {broken.key}: {broken.reason}")
     not_due = len(result.skipped)
     click.echo(
         f"{len(result.published)} published, {len(result.retrying)} still queued, {len(result.dead)} dead"
         + (f", {len(result.broken)} could not be processed" if result.broken else "")
-        + (f", {not_due} not tried (not due, locked, or publisher not configured)" if not_due else "")
+        + (f", {not_due} not tried (not due, being sent by another drain, or publisher not configured)"
+           if not_due else "")
         + f" [{outbox.path}]",
         err=True,
     )

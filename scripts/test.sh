@@ -48,6 +48,9 @@ run_pytest() { run_pytest_in .venv "$@"; }
 
 export JUX_REQUIRE_SOFTHSM=1  # SoftHSM2 is installed above: its tests must run, not skip
 export JUX_REQUIRE_CHROMIUM=1  # so is Chromium: the HTML report test must run, not skip
+# The fuzz suite (tests/fuzz) in its bounded, derandomised CI profile (about a minute); the long
+# release run is JUX_FUZZ_PROFILE=release (docs/how-to/run-the-fuzz-suite.md).
+export JUX_FUZZ_PROFILE=ci
 echo "+ pytest (core)"
 run_pytest -q tests
 echo "+ pytest (pytest-jux plugin, pytest $(.venv/bin/python -c 'import pytest; print(pytest.__version__)'))"

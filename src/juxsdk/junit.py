@@ -15,6 +15,7 @@ checked before anything canonicalises the document.
 
 from __future__ import annotations
 
+import codecs
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -30,10 +31,12 @@ from .models import Report, ReportSummary
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "add_properties",
+    "ascii_compatible",
     "parse_report",
     "parse_xml",
     "properties_of",
     "scan",
+    "serialisation_encoding",
     "summarize",
 ]
 
@@ -217,13 +220,77 @@ def _report_from_tree(data: bytes, tree: Any, source: str | None) -> Report:
     )
 
 
-def _first_suite(root: Any) -> Any:
-    if local_name(root.tag) == "testsuite":
-        return root
-    for el in root.iter():
+_ASCII_TEXT = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
+def ascii_compatible(encoding: str | None) -> bool:
+    """True when every printable ASCII character (and tab, LF, CR) is the same single byte in
+    ``encoding`` as in ASCII, so ASCII markup can be spliced into a document in that encoding
+    byte for byte (UTF-8, ISO-8859-*, windows-125x, Shift_JIS…; not UTF-7, HZ, EBCDIC, UTF-16).
+
+    Args:
+        encoding: An encoding name as declared (``docinfo.encoding``); None = UTF-8.
+
+    Returns:
+        False for encodings Python does not know, or in which an ASCII character is written
+        otherwise (UTF-7 writes ``+`` as ``+-``).
+    """
+    try:
+        codec = codecs.lookup(encoding or "utf-8")
+    except LookupError:
+        return False
+    try:
+        return _ASCII_TEXT.decode(codec.name) == _ASCII_TEXT.decode("ascii")
+    except (UnicodeError, ValueError):
+        return False
+
+
+def serialisation_encoding(encoding: str | None) -> str:
+    """The encoding to write a re-serialised document in: its own when libxml2 writes that one
+    faithfully (an :func:`ascii_compatible` encoding, UTF-16 or UTF-32), else UTF-8.
+
+    libxml2 reads UTF-7 (and other encodings through iconv) but does not write them back
+    faithfully (its UTF-7 output is not even well-formed), so such documents are written in
+    UTF-8, with an XML declaration that says so.
+
+    Args:
+        encoding: The document's encoding (``docinfo.encoding``); None = UTF-8.
+
+    Returns:
+        An encoding name for :func:`lxml.etree.tostring`.
+    """
+    name = encoding or "UTF-8"
+    if ascii_compatible(name):
+        return name
+    try:
+        family = codecs.lookup(name).name
+    except LookupError:
+        return "UTF-8"
+    return name if family.startswith(("utf-16", "utf-32")) else "UTF-8"
+
+
+def _properties_target(root: Any) -> tuple[Any, Any]:
+    """Where :func:`add_properties` writes: ``(container, properties element or None)``.
+
+    The report's properties are read in document order (:func:`scan_report`) and the first one of
+    a name wins (``Report.project``), so new properties go into the ``<properties>`` read first
+    when it comes before the first ``<testsuite>`` (a ``<testsuites>`` root's own) or is that
+    suite's; else into the first ``<testsuite>`` (the root when there is none), where a new
+    ``<properties>`` is inserted as its first child. Either way they are read before any other.
+    """
+    first_suite = None
+    for el in root.iter("{*}testsuite", "{*}properties"):
         if local_name(el.tag) == "testsuite":
-            return el
-    return root
+            if first_suite is None:
+                first_suite = el
+            continue
+        parent = el.getparent()
+        if parent is None or local_name(parent.tag) not in _ROOT_NAMES:
+            continue
+        if first_suite is None or parent is first_suite:
+            return parent, el
+        break
+    return (root if first_suite is None else first_suite), None
 
 
 def add_properties(
@@ -233,9 +300,12 @@ def add_properties(
     replace: bool = True,
     defaults: Mapping[str, str] | Iterable[tuple[str, str]] = (),
 ) -> Report:
-    """Add provenance properties to the first ``<testsuite>``'s ``<properties>``.
+    """Add provenance properties where the report's properties are read first.
 
-    They are written before signing so the signature covers them. The document is serialised
+    That is the first ``<testsuite>``'s ``<properties>``, or a ``<testsuites>`` root's own
+    ``<properties>`` when it has one before its first suite (see :func:`_properties_target`), so
+    a written property is the one ``Report.project`` and the other first-wins readers see. They
+    are written before signing so the signature covers them. The document is serialised
     once (the only re-serialisation juxsdk does, and only before signing).
 
     Args:
@@ -266,17 +336,19 @@ def add_properties(
         return report
     # Nothing to write (every property already there with the value it would get): keep the
     # report and its bytes as they are instead of serialising an identical document.
-    current_props = next((c for c in _first_suite(report._root) if local_name(c.tag) == "properties"), None)
+    current_props = _properties_target(report._root)[1]
     if current_props is not None:
-        have = {p.get("name"): p.get("value") for p in current_props if local_name(p.tag) == "property"}
+        have: dict[str, str | None] = {}
+        for p in current_props:
+            if local_name(p.tag) == "property":
+                have.setdefault(p.get("name"), p.get("value"))  # the first of a name is the one read
         if all(n in have and (not o or have[n] == str(v)) for n, v, o in items):
             return report
     tree = copy.deepcopy(report._root.getroottree())
     root = tree.getroot()
-    suite = _first_suite(root)
+    suite, props_el = _properties_target(root)
     ns = etree.QName(suite).namespace
     qn = (lambda n: f"{{{ns}}}{n}") if ns else (lambda n: n)
-    props_el = next((c for c in suite if local_name(c.tag) == "properties"), None)
     indent = (suite.text or "\n") if (suite.text or "").strip() == "" else "\n"
     if props_el is None:
         props_el = etree.Element(qn("properties"))
@@ -288,7 +360,10 @@ def add_properties(
         last = None
     else:
         last = props_el[-1] if len(props_el) else None
-    existing = {p.get("name"): p for p in props_el if local_name(p.tag) == "property"}
+    existing: dict[str, Any] = {}
+    for p in props_el:
+        if local_name(p.tag) == "property":
+            existing.setdefault(p.get("name"), p)  # replace the first of a name: the one read
     for name, value, overwrite in items:
         current = existing.get(name)
         if current is not None:
@@ -303,7 +378,7 @@ def add_properties(
             el.tail = indent
         last = el
         existing[name] = el
-    encoding = tree.docinfo.encoding or "UTF-8"
+    encoding = serialisation_encoding(tree.docinfo.encoding)
     standalone = tree.docinfo.standalone
     kwargs: dict[str, Any] = {"xml_declaration": True, "encoding": encoding}
     # lxml reports False when the declaration has no standalone pseudo-attribute at all

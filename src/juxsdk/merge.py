@@ -17,10 +17,13 @@ How the merged document is built:
   :func:`juxsdk.junit.summarize` counts them) and whose ``time`` is the sum of the merged
   top-level suites' ``time`` (seconds; a suite without one counts its testcases' times);
 * every input's suites are kept intact, in input order: the ``<testsuite>`` children of a
-  ``<testsuites>`` root are lifted; a bare ``<testsuite>`` root is taken as is;
-* ``<testcase>`` elements directly under a ``<testsuites>`` root (node's test runner) — and that
-  root's own ``<properties>``, ``<system-out>``, ``<system-err>`` — go into a synthetic
-  ``<testsuite>`` named after the source file, with its own counts;
+  ``<testsuites>`` root are lifted, and those of a ``<testsuites>`` group nested in it (cucumber
+  features; the group's own testcases become a suite named after the group); a bare
+  ``<testsuite>`` root is taken as is;
+* ``<testcase>`` elements directly under a ``<testsuites>`` root (node's test runner) — any other
+  element there that holds testcases, and that root's own ``<properties>``, ``<system-out>``,
+  ``<system-err>`` — go into a synthetic ``<testsuite>`` named after the source file, with its
+  own counts; so every testcase of every input is in the merged report;
 * the sources are recorded as properties ``jux:source:<n>`` (1-based, input order) with the
   value ``<file name> sha256:<hex>`` — the input's canonical hash
   (docs/reference/canonical-hash.md), which does not change when an input is signed; then
@@ -108,8 +111,18 @@ def _fmt_time(seconds: float) -> str:
     return text + "0" if text.endswith(".") else text
 
 
-def _lift(root: Any, source: str) -> list[Any]:
-    """Return the ``<testsuite>`` elements to put under the merged root, in document order."""
+def _holds_tests(el: Any) -> bool:
+    return isinstance(el.tag, str) and next(el.iter("{*}testcase"), None) is not None
+
+
+def _lift(root: Any, source: str, group: str | None = None) -> list[Any]:
+    """Return the ``<testsuite>`` elements to put under the merged root, in document order.
+
+    Every testcase of the input ends up in the result (the merged counts are the sums of the
+    inputs'): a nested ``<testsuites>`` group gives its own suites, and any other element that
+    holds testcases goes into the synthetic suite with the loose testcases (named ``group``, a
+    nested group's own name, else after ``source``).
+    """
     if local_name(root.tag) == "testsuite":
         return [root]
     out: list[Any] = []
@@ -119,21 +132,23 @@ def _lift(root: Any, source: str) -> list[Any]:
         name = local_name(child.tag)
         if name == "testsuite":
             out.append(child)
-        elif name == "testcase" or name in _PASS_THROUGH:
-            if name == "testcase" and slot is None:
+        elif name == "testsuites":
+            out.extend(_lift(child, source, child.get("name")))  # a nested group (cucumber features)
+        elif name in _PASS_THROUGH or _holds_tests(child):
+            if slot is None and _holds_tests(child):
                 slot = len(out)
             loose.append(child)
-        # comments, processing instructions and unknown elements are dropped
+        # comments, processing instructions and other elements without testcases are dropped
     has_props = any(local_name(c.tag) == "properties" and len(c) for c in loose)
     if slot is None and not has_props:
         return out
     ns = etree.QName(root).namespace
     synthetic = etree.Element(f"{{{ns}}}testsuite" if ns else "testsuite")
-    synthetic.set("name", _suite_name(source))
+    synthetic.set("name", group or _suite_name(source))
     # properties first, then testcases, then system-out/err (the Surefire XSD's order)
     order = {"properties": 0, "testcase": 1, "system-out": 2, "system-err": 3}
     synthetic.text = "\n    "
-    for child in sorted(loose, key=lambda c: order[local_name(c.tag)]):
+    for child in sorted(loose, key=lambda c: order.get(local_name(c.tag), 1)):
         child.tail = "\n    "
         synthetic.append(child)
     synthetic[-1].tail = "\n  "

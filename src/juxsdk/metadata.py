@@ -27,7 +27,6 @@ import re
 import socket
 import subprocess
 import time
-import tomllib
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import _toml
 from .errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -422,9 +422,8 @@ def utc_timestamp(now: _dt.datetime | None = None) -> str:
 
 def _pyproject_name(root: Path) -> str | None:
     try:
-        with (root / "pyproject.toml").open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        data = _toml.loads((root / "pyproject.toml").read_bytes().decode("utf-8"))
+    except (OSError, _toml.TOMLError, UnicodeDecodeError):
         return None
     project = data.get("project")
     name = project.get("name") if isinstance(project, dict) else None

@@ -84,9 +84,19 @@ class ReportSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReportSummary:
-        """Build from :meth:`to_dict` output (unknown keys ignored)."""
-        names = {f.name for f in attrs.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """Build from :meth:`to_dict` output (unknown keys ignored, ``passed`` recomputed).
+
+        The record may come from a file on disk (an outbox entry, a sidecar), so its values are
+        checked: counts are non-negative integers, ``time`` a finite number.
+
+        Args:
+            data: A mapping with ``tests``, ``failures``, ``errors``, ``skipped``, ``suites``
+                (ints) and ``time`` (seconds); missing keys default to 0.
+
+        Raises:
+            ValueError: ``data`` is not a mapping, or a value has the wrong type or range.
+        """
+        return _summary_from(data)
 
 
 @attrs.frozen

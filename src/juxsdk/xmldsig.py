@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import copy
 import datetime as dt
 import hashlib
@@ -65,7 +64,14 @@ from .errors import (
     UnsupportedKeyError,
     WeakKeyError,
 )
-from .junit import _check_root, _report_from_tree, parse_report, scan_report
+from .junit import (
+    _check_root,
+    _report_from_tree,
+    ascii_compatible,
+    parse_report,
+    scan_report,
+    serialisation_encoding,
+)
 from .limits import (
     DEFAULT_MAX_BYTES,
     MAX_ATTRIBUTES_PER_ELEMENT,
@@ -205,17 +211,6 @@ class _EnvelopedSigner(XMLSigner):
         return sig_root, doc_root, c14n_inputs, [SignatureReference(URI="")]
 
 
-def _ascii_compatible(encoding: str | None) -> bool:
-    try:
-        codec = codecs.lookup(encoding or "utf-8")
-    except LookupError:
-        return False
-    try:
-        return "<a/>".encode(codec.name) == b"<a/>"
-    except UnicodeError:
-        return False
-
-
 _MISC_TAIL = rb"\s*>(?:\s+|<!--.*?-->|<\?.*?\?>)*"
 
 
@@ -224,7 +219,7 @@ def _splice_point(report: Report) -> int | None:
     root = report._root
     data = report.data
     docinfo = root.getroottree().docinfo
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or not _ascii_compatible(docinfo.encoding):
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or not ascii_compatible(docinfo.encoding):
         return None
     local = etree.QName(root).localname
     qname = f"{root.prefix}:{local}" if root.prefix else local
@@ -240,14 +235,14 @@ def _splice_point(report: Report) -> int | None:
 def _reserialise_with(report: Report, signature_el: Any) -> bytes:
     tree = copy.deepcopy(report._root.getroottree())
     tree.getroot().append(copy.deepcopy(signature_el))
-    encoding = tree.docinfo.encoding or "UTF-8"
+    encoding = serialisation_encoding(tree.docinfo.encoding)
     return cast(bytes, etree.tostring(tree, xml_declaration=True, encoding=encoding))
 
 
 def _strip_signatures(report: Report) -> Report:
     tree = copy.deepcopy(report._root.getroottree())
     remove_signatures(tree.getroot())
-    encoding = tree.docinfo.encoding or "UTF-8"
+    encoding = serialisation_encoding(tree.docinfo.encoding)
     data = cast(bytes, etree.tostring(tree, xml_declaration=True, encoding=encoding))
     return _report_from_tree(data, tree, report.source)
 

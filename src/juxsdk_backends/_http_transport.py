@@ -41,6 +41,7 @@ import urllib3
 import urllib3.connection
 import urllib3.exceptions
 import urllib3.poolmanager
+import urllib3.util.response
 from urllib3.util.retry import Retry
 
 from juxsdk.config.secret import Secret
@@ -345,6 +346,57 @@ class TransportFailure(Exception):
         self.exception = exception
 
 
+def check_header_block(raw: Any) -> None:
+    """Refuse an answer whose header block did not parse: a line that is not a header field
+    (no colon, a stray line break inside a value), which http.client stops at, so that the
+    header fields after it — ``Content-Length`` among them — go unseen and the body is read to
+    the end of the connection. urllib3 finds these (:func:`urllib3.util.response.assert_header_parsing`)
+    but only logs a warning; RFC 9112 §5 makes such a message invalid.
+
+    Args:
+        raw: The :class:`urllib3.response.HTTPResponse` (its http.client response holds the parse).
+
+    Raises:
+        http.client.HTTPException: the header block is invalid (the answer is not valid HTTP).
+    """
+    original = getattr(raw, "_original_response", None)
+    message = getattr(original, "msg", None)
+    if not isinstance(message, http.client.HTTPMessage):
+        return
+    try:
+        urllib3.util.response.assert_header_parsing(message)
+    except urllib3.exceptions.HeaderParsingError:
+        raise http.client.HTTPException("invalid header block") from None
+
+
+def declared_length(headers: Any) -> int | None:
+    """The body length an answer's ``Content-Length`` declares, checked as RFC 9112 §6.3 says.
+
+    A ``Content-Length`` that is not one non-negative decimal number (repeated identical values,
+    ``42, 42``, count as one: RFC 9110 §8.6) makes the answer's framing invalid, and a user
+    agent must discard such an answer; urllib3 and http.client would instead read it to the end
+    of the connection (non-ASCII digits, ``-1``, ``1e3``) and take it as complete.
+
+    Args:
+        headers: The answer's headers (repeated fields joined with ``", "``).
+
+    Returns:
+        The declared length in bytes, or None when there is no ``Content-Length`` or a
+        ``Transfer-Encoding`` frames the body instead.
+
+    Raises:
+        http.client.HTTPException: the ``Content-Length`` is invalid (the answer is not valid HTTP).
+    """
+    value = headers.get("Content-Length")
+    if value is None or headers.get("Transfer-Encoding") is not None:
+        return None
+    parts = {part.strip(" \t") for part in str(value).split(",")}
+    if not all(part.isascii() and part.isdigit() and len(part) <= 20 for part in parts) or \
+            len({int(part) for part in parts}) != 1:
+        raise http.client.HTTPException("invalid Content-Length")
+    return int(parts.pop())
+
+
 def read_capped(raw: Any, cap: int) -> tuple[bytes, bool]:
     """Read a streamed urllib3 response body, at most ``cap`` bytes.
 
@@ -358,11 +410,12 @@ def read_capped(raw: Any, cap: int) -> tuple[bytes, bool]:
 
     Raises:
         urllib3.exceptions.HTTPError, OSError, http.client.HTTPException: the read failed
-            (truncated body, reset, shut down by the deadline watchdog…).
+            (an invalid ``Content-Length``, a truncated body, reset, shut down by the deadline
+            watchdog…).
     """
-    declared = str(raw.headers.get("Content-Length") or "").strip()
-    if declared.isascii() and declared.isdigit() and int(declared[:20]) > cap and (
-            not raw.headers.get("Content-Encoding")):
+    check_header_block(raw)
+    declared = declared_length(raw.headers)
+    if declared is not None and declared > cap and not raw.headers.get("Content-Encoding"):
         return b"", True
     buf = bytearray()
     while len(buf) <= cap:
@@ -458,6 +511,9 @@ def _reason(exc: BaseException) -> str:
         if isinstance(cur, urllib3.exceptions.DecodeError):
             return "the answer's body could not be decoded"
         if isinstance(cur, http.client.HTTPException) and not isinstance(cur, http.client.RemoteDisconnected):
+            return "the answer is not valid HTTP"
+        if isinstance(cur, (urllib3.exceptions.InvalidHeader, urllib3.exceptions.HeaderParsingError,
+                            requests.exceptions.InvalidHeader)):  # e.g. Content-Length: 38, 39
             return "the answer is not valid HTTP"
         if isinstance(cur, (urllib3.exceptions.ProtocolError, http.client.RemoteDisconnected,
                             ConnectionResetError, BrokenPipeError)):

@@ -238,6 +238,33 @@ def test_invalid_http_is_transient(server, report, raw):
     assert ei.value.__cause__ is None
 
 
+_CREATED = b'{"test_run_id": "run-1", "message": "ok"}'
+
+
+@pytest.mark.parametrize("head", [
+    "Content-Length: \uff13\uff18",                        # full-width digits: int() reads them
+    f"Content-Length: \uff11\uff12\r\nContent-Length: {len(_CREATED) + 1}",
+    "Content-Length: -1", "Content-Length: 1e3", "Content-Length: ", "Content-Length: 38, 39",
+    f"Retry-After: \n0\r\nContent-Length: {len(_CREATED) + 5}",  # a stray line break hid the length
+    f"X-Broken\r\nContent-Length: {len(_CREATED) + 5}",            # a line without a colon
+])
+def test_invalid_framing_of_a_complete_looking_success_is_not_published(server, report, head):
+    """Found by the fuzz suite: a 201 with a valid SubmitResponse body but a Content-Length that
+    is not one decimal number (RFC 9112 §6.3), or header fields hidden after a line that is not
+    a header field (RFC 9112 §5), was read to the end of the connection and taken as published."""
+    raw = f"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n{head}\r\n\r\n".encode() + _CREATED
+    server.inject(raw=raw, count=10)
+    with HttpApiPublisher(_opts(server.url, max_attempts=2)) as pub, pytest.raises(TransientPublishError) as ei:
+        pub.publish(report)
+    assert "malformed" in ei.value.message or "not valid HTTP" in ei.value.message, ei.value.message
+    # the same answer with a valid Content-Length is published
+    server.reset()
+    ok = f"HTTP/1.1 201 Created\r\nContent-Length: {len(_CREATED)}, {len(_CREATED)}\r\n\r\n".encode() + _CREATED
+    server.inject(raw=ok)
+    with HttpApiPublisher(_opts(server.url, max_attempts=1)) as pub:
+        assert pub.publish(report).run_id == "run-1"
+
+
 @pytest.mark.parametrize(("status", "expected"), [
     (201, TransientPublishError), (400, PermanentPublishError), (503, TransientPublishError),
 ])

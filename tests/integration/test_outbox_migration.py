@@ -156,3 +156,28 @@ def test_an_old_version_writing_again_after_the_upgrade_loses_nothing(old_outbox
     later = Outbox(path=old_outbox)
     assert [(e.project, e.publisher) for e in later.entries()] == [("legacy-queued", "http")]
     assert len([p for p in old_outbox.iterdir() if p.name.startswith("legacy-")]) == 2
+
+
+@pytest.mark.parametrize("bad", [{}, "3", -1, True, None, 1.5])
+def test_a_state_with_a_summary_that_is_not_a_summary_is_imported_as_a_dead_letter(old_outbox: Path, bad) -> None:
+    """A ``state.json`` whose summary count is not a count: imported (dead, bytes kept), never a crash.
+
+    Found by the fuzz suite: the value went through unchecked and ``passed`` (tests - failures…)
+    raised a TypeError when the CLI listed the queue.
+    """
+    directory, data = _old("queue", "legacy-queued")
+    state = old_outbox / directory.relative_to(FIXTURE) / "state.json"
+    record = json.loads(state.read_bytes())
+    record["summary"]["failures"] = bad
+    state.write_text(json.dumps(record))
+    box = Outbox(path=old_outbox)
+    try:
+        entries = [e for e in box.entries(include_dead=True) if e.canonical_hash == record["canonical_hash"]
+                   and e.publisher == record["publisher"]]
+        assert len(entries) == 1
+        entry = entries[0]
+        assert entry.state == "dead" and "state.json could not be imported" in (entry.dead_reason or "")
+        assert entry.summary.passed >= 0  # rebuilt from the bytes: a real summary
+        assert box.read_bytes(entry) == data
+    finally:
+        box.close()

@@ -502,6 +502,23 @@ def test_unterminated_document_error_has_a_position(lay: Layout) -> None:
     assert err.message.startswith(f"{lay.user}:3:1: invalid TOML"), err.message
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[outbox]\nmax_attempts = " + "9" * 4400 + "\n", "a number too long to read"),
+        ("project = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("project = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", "nested too deeply"),
+    ],
+)
+def test_toml_the_parser_cannot_read_is_a_configuration_error(lay: Layout, text: str, reason: str) -> None:
+    """Found by the fuzz suite: an integer of more than 4300 digits escaped tomllib as a
+    ValueError (and deep nesting as a RecursionError): `jux config check` said "internal error"."""
+    jt = write(lay.project / "jux.toml", text)
+    err = error_of(lay.load)
+    assert err.message.startswith(f"{jt}: invalid TOML: "), err.message
+    assert reason in err.message and err.exit_code == 2
+
+
 def test_tool_jux_must_be_a_table(lay: Layout) -> None:
     write(lay.project / "pyproject.toml", "[tool]\njux = 3\n")
     err = error_of(lay.load)

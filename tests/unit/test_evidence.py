@@ -30,6 +30,8 @@ T0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
         ("[results]\nmax_failures = -1\n", "results.max_failures: must be 0 or more"),
         ("[results]\nmin_tests = true\n", "results.min_tests: expected an integer, got a boolean"),
         ("name = \n", "not valid TOML"),
+        ("[results]\nmax_failures = " + "9" * 4400 + "\n", "not valid TOML"),  # tomllib: a ValueError (fuzz)
+        ("name = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML"),  # tomllib: a RecursionError
     ],
 )
 def test_policy_is_strict(tmp_path, text, needle) -> None:

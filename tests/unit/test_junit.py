@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,52 @@ def test_add_properties_writes_into_first_testsuite_and_keeps_original(corpus_di
     again = juxsdk.add_properties(updated, {"project": "other"}, replace=False)
     assert again.project == "demo"
     assert juxsdk.add_properties(updated, {"project": "other"}).project == "other"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "written"),
+    [("UTF-7", "UTF-8"), ("HZ", "UTF-8"), ("ISO-8859-1", "ISO-8859-1"), ("UTF-16", "UTF-16")],
+)
+def test_add_properties_writes_an_encoding_it_can_read_back(encoding: str, written: str) -> None:
+    """Found by the fuzz suite: a UTF-7 report came back from add_properties as bytes that did
+    not parse (libxml2 does not write UTF-7 faithfully); such documents are written in UTF-8."""
+    text = f'<?xml version="1.0" encoding="{encoding}"?>\n<testsuite name="s~"><testcase name="t"/></testsuite>'
+    report = juxsdk.parse_report(text.encode(encoding))
+    added = juxsdk.add_properties(report, {"project": "p+q~"})
+    again = juxsdk.parse_report(added.data)
+    assert again.properties == (("project", "p+q~"),)
+    assert again.canonical_hash == added.canonical_hash
+    assert again._root.getroottree().docinfo.encoding.upper() == written
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # a <testsuites> root with its own <properties> (read before the suites')
+        "edge-cases/deeply-nested-with-project.xml",
+        # two properties of one name: the first is the one read, so that is the one replaced
+        "edge-cases/duplicate-project-property.xml",
+        # the first suite's properties after a nested suite's
+        b'<testsuite name="a"><testsuite name="b"><properties><property name="project" value="inner"/>'
+        b'</properties><testcase name="t"/></testsuite><properties><property name="project" value="outer"/>'
+        b"</properties></testsuite>",
+    ],
+)
+def test_added_property_is_the_one_read_first(doc: str | bytes, corpus_dir: Path) -> None:
+    """Found by the fuzz suite: add_properties wrote into the first <testsuite> while the report's
+    project came from the <testsuites> root's own <properties>, and replaced the last of two
+    properties of one name while the first is read; either way `project` was not changed."""
+    data = (corpus_dir / doc).read_bytes() if isinstance(doc, str) else doc
+    report = juxsdk.parse_report(data)
+    assert report.project not in (None, "new")
+    added = juxsdk.add_properties(report, {"project": "new", "jux:x": "1"})
+    assert added.project == "new"
+    assert added.summary == report.summary
+    # the two written, and every other property kept (the one replaced was the first project)
+    before, after = collections.Counter(report.properties), collections.Counter(added.properties)
+    assert after - before == collections.Counter({("project", "new"): 1, ("jux:x", "1"): 1})
+    assert before - after in (collections.Counter(), collections.Counter({("project", report.project): 1}))
+    assert juxsdk.add_properties(added, {"project": "new"}).data == added.data  # nothing to write
 
 
 def test_add_properties_refuses_signed_report(rsa_signer, corpus_dir: Path) -> None:

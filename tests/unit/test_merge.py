@@ -194,6 +194,25 @@ def test_node_style_testcases_get_a_synthetic_suite(tmp_path: Path, corpus_dir: 
     assert float(root.get("time")) == pytest.approx(0.023921 + 0.000550 + float(_basic.get("time")))
 
 
+def test_nested_groups_and_wrapped_testcases_are_not_dropped(corpus_dir: Path) -> None:
+    """Found by the fuzz suite: a <testsuites> group nested in the root (cucumber features) and
+    testcases inside an unknown element were dropped, so the merged counts (a failure included)
+    were lower than the inputs'."""
+    features = corpus_dir / "raw" / "cucumber" / "nested-features.xml"
+    wrapped = b'<testsuites><group><testcase name="w"><failure/></testcase></group><!-- c --><x/></testsuites>'
+    inputs = [features.read_bytes(), wrapped]
+    merged = juxsdk.merge_reports(inputs)
+    parsed = [juxsdk.parse_report(data) for data in inputs]
+    for field in ("tests", "failures", "errors", "skipped"):
+        assert getattr(merged.summary, field) == sum(getattr(p.summary, field) for p in parsed), field
+    root = etree.fromstring(merged.data)
+    # the 3 features (the nested group's testcases as a suite named after it), 1 synthetic suite
+    assert [c.tag for c in root] == ["testsuite"] * 4
+    assert [c.get("name") for c in root][:3] == ["Product Catalog Feature", "Shopping Cart Feature", "Checkout Feature"]
+    assert len(root[0].findall("testcase")) == 3
+    assert root[-1].find("group/testcase").get("name") == "w" and root[-1].find("x") is None
+
+
 def test_inputs_may_be_bytes_reports_and_paths(corpus_dir: Path) -> None:
     a = corpus_dir / "raw" / "generic" / "with-failures.xml"
     b = corpus_dir / "raw" / "pytest" / "basic.xml" if (corpus_dir / "raw" / "pytest" / "basic.xml").exists() else a

@@ -257,6 +257,21 @@ def test_self_closing_root_and_utf16_fall_back_to_serialisation(rsa_signer, rsa_
     assert juxsdk.verify_report(s16.data, trust).summary.tests == 1
 
 
+def test_utf7_report_is_signed_in_utf8(rsa_signer, rsa_cert_path: Path) -> None:
+    """Found by the fuzz suite: the signature was spliced into a UTF-7 document, where its base64
+    '+' starts a shifted sequence, so the signed bytes did not parse."""
+    doc = b'<?xml version="1.0" encoding="UTF-7"?>\n<testsuite name="a+AOk-b"><testcase name="t"/></testsuite>\n'
+    report = juxsdk.parse_report(doc)
+    assert report.summary.tests == 1
+    signed = juxsdk.sign_report(report, rsa_signer)
+    assert signed.data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    verified = juxsdk.verify_report(signed.data, juxsdk.TrustedCertificates.from_pem_file(rsa_cert_path))
+    assert verified.canonical_hash == report.canonical_hash
+    assert b'name="a\xc3\xa9b"' in signed.data
+    again = juxsdk.sign_report(signed, rsa_signer, replace=True)  # re-signing strips and writes again
+    juxsdk.verify_report(again.data, juxsdk.TrustedCertificates.from_pem_file(rsa_cert_path))
+
+
 def test_trailing_comment_and_crlf_are_kept(rsa_signer, rsa_cert_path: Path) -> None:
     doc = b'<?xml version="1.0"?>\r\n<testsuite name="s">\r\n  <testcase name="a"/>\r\n</testsuite>\r\n<!-- produced by x -->\r\n'
     s = juxsdk.sign_report(doc, rsa_signer)

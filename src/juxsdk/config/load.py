@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, Final
 
 import attrs
 
+from .. import _toml
 from ..errors import ConfigError
 from .convert import _converter, _deep_copy, _env_backend_key, _prepare, _secret_strings
 from .model import JuxConfig, OutboxConfig
@@ -109,17 +108,6 @@ def _defaults_tree() -> dict[str, Any]:
     return tree(JuxConfig())
 
 
-def _toml_position(exc: tomllib.TOMLDecodeError, text: str) -> tuple[str, int, int]:
-    msg = str(exc)
-    m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
-    if m:
-        return msg[: m.start()], int(m.group(1)), int(m.group(2))
-    m = re.search(r"\s*\(at end of document\)$", msg)
-    lines = text.split("\n")
-    base = msg[: m.start()] if m else msg
-    return base, len(lines), len(lines[-1]) + 1
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
     """Read and parse a TOML file.
 
@@ -141,11 +129,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}:{line}: configuration file is not UTF-8 text",
                           hint="save the file as UTF-8") from exc
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        what, line, col = _toml_position(exc, text)
-        raise ConfigError(f"{path}:{line}:{col}: invalid TOML: {what}",
-                          hint="fix the syntax (TOML 1.0, https://toml.io/en/v1.0.0)") from exc
+        return _toml.loads(text)
+    except _toml.TOMLError as exc:
+        where = f"{path}:{exc.line}:{exc.column}" if exc.line is not None else str(path)
+        raise ConfigError(f"{where}: invalid TOML: {exc.reason}",
+                          hint="fix the syntax (TOML 1.0, https://toml.io/en/v1.0.0)") from None
 
 
 def _file_layer(path: Path, *, explicit: bool = False) -> dict[str, Any] | None:

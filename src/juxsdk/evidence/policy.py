@@ -44,13 +44,13 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 
+from .. import _toml
 from ..errors import PolicyError
 from ..models import ReportSummary
 from .testcases import TestOutcome
@@ -406,8 +406,8 @@ def load_policy(path: str | Path) -> EvidencePolicy:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"cannot read policy file {p}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = _toml.loads(text)
+    except _toml.TOMLError as exc:
         raise PolicyError(f"{p}: not valid TOML: {exc}", hint=_DOCS) from None
     policy = parse_policy(data, source=str(p), base=p.resolve().parent)
     return attrs.evolve(policy, path=p)

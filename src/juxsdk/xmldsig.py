@@ -39,6 +39,7 @@ from typing import Any, cast
 import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupported
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -570,7 +571,7 @@ def _key_info(sig: Any) -> tuple[list[x509.Certificate], PublicKeyTypes]:
     if chain:
         try:
             leaf_key = chain[0].public_key()
-        except (ValueError, TypeError) as exc:  # e.g. a curve OpenSSL cannot load
+        except (ValueError, TypeError, _CryptographyUnsupported) as exc:  # an unknown key type or curve
             raise UnsupportedKeyError(f"the signing certificate's key is not supported: {exc}") from None
         if key is not None and key_fingerprint(key) != key_fingerprint(leaf_key):
             raise SignatureStructureError(

@@ -1,0 +1,255 @@
+"""``jux-mutation``: cosmic-ray over juxsdk's verification path, in a copy of the repository.
+
+Steps (each a cosmic-ray command or a small step around one):
+
+1. copy ``src/``, ``tests/`` and ``pyproject.toml`` into a work directory (cosmic-ray mutates
+   files in place: the checkout is never touched, an interrupted run leaves nothing behind), with
+   ``../shared`` linked beside the copy for the corpus and the vectors; compile the copy with
+   hash-checked ``.pyc`` files so that a mutant is never hidden by a stale cache;
+2. run the test command once on the unmutated copy: it must pass (else every mutant would count
+   as killed);
+3. ``cosmic-ray init`` with ``tools/mutation/cosmic-ray.toml`` (the module list and the test
+   command are there), then ``cr-filter-operators`` (the operator set) and, for ``--sample N``,
+   mark all but a deterministic sample as skipped (the mutants sorted by module, operator and
+   occurrence, ``random.Random(seed).sample``);
+4. ``cosmic-ray exec`` (the local distributor: one pytest process per mutant, ``PYTHONPATH``
+   pointing at the copy);
+5. score: killed / (killed + survived), overall and for the "remove a check" operators; every
+   survivor is printed with its diff and, when ``tools/mutation/equivalent.toml`` explains it,
+   why it is equivalent. Exit 1 below the target, 2 on a setup error, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+DEFAULT_CONFIG = Path("tools/mutation/cosmic-ray.toml")
+EQUIVALENT = Path("tools/mutation/equivalent.toml")
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _copy_tree(repo: Path, dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+    for name in ("src", "tests"):
+        shutil.copytree(repo / name, dest / name, ignore=ignore)
+    shutil.copy2(repo / "pyproject.toml", dest / "pyproject.toml")
+    shared = repo.parent / "shared"
+    if shared.exists():
+        (dest.parent / "shared").symlink_to(shared.resolve())
+    compileall.compile_dir(
+        str(dest / "src"), quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.CHECKED_HASH
+    )
+
+
+def _environment(copy: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy)])
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], *, quiet: bool = False) -> subprocess.CompletedProcess[str]:
+    if not quiet:
+        print("+", " ".join(shlex.quote(c) for c in cmd), flush=True)
+    return subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=quiet, check=False)
+
+
+def _sort_key(item: Any) -> tuple[str, str, int]:
+    m = item.mutations[0]
+    return (str(m.module_path), m.operator_name, m.occurrence)
+
+
+def _sample(session: Path, size: int, seed: int) -> tuple[int, int]:
+    """Keep ``size`` pending mutants drawn with ``seed``; mark the others skipped."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        pending = sorted(db.pending_work_items, key=_sort_key)
+        keep = {item.job_id for item in random.Random(seed).sample(pending, min(size, len(pending)))}
+        drop = [item.job_id for item in pending if item.job_id not in keep]
+        db.set_multiple_results(drop, WorkResult(output="not in the sample", worker_outcome=WorkerOutcome.SKIPPED))
+    return len(keep), len(pending)
+
+
+def _source_line(copy: Path, module: str, line: int) -> str:
+    lines = (copy / module).read_text(encoding="utf-8").splitlines()
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def _equivalents(repo: Path) -> list[dict[str, str]]:
+    path = repo / EQUIVALENT
+    if not path.exists():
+        return []
+    return list(tomllib.loads(path.read_text(encoding="utf-8")).get("mutant", []))
+
+
+def _explain(entry: dict[str, Any], known: list[dict[str, str]]) -> str | None:
+    for eq in known:
+        if (
+            eq["module"] == entry["module"]
+            and eq["operator"] == entry["operator"]
+            and eq.get("definition", entry["definition"]) == entry["definition"]
+            and eq["line"] == entry["line"]
+        ):
+            return eq["reason"]
+    return None
+
+
+def _collect(session: Path, copy: Path, repo: Path, check_ops: set[str]) -> dict[str, Any]:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    known = _equivalents(repo)
+    counts: Counter[str] = Counter()
+    check_counts: Counter[str] = Counter()
+    survivors: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
+                continue
+            m = item.mutations[0]
+            entry = {
+                "module": str(m.module_path),
+                "operator": m.operator_name,
+                "definition": m.definition_name or "",
+                "position": f"{m.start_pos[0]}:{m.start_pos[1]}",
+                "line": _source_line(copy, str(m.module_path), m.start_pos[0]),
+            }
+            if result.worker_outcome != WorkerOutcome.NORMAL:
+                outcome = "error"
+                errors.append({**entry, "output": (result.output or "")[-2000:]})
+            elif result.test_outcome == TestOutcome.SURVIVED:
+                outcome = "survived"
+                reason = _explain(entry, known)
+                survivors.append({**entry, "equivalent": reason, "diff": result.diff or ""})
+            elif result.test_outcome == TestOutcome.KILLED:
+                outcome = "killed"
+            else:
+                outcome = "error"
+                errors.append({**entry, "output": (result.output or "")[-2000:]})
+            counts[outcome] += 1
+            if m.operator_name in check_ops:
+                check_counts[outcome] += 1
+    return {"counts": dict(counts), "check_counts": dict(check_counts), "survivors": survivors, "errors": errors}
+
+
+def _score(counts: dict[str, int]) -> float:
+    tested = counts.get("killed", 0) + counts.get("survived", 0)
+    return counts.get("killed", 0) / tested if tested else 1.0
+
+
+def _print_report(result: dict[str, Any], target: float) -> None:
+    counts, check = result["counts"], result["check_counts"]
+    print(f"\nmutants: {counts.get('killed', 0)} killed, {counts.get('survived', 0)} survived, "
+          f"{counts.get('error', 0)} errors")
+    print(f"score: {_score(counts):.1%} (target {target:.0%})")
+    print(f"remove-a-check mutants: {check.get('killed', 0)} killed, {check.get('survived', 0)} survived: "
+          f"{_score(check):.1%} (target {target:.0%})")
+    for s in result["survivors"]:
+        why = f"equivalent: {s['equivalent']}" if s["equivalent"] else "NOT EXPLAINED (add a test, or a reason)"
+        print(f"\nSURVIVED {s['module']}:{s['position']} {s['definition']} {s['operator']}\n  {s['line']}\n  {why}")
+        diff = [ln for ln in s["diff"].splitlines() if ln[:1] in "+-" and not ln.startswith(("---", "+++"))]
+        for ln in diff:
+            print(f"    {ln}")
+    for e in result["errors"]:
+        print(f"\nERROR {e['module']}:{e['position']} {e['definition']} {e['operator']}\n{e['output']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jux-mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=None, help=f"default: {DEFAULT_CONFIG}")
+    parser.add_argument("--sample", type=int, default=None, metavar="N",
+                        help="test N mutants drawn with --seed (the CI run; default: all of them)")
+    parser.add_argument("--ci", action="store_true", help="the CI sample: --sample/--seed from the config")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the copy and the session here")
+    parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    args = parser.parse_args(argv)
+
+    repo = Path.cwd()
+    config_path = args.config or repo / DEFAULT_CONFIG
+    if not config_path.is_file() or not (repo / "src" / "juxsdk").is_dir():
+        print(f"error: run from the repository root ({config_path} not found)", file=sys.stderr)
+        return 2
+    raw = config_path.read_text(encoding="utf-8")
+    settings = tomllib.loads(raw).get("jux-mutation", {})
+    target = float(settings.get("target", 0.95))
+    seed = args.seed if args.seed is not None else int(settings.get("seed", 17))
+    sample = args.sample if args.sample is not None else (int(settings["sample-size"]) if args.ci else None)
+    check_ops = set(settings.get("check-operators", ()))
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="jux-mutation-"))
+    if args.workdir and work.exists():
+        shutil.rmtree(work)
+    copy = work / "repo"
+    copy.mkdir(parents=True)
+    started = time.monotonic()
+    _copy_tree(repo, copy)
+    env = _environment(copy)
+    config = copy / "cosmic-ray.toml"
+    config.write_text(raw.replace("{python}", sys.executable), encoding="utf-8")
+    session = work / "session.sqlite"
+
+    from cosmic_ray.config import load_config
+
+    test_command = load_config(str(config)).test_command
+    print("+ baseline:", test_command, flush=True)
+    base = subprocess.run(shlex.split(test_command), cwd=copy, env=env, text=True, capture_output=True, check=False)
+    if base.returncode != 0:
+        print(base.stdout[-5000:], base.stderr[-2000:])
+        print("error: the tests fail without any mutation", file=sys.stderr)
+        return 2
+    print("  " + (base.stdout.strip().splitlines() or ["?"])[-1], flush=True)
+    for cmd in (
+        [_bin("cosmic-ray"), "init", str(config), str(session)],
+        [_bin("cr-filter-operators"), str(session), str(config)],
+    ):
+        if _run(cmd, copy, env).returncode != 0:
+            return 2
+    if sample is not None:
+        kept, total = _sample(session, sample, seed)
+        print(f"  sample: {kept} of {total} mutants (seed {seed})", flush=True)
+    if _run([_bin("cosmic-ray"), "exec", str(config), str(session)], copy, env).returncode != 0:
+        return 2
+    result = _collect(session, copy, repo, check_ops)
+    result.update(seconds=round(time.monotonic() - started), sample=sample, seed=seed, target=target)
+    _print_report(result, target)
+    print(f"\n{result['seconds']} s; session: {session}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    ok = (
+        _score(result["counts"]) >= target
+        and _score(result["check_counts"]) >= target
+        and not result["errors"]
+    )
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    if not ok:
+        print("FAIL: the mutation score is below the target", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

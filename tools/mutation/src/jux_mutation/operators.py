@@ -49,7 +49,8 @@ class RemoveRaise(Operator):
 def _conditions(node: Any) -> list[Any]:
     """The condition nodes of an if/elif statement or a conditional expression."""
     if isinstance(node, IfStmt):
-        return [node.children[i + 1] for i, c in enumerate(node.children) if c.type == "keyword" and c.value in ("if", "elif")]
+        children = node.children
+        return [children[i + 1] for i, c in enumerate(children) if c.type == "keyword" and c.value in ("if", "elif")]
     if node.type == "test" and len(node.children) == 5 and node.children[1] == "if":
         return [node.children[2]]
     return []
@@ -78,7 +79,11 @@ class ForceConditionTrue(_ForceCondition):
     @classmethod
     def examples(cls) -> tuple[Example, ...]:
         return (
-            Example("if a and b:\n    pass\nelif c:\n    pass\n", "if a and b:\n    pass\nelif True:\n    pass\n", occurrence=1),
+            Example(
+                "if a and b:\n    pass\nelif c:\n    pass\n",
+                "if a and b:\n    pass\nelif True:\n    pass\n",
+                occurrence=1,
+            ),
             Example("y = 1 if z else 2", "y = 1 if True else 2"),
         )
 

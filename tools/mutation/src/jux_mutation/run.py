@@ -9,11 +9,12 @@ Steps (each a cosmic-ray command or a small step around one):
 2. run the test command once on the unmutated copy: it must pass (else every mutant would count
    as killed);
 3. ``cosmic-ray init`` with ``tools/mutation/cosmic-ray.toml`` (the module list and the test
-   command are there), then ``cr-filter-operators`` (the operator set) and, for ``--sample N``,
-   mark all but a deterministic sample as skipped (the mutants sorted by module, operator and
-   occurrence, ``random.Random(seed).sample``);
+   command are there), then the operator filter of that file (cosmic-ray's ``operators-filter``
+   semantics, in one transaction) and, for ``--sample N``, mark all but a deterministic sample as
+   skipped (the mutants sorted by module, operator and occurrence, ``random.Random(seed).sample``);
 4. ``cosmic-ray exec`` (the local distributor: one pytest process per mutant, ``PYTHONPATH``
-   pointing at the copy);
+   pointing at the copy), stopped after ``--time-limit`` seconds if given (cosmic-ray takes the
+   pending mutants in random order, so what a bounded run tested is a random subset);
 5. score: killed / (killed + survived), overall and for the "remove a check" operators; every
    survivor is printed with its diff and, when ``tools/mutation/equivalent.toml`` explains it,
    why it is equivalent. Exit 1 below the target, 2 on a setup error, 0 otherwise.
@@ -26,8 +27,10 @@ import compileall
 import json
 import os
 import random
+import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -78,17 +81,35 @@ def _sort_key(item: Any) -> tuple[str, str, int]:
     return (str(m.module_path), m.operator_name, m.occurrence)
 
 
-def _sample(session: Path, size: int, seed: int) -> tuple[int, int]:
-    """Keep ``size`` pending mutants drawn with ``seed``; mark the others skipped."""
+def _select(session: Path, exclude: list[str], size: int | None, seed: int) -> tuple[int, int]:
+    """Mark skipped the mutants of excluded operators and, for ``size``, all but a sample.
+
+    The operator filter is cosmic-ray's ``operators-filter`` (``exclude-operators`` regular
+    expressions matched at the start of the operator name), done in one transaction instead of
+    one per mutant. The sample is ``size`` mutants drawn with ``seed`` from the remaining ones
+    sorted by module, operator and occurrence: the same mutants for the same code and config.
+
+    Returns:
+        (mutants kept, mutants after the operator filter).
+    """
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
+    pattern = re.compile("|".join(f"(?:{e})" for e in exclude)) if exclude else None
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = sorted(db.pending_work_items, key=_sort_key)
-        keep = {item.job_id for item in random.Random(seed).sample(pending, min(size, len(pending)))}
-        drop = [item.job_id for item in pending if item.job_id not in keep]
+        filtered = [i for i in pending if pattern and any(pattern.match(m.operator_name) for m in i.mutations)]
+        db.set_multiple_results(
+            [i.job_id for i in filtered], WorkResult(output="Filtered operator", worker_outcome=WorkerOutcome.SKIPPED)
+        )
+        left = [i for i in pending if i not in filtered]
+        if size is None or size >= len(left):
+            return len(left), len(left)
+        # a reproducible sample, not a secret: random.Random is the right tool
+        keep = {item.job_id for item in random.Random(seed).sample(left, size)}  # noqa: S311
+        drop = [item.job_id for item in left if item.job_id not in keep]
         db.set_multiple_results(drop, WorkResult(output="not in the sample", worker_outcome=WorkerOutcome.SKIPPED))
-    return len(keep), len(pending)
+    return len(keep), len(left)
 
 
 def _source_line(copy: Path, module: str, line: int) -> str:
@@ -161,7 +182,10 @@ def _score(counts: dict[str, int]) -> float:
 
 def _print_report(result: dict[str, Any], target: float) -> None:
     counts, check = result["counts"], result["check_counts"]
-    print(f"\nmutants: {counts.get('killed', 0)} killed, {counts.get('survived', 0)} survived, "
+    tested = sum(counts.values())
+    print(f"\ntested {tested} of {result['selected']} selected mutants ({result['after_operator_filter']} after the "
+          "operator filter)")
+    print(f"mutants: {counts.get('killed', 0)} killed, {counts.get('survived', 0)} survived, "
           f"{counts.get('error', 0)} errors")
     print(f"score: {_score(counts):.1%} (target {target:.0%})")
     print(f"remove-a-check mutants: {check.get('killed', 0)} killed, {check.get('survived', 0)} survived: "
@@ -183,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="test N mutants drawn with --seed (the CI run; default: all of them)")
     parser.add_argument("--ci", action="store_true", help="the CI sample: --sample/--seed from the config")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                        help="stop testing mutants after this long and score those tested (cosmic-ray tests "
+                             "them in random order, so a bounded run is a random subset)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the copy and the session here")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     args = parser.parse_args(argv)
@@ -221,19 +248,28 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the tests fail without any mutation", file=sys.stderr)
         return 2
     print("  " + (base.stdout.strip().splitlines() or ["?"])[-1], flush=True)
-    for cmd in (
-        [_bin("cosmic-ray"), "init", str(config), str(session)],
-        [_bin("cr-filter-operators"), str(session), str(config)],
-    ):
-        if _run(cmd, copy, env).returncode != 0:
-            return 2
-    if sample is not None:
-        kept, total = _sample(session, sample, seed)
-        print(f"  sample: {kept} of {total} mutants (seed {seed})", flush=True)
-    if _run([_bin("cosmic-ray"), "exec", str(config), str(session)], copy, env).returncode != 0:
+    if _run([_bin("cosmic-ray"), "init", str(config), str(session)], copy, env).returncode != 0:
+        return 2
+    exclude = list(tomllib.loads(raw)["cosmic-ray"].get("filters", {}).get("operators-filter", {})
+                   .get("exclude-operators", ()))
+    kept, total = _select(session, exclude, sample, seed)
+    print(f"  mutants: {kept} of {total} (operators filtered; sample seed {seed})", flush=True)
+    cmd = [_bin("cosmic-ray"), "exec", str(config), str(session)]
+    print("+", " ".join(shlex.quote(c) for c in cmd), flush=True)
+    proc = subprocess.Popen(cmd, cwd=copy, env=env, start_new_session=True)
+    try:
+        returncode = proc.wait(timeout=args.time_limit)
+    except subprocess.TimeoutExpired:
+        # the bound of --time-limit: stop this run's own cosmic-ray and its pytest, score what finished
+        os.killpg(proc.pid, signal.SIGKILL)  # at once: an interrupted pytest must not count as a kill
+        proc.wait()
+        returncode = 0
+        print(f"  time limit of {args.time_limit} s reached: scoring the mutants tested so far", flush=True)
+    if returncode != 0:
         return 2
     result = _collect(session, copy, repo, check_ops)
-    result.update(seconds=round(time.monotonic() - started), sample=sample, seed=seed, target=target)
+    result.update(seconds=round(time.monotonic() - started), sample=sample, seed=seed, target=target,
+                  selected=kept, after_operator_filter=total)
     _print_report(result, target)
     print(f"\n{result['seconds']} s; session: {session}")
     if args.json:

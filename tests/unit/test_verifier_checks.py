@@ -46,7 +46,6 @@ from tests.security.sigtools import (
     redigest,
     resign,
     resign_c14n,
-    self_signed,
     set_method,
     set_transforms,
     sig_of,
@@ -755,3 +754,58 @@ def test_the_verification_result_comes_from_the_signed_content_and_the_decision(
     assert v.signature.algorithm == "rsa-sha256"
     assert v.signature.certificate_fingerprint == juxsdk.trust.certificate_fingerprint(rsa_keys.cert)
     assert v.canonical_hash == signed.canonical_hash
+
+
+# --- the remaining error classes through the CLI: exit code, type and message -----------------
+
+
+def _cli_case(case: str, rsa_signer) -> tuple[bytes, type[E.JuxError], str, int]:
+    """A report only ``case``'s check refuses: (document, error class, message, exit code)."""
+    if case == "not-xml":
+        return b"<testsuite", E.ReportParseError, "not well-formed XML", 3
+    if case == "unsigned":
+        return UNUSED_NS, E.NoSignatureError, "has no XML signature", 1
+    root = signed_root(rsa_signer, UNUSED_NS)
+    if case == "tampered":
+        root.find("testcase").set("name", "renamed")
+        return etree.tostring(root), E.DigestMismatchError, "digest mismatch", 1
+    if case == "signature-elements":  # one element over the limit
+        ki = sig_of(root).find(f"{DS}KeyInfo")
+        count = sum(1 for el in sig_of(root).iter() if isinstance(el.tag, str))
+        for _ in range(juxsdk.limits.MAX_SIGNATURE_ELEMENTS - count + 1):
+            etree.SubElement(ki, f"{DS}KeyName").text = "x"
+        return etree.tostring(root), E.SignatureLimitError, "elements", 1
+    if case == "weak-key":
+        key_info = sig_of(root).find(f"{DS}KeyInfo")
+        for child in list(key_info):
+            key_info.remove(child)
+        kv = etree.SubElement(key_info, f"{DS}KeyValue")
+        rsa_kv = etree.SubElement(kv, f"{DS}RSAKeyValue")
+        etree.SubElement(rsa_kv, f"{DS}Modulus").text = _b64int(_rsa_public(1024).public_numbers().n)
+        etree.SubElement(rsa_kv, f"{DS}Exponent").text = _b64int(65537)
+        return etree.tostring(root), E.WeakKeyError, "RSA key of 1024 bits is below the minimum of 2048 bits", 1
+    assert case == "algorithm-mismatch"
+    set_method(root, "ecdsa-sha256")
+    return etree.tostring(root), E.AlgorithmMismatchError, "SignatureMethod is ecdsa-sha256 but the signing key is an RSA key", 1
+
+
+@pytest.mark.parametrize(
+    "case", ["not-xml", "unsigned", "tampered", "signature-elements", "weak-key", "algorithm-mismatch"]
+)
+def test_each_error_class_through_the_cli(rsa_signer, tmp_path, case) -> None:
+    doc, error, match, code = _cli_case(case, rsa_signer)
+    with pytest.raises(E.JuxError) as info:
+        juxsdk.verify_report(doc, ANY)
+    assert type(info.value) is error, f"{type(info.value).__name__}: {info.value}"
+    assert match in str(info.value) and info.value.exit_code == code
+    path = tmp_path / "report.xml"
+    path.write_bytes(doc)
+    result = CliRunner().invoke(main, ["verify", "--unsafe-accept-any-key", "--json", str(path)])
+    assert result.exit_code == code, result.output
+    [entry] = json.loads(result.stdout)
+    assert entry["verified"] is False
+    assert entry["error"]["type"] == error.__name__ and match in entry["error"]["message"]
+    text = CliRunner().invoke(main, ["verify", "--unsafe-accept-any-key", str(path)])
+    prefix = "FAIL" if code == 1 else "ERROR"  # exit 1: does not verify; 3: not a report at all
+    assert text.exit_code == code and f"{prefix} {path}: " in text.output and match in text.output
+    assert "Traceback" not in text.output and len(text.output.splitlines()) <= 2

@@ -71,7 +71,6 @@ from .limits import (
     MAX_ATTRIBUTES_PER_ELEMENT,
     MAX_BASE64_CHARS,
     MAX_CERTIFICATES,
-    MAX_DEPTH,
     MAX_NAMESPACE_DECLARATIONS_IN_SCOPE,
     MAX_SIGNATURE_ELEMENTS,
 )
@@ -481,9 +480,9 @@ def _check_signature_limits(sig: Any, root: Any) -> None:
                 raise SignatureStructureError(f"unexpected element {el.tag!r} in ds:Signature")
             elements += 1
             if elements > MAX_SIGNATURE_ELEMENTS:
+                # this also bounds the depth: MAX_SIGNATURE_ELEMENTS < MAX_DEPTH, which the parser
+                # enforces for the whole document anyway
                 raise SignatureLimitError(f"the signature has more than {MAX_SIGNATURE_ELEMENTS} elements")
-            if depth + 1 > MAX_DEPTH:
-                raise SignatureLimitError(f"the signature is nested deeper than {MAX_DEPTH} levels")
             if len(el.keys()) > MAX_ATTRIBUTES_PER_ELEMENT:
                 raise SignatureLimitError(
                     f"ds:{etree.QName(el).localname} has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes"

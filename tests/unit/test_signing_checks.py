@@ -1,0 +1,69 @@
+"""Checks around the verification path that mutation testing found unpinned (issue 17).
+
+The signing half of ``juxsdk.xmldsig`` and the report parser ``juxsdk.junit`` are mutated with the
+verifier (tools/mutation/cosmic-ray.toml); each test here kills mutants that the verifier tests
+let survive, and names the check it pins.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import juxsdk
+from juxsdk import errors as E
+
+REPORT = b'<testsuite name="s" tests="1"><testcase name="a"/></testsuite>'
+
+
+class _FailingSigner:
+    """A signer whose token fails: ``sign`` raises ``error``."""
+
+    name = "failing"
+
+    def __init__(self, real, error: Exception) -> None:
+        self.real, self.error = real, error
+        self.algorithm = real.algorithm
+
+    def public_key(self):
+        return self.real.public_key()
+
+    def certificate_chain(self):
+        return self.real.certificate_chain()
+
+    def sign(self, data: bytes) -> bytes:
+        raise self.error
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_signing_error_of_the_signer_reaches_the_caller_unchanged(rsa_signer) -> None:
+    # xmldsig.sign_report re-raises the signer's SigningError as it is (its hint included)
+    error = E.SigningError("the token was removed", hint="insert the token")
+    with pytest.raises(E.SigningError) as info:
+        juxsdk.sign_report(REPORT, _FailingSigner(rsa_signer, error))
+    assert info.value is error
+
+
+def test_any_other_failure_of_the_signer_is_a_signing_error(rsa_signer) -> None:
+    with pytest.raises(E.SigningError) as info:
+        juxsdk.sign_report(REPORT, _FailingSigner(rsa_signer, RuntimeError("bus error")))
+    assert type(info.value) is E.SigningError
+    assert str(info.value) == "signer 'failing' failed: RuntimeError: bus error"
+
+
+def test_a_property_without_a_name_is_not_a_report_property() -> None:
+    doc = (
+        b'<testsuite name="s" tests="1"><properties><property value="nameless"/>'
+        b'<property name="project" value="p"/><property name="text">body</property></properties>'
+        b'<testcase name="a"/></testsuite>'
+    )
+    assert juxsdk.parse_report(doc).properties == (("project", "p"), ("text", "body"))
+
+
+def test_the_element_limit_of_the_signature_also_bounds_its_depth() -> None:
+    # xmldsig has no depth check of its own: a signature nested deeper than MAX_DEPTH would need
+    # more elements than MAX_SIGNATURE_ELEMENTS allows (and the parser refuses such a document)
+    from juxsdk.limits import MAX_DEPTH, MAX_SIGNATURE_ELEMENTS
+
+    assert MAX_SIGNATURE_ELEMENTS < MAX_DEPTH

@@ -67,3 +67,16 @@ def test_the_element_limit_of_the_signature_also_bounds_its_depth() -> None:
     from juxsdk.limits import MAX_DEPTH, MAX_SIGNATURE_ELEMENTS
 
     assert MAX_SIGNATURE_ELEMENTS < MAX_DEPTH
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-16"])
+def test_a_reserialised_report_keeps_its_encoding(rsa_signer, encoding) -> None:
+    # a self-closing root is re-serialised to take the signature: in the document's own encoding
+    doc = f'<?xml version="1.0" encoding="{encoding}"?>\n<testsuites name="é"/>'.encode(encoding.lower())
+    signed = juxsdk.sign_report(doc, rsa_signer)
+    assert signed.data.decode(encoding.lower()).startswith(f"<?xml version='1.0' encoding='{encoding}'?>")
+    assert 'name="é"' in signed.data.decode(encoding.lower())
+    # replacing the signature re-serialises too, in the same encoding
+    again = juxsdk.sign_report(signed.data, rsa_signer, replace=True)
+    assert again.data.decode(encoding.lower()).startswith(f"<?xml version='1.0' encoding='{encoding}'?>")
+    assert juxsdk.verify_report(again.data, juxsdk.UnsafeAcceptAnyKey()).summary.tests == 0

@@ -126,3 +126,46 @@ def test_exactly_one_kind_of_trust_anchor(ca_pki, args) -> None:
     result = CliRunner().invoke(main, ["verify", *argv, str(signed)])
     assert result.exit_code == 2
     assert "give exactly one" in result.output
+
+
+def test_a_leaf_without_digital_signature_key_usage_does_not_chain(ca_pki, tmp_path: Path) -> None:
+    # a CA-issued certificate that may not sign: the CA policy refuses it, naming KeyUsage
+    root_key = pki.new_key("p256")
+    root = pki.make_cert(root_key, "KU Root", ca=True)
+    key = pki.new_key("p256")
+    leaf = pki.make_cert(key, "no-sign", issuer_key=root_key, issuer_cert=root, key_usage_sign=False)
+    signer = FileKeySigner(FileKeyOptions(key=pki.write_key(tmp_path / "k.pem", key),
+                                          certificate=pki.write_certs(tmp_path / "c.pem", leaf)))
+    signed = tmp_path / "signed.xml"
+    signed.write_bytes(juxsdk.sign_report(REPORT, signer).data)
+    result = _verify("--ca", str(pki.write_certs(tmp_path / "root.pem", root)), str(signed))
+    assert result.exit_code == 1, result.output
+    [entry] = json.loads(result.stdout)
+    assert entry["error"]["type"] == "UntrustedKeyError"
+    assert "KeyUsage does not allow digitalSignature" in entry["error"]["message"]
+
+
+def test_a_report_without_a_certificate_cannot_chain_to_a_ca(ca_pki, tmp_path: Path) -> None:
+    _, files, _ = ca_pki
+    key = pki.new_key("p256")
+    signer = FileKeySigner(FileKeyOptions(key=pki.write_key(tmp_path / "k.pem", key)))
+    signed = tmp_path / "signed.xml"
+    signed.write_bytes(juxsdk.sign_report(REPORT, signer).data)
+    result = _verify("--ca", str(files["root.pem"]), str(signed))
+    assert result.exit_code == 1, result.output
+    [entry] = json.loads(result.stdout)
+    assert entry["error"]["type"] == "UntrustedKeyError"
+    assert entry["error"]["message"] == "the report carries no certificate, so it cannot chain to a CA"
+    assert "--pubkey" in entry["error"]["hint"]
+
+
+def test_an_unusable_ca_file_is_a_usage_error(ca_pki, tmp_path: Path) -> None:
+    signed, _, _ = ca_pki
+    path = tmp_path / "ca.pem"
+    path.write_bytes(b"not a certificate")
+    result = CliRunner().invoke(main, ["verify", "--ca", str(path), str(signed)])
+    assert result.exit_code == 2, result.output
+    assert "holds no PEM or DER X.509 certificate" in result.output and "Traceback" not in result.output
+    # a file that cannot be read (the CLI checks existence first; the library says why)
+    with pytest.raises(juxsdk.errors.ConfigError, match="cannot read certificate file"):
+        juxsdk.TrustedCA.from_pem_file(tmp_path / "missing.pem")

@@ -15,9 +15,10 @@ Steps (each a cosmic-ray command or a small step around one):
 4. ``cosmic-ray exec`` (the local distributor: one pytest process per mutant, ``PYTHONPATH``
    pointing at the copy), stopped after ``--time-limit`` seconds if given (cosmic-ray takes the
    pending mutants in random order, so what a bounded run tested is a random subset);
-5. score: killed / (killed + survived), overall and for the "remove a check" operators; every
-   survivor is printed with its diff and, when ``tools/mutation/equivalent.toml`` explains it,
-   why it is equivalent. Exit 1 below the target, 2 on a setup error, 0 otherwise.
+5. score: killed / (killed + survived), overall and for the "remove a check" operators, where a
+   survivor that ``tools/mutation/equivalent.toml`` explains as equivalent counts in neither
+   (the usual mutation score, killed / (all − equivalent)); every survivor is printed with its
+   diff and, for the equivalent ones, why. Exit 1 below the target, 2 on a setup error, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import re
 import shlex
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -161,8 +163,8 @@ def _collect(session: Path, copy: Path, repo: Path, check_ops: set[str]) -> dict
                 outcome = "error"
                 errors.append({**entry, "output": (result.output or "")[-2000:]})
             elif result.test_outcome == TestOutcome.SURVIVED:
-                outcome = "survived"
                 reason = _explain(entry, known)
+                outcome = "equivalent" if reason else "survived"
                 survivors.append({**entry, "equivalent": reason, "diff": result.diff or ""})
             elif result.test_outcome == TestOutcome.KILLED:
                 outcome = "killed"
@@ -186,9 +188,11 @@ def _print_report(result: dict[str, Any], target: float) -> None:
     print(f"\ntested {tested} of {result['selected']} selected mutants ({result['after_operator_filter']} after the "
           "operator filter)")
     print(f"mutants: {counts.get('killed', 0)} killed, {counts.get('survived', 0)} survived, "
+          f"{counts.get('equivalent', 0)} equivalent (explained survivors, not scored), "
           f"{counts.get('error', 0)} errors")
     print(f"score: {_score(counts):.1%} (target {target:.0%})")
-    print(f"remove-a-check mutants: {check.get('killed', 0)} killed, {check.get('survived', 0)} survived: "
+    print(f"remove-a-check mutants: {check.get('killed', 0)} killed, {check.get('survived', 0)} survived, "
+          f"{check.get('equivalent', 0)} equivalent: "
           f"{_score(check):.1%} (target {target:.0%})")
     for s in result["survivors"]:
         why = f"equivalent: {s['equivalent']}" if s["equivalent"] else "NOT EXPLAINED (add a test, or a reason)"
@@ -198,6 +202,57 @@ def _print_report(result: dict[str, Any], target: float) -> None:
             print(f"    {ln}")
     for e in result["errors"]:
         print(f"\nERROR {e['module']}:{e['position']} {e['definition']} {e['operator']}\n{e['output']}")
+
+
+def _verdict(result: dict[str, Any], target: float) -> bool:
+    return _score(result["counts"]) >= target and _score(result["check_counts"]) >= target and not result["errors"]
+
+
+def _retest(work: Path, repo: Path, raw: str) -> int:
+    """Mark the untested mutants of ``work``'s session skipped, forget its survivors, test them again."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    copy, session = work / "repo", work / "session.sqlite"
+    if not session.is_file():
+        print(f"error: no session at {session}", file=sys.stderr)
+        return 2
+    shutil.rmtree(copy / "tests")
+    shutil.copytree(repo / "tests", copy / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    config = copy / "cosmic-ray.toml"
+    config.write_text(raw.replace("{python}", sys.executable), encoding="utf-8")
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        untested = [item.job_id for item in db.pending_work_items]
+        db.set_multiple_results(
+            untested, WorkResult(output="not reached (time limit)", worker_outcome=WorkerOutcome.SKIPPED)
+        )
+        survivors = [item.job_id for item, result in db.completed_work_items
+                     if result.worker_outcome == WorkerOutcome.NORMAL and result.test_outcome == TestOutcome.SURVIVED]
+    with sqlite3.connect(session) as raw_db:  # cosmic-ray's WorkDB cannot forget a result: pending again
+        raw_db.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in survivors])
+    print(f"  retesting {len(survivors)} survivors ({len(untested)} untested mutants stay untested)", flush=True)
+    cmd = [_bin("cosmic-ray"), "exec", str(config), str(session)]
+    return 0 if _run(cmd, copy, _environment(copy)).returncode == 0 else 2
+
+
+def _report_only(work: Path, repo: Path, check_ops: set[str], target: float, out: Path | None) -> int:
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    session = work / "session.sqlite"
+    if not session.is_file():
+        print(f"error: no session at {session}", file=sys.stderr)
+        return 2
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        pending = sum(1 for _ in db.pending_work_items)
+    with sqlite3.connect(session) as raw_db:  # marked by --retest
+        pending += raw_db.execute("SELECT count(*) FROM work_results WHERE output = 'not reached (time limit)'").fetchone()[0]
+    result = _collect(session, work / "repo", repo, check_ops)
+    tested = sum(result["counts"].values())
+    result.update(target=target, selected=tested + pending, after_operator_filter=tested + pending)
+    _print_report(result, target)
+    if out:
+        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0 if _verdict(result, target) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                              "them in random order, so a bounded run is a random subset)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the copy and the session here")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    parser.add_argument("--report", type=Path, default=None, metavar="WORKDIR",
+                        help="only score the session a run with --workdir WORKDIR left (test nothing)")
+    parser.add_argument("--retest", type=Path, default=None, metavar="WORKDIR",
+                        help="test the survivors of the session in WORKDIR again with today's tests and test "
+                             "command (the mutated source stays the session's), then score; mutants a "
+                             "--time-limit left untested stay untested")
     args = parser.parse_args(argv)
 
     repo = Path.cwd()
@@ -226,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     sample = args.sample if args.sample is not None else (int(settings["sample-size"]) if args.ci else None)
     check_ops = set(settings.get("check-operators", ()))
 
+    if args.retest:
+        code = _retest(args.retest, repo, raw)
+        if code:
+            return code
+    if args.report or args.retest:
+        return _report_only(args.report or args.retest, repo, check_ops, target, args.json)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="jux-mutation-"))
     if args.workdir and work.exists():
         shutil.rmtree(work)
@@ -274,11 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{result['seconds']} s; session: {session}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    ok = (
-        _score(result["counts"]) >= target
-        and _score(result["check_counts"]) >= target
-        and not result["errors"]
-    )
+    ok = _verdict(result, target)
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     if not ok:

@@ -245,7 +245,8 @@ def _report_only(work: Path, repo: Path, check_ops: set[str], target: float, out
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = sum(1 for _ in db.pending_work_items)
     with sqlite3.connect(session) as raw_db:  # marked by --retest
-        pending += raw_db.execute("SELECT count(*) FROM work_results WHERE output = 'not reached (time limit)'").fetchone()[0]
+        query = "SELECT count(*) FROM work_results WHERE output = 'not reached (time limit)'"
+        pending += raw_db.execute(query).fetchone()[0]
     result = _collect(session, work / "repo", repo, check_ops)
     tested = sum(result["counts"].values())
     result.update(target=target, selected=tested + pending, after_operator_filter=tested + pending)

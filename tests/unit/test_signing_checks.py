@@ -80,3 +80,22 @@ def test_a_reserialised_report_keeps_its_encoding(rsa_signer, encoding) -> None:
     again = juxsdk.sign_report(signed.data, rsa_signer, replace=True)
     assert again.data.decode(encoding.lower()).startswith(f"<?xml version='1.0' encoding='{encoding}'?>")
     assert juxsdk.verify_report(again.data, juxsdk.UnsafeAcceptAnyKey()).summary.tests == 0
+
+
+@pytest.mark.parametrize(
+    ("suite_text", "expected"),
+    [
+        pytest.param(None, b'<testsuite name="s">\n<properties>\n  <property name="project" value="p"/>\n'
+                     b'</properties><testcase name="a"/></testsuite>', id="no-text"),
+        pytest.param("\n    ", b'<testsuite name="s">\n    <properties>\n      <property name="project" value="p"/>\n'
+                     b'    </properties>\n    <testcase name="a"/></testsuite>', id="indented"),
+        # text in the suite is kept (after the new properties), never dropped, and not used as indentation
+        pytest.param("lead", b'<testsuite name="s">\n<properties>\n  <property name="project" value="p"/>\n'
+                     b'</properties>lead<testcase name="a"/></testsuite>', id="text"),
+    ],
+)
+def test_new_properties_follow_the_suite_indentation_and_keep_its_text(suite_text, expected) -> None:
+    doc = f'<testsuite name="s">{suite_text or ""}<testcase name="a"/></testsuite>'.encode()
+    report = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "p"})
+    assert report.data == b"<?xml version='1.0' encoding='UTF-8'?>\n" + expected
+    assert report.properties == (("project", "p"),)

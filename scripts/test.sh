@@ -50,10 +50,6 @@ export JUX_REQUIRE_SOFTHSM=1  # SoftHSM2 is installed above: its tests must run,
 export JUX_REQUIRE_CHROMIUM=1  # so is Chromium: the HTML report test must run, not skip
 echo "+ pytest (core)"
 run_pytest -q tests
-# Mutation testing of the verification path (tools/mutation/README.md): a deterministic sample of
-# the mutants (size and seed in tools/mutation/cosmic-ray.toml, a few minutes); fails below 95 %.
-echo "+ mutation testing (CI sample of the verification path)"
-.venv/bin/jux-mutation --ci
 echo "+ pytest (pytest-jux plugin, pytest $(.venv/bin/python -c 'import pytest; print(pytest.__version__)'))"
 run_pytest -q -p pytester plugins/pytest-jux/tests
 echo "+ pytest (third-party backend example)"
@@ -70,3 +66,9 @@ for series in 7.4 8; do
   echo "+ pytest (pytest-jux plugin, pytest $("$venv/bin/python" -c 'import pytest; print(pytest.__version__)'))"
   run_pytest_in "$venv" -q -p pytester plugins/pytest-jux/tests
 done
+
+# Mutation testing of the verification path (tools/mutation/README.md): a deterministic sample of
+# the mutants (size and seed in tools/mutation/cosmic-ray.toml, a few minutes); fails below 95 %.
+# Last, so that every test above has run when it fails.
+echo "+ mutation testing (CI sample of the verification path)"
+.venv/bin/jux-mutation --ci

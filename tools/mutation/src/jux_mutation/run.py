@@ -119,6 +119,14 @@ def _source_line(copy: Path, module: str, line: int) -> str:
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
+def _original_line(diff: str | None) -> str:
+    """The first line the mutation changed, as it was (the copy may hold another mutant right now)."""
+    for ln in (diff or "").splitlines():
+        if ln.startswith("-") and not ln.startswith("---"):
+            return ln[1:].strip()
+    return ""
+
+
 def _equivalents(repo: Path) -> list[dict[str, str]]:
     path = repo / EQUIVALENT
     if not path.exists():
@@ -157,7 +165,7 @@ def _collect(session: Path, copy: Path, repo: Path, check_ops: set[str]) -> dict
                 "operator": m.operator_name,
                 "definition": m.definition_name or "",
                 "position": f"{m.start_pos[0]}:{m.start_pos[1]}",
-                "line": _source_line(copy, str(m.module_path), m.start_pos[0]),
+                "line": _original_line(result.diff) or _source_line(copy, str(m.module_path), m.start_pos[0]),
             }
             if result.worker_outcome != WorkerOutcome.NORMAL:
                 outcome = "error"

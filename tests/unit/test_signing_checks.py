@@ -99,3 +99,15 @@ def test_new_properties_follow_the_suite_indentation_and_keep_its_text(suite_tex
     report = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "p"})
     assert report.data == b"<?xml version='1.0' encoding='UTF-8'?>\n" + expected
     assert report.properties == (("project", "p"),)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compatible"),
+    [(None, True), ("ISO-8859-1", True), ("UTF-16", False), ("cp037", False), ("no-such-codec", False),
+     ("undefined", False)],  # Python's "undefined" codec raises UnicodeError on any text
+)
+def test_only_an_ascii_compatible_encoding_is_spliced_into(encoding, compatible) -> None:
+    # the signature element is spliced into the original bytes only when ASCII markup is itself there
+    from juxsdk.xmldsig import _ascii_compatible
+
+    assert _ascii_compatible(encoding) is compatible

@@ -111,3 +111,11 @@ def test_only_an_ascii_compatible_encoding_is_spliced_into(encoding, compatible)
     from juxsdk.xmldsig import _ascii_compatible
 
     assert _ascii_compatible(encoding) is compatible
+
+
+def test_a_parse_error_names_the_position_once_and_nothing_of_lxml() -> None:
+    # lxml's str(exc) appends ", line L, column C (<string>, line L)": the message keeps lxml's
+    # own text without either, and juxsdk puts the position in front
+    with pytest.raises(E.ReportParseError) as info:
+        juxsdk.parse_report(b"<testsuite", source="r.xml")
+    assert info.value.message == "r.xml:1:11: not well-formed XML: Couldn't find end of Start Tag testsuite line 1"

@@ -59,9 +59,21 @@ def _copy_tree(repo: Path, dest: Path) -> None:
     shared = repo.parent / "shared"
     if shared.exists():
         (dest.parent / "shared").symlink_to(shared.resolve())
+    # cosmic-ray restores a mutated module when a mutant's test ends; a killed run (--time-limit)
+    # cannot, so the pristine sources are kept beside the copy and put back after every exec
+    shutil.copytree(dest / "src", dest.parent / "pristine-src", ignore=ignore)
     compileall.compile_dir(
         str(dest / "src"), quiet=1, invalidation_mode=compileall.py_compile.PycInvalidationMode.CHECKED_HASH
     )
+
+
+def _restore(copy: Path) -> None:
+    """Put the pristine sources back into the copy (undo a mutant a killed run left applied)."""
+    pristine = copy.parent / "pristine-src"
+    for original in pristine.rglob("*.py"):
+        target = copy / "src" / original.relative_to(pristine)
+        if target.read_bytes() != original.read_bytes():
+            shutil.copy2(original, target)
 
 
 def _environment(copy: Path) -> dict[str, str]:
@@ -146,6 +158,17 @@ def _explain(entry: dict[str, Any], known: list[dict[str, str]]) -> str | None:
     return None
 
 
+def _entry(item: Any, result: Any, copy: Path) -> dict[str, str]:
+    m = item.mutations[0]
+    return {
+        "module": str(m.module_path),
+        "operator": m.operator_name,
+        "definition": m.definition_name or "",
+        "position": f"{m.start_pos[0]}:{m.start_pos[1]}",
+        "line": _original_line(result.diff) or _source_line(copy, str(m.module_path), m.start_pos[0]),
+    }
+
+
 def _collect(session: Path, copy: Path, repo: Path, check_ops: set[str]) -> dict[str, Any]:
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
@@ -160,13 +183,7 @@ def _collect(session: Path, copy: Path, repo: Path, check_ops: set[str]) -> dict
             if result.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
                 continue
             m = item.mutations[0]
-            entry = {
-                "module": str(m.module_path),
-                "operator": m.operator_name,
-                "definition": m.definition_name or "",
-                "position": f"{m.start_pos[0]}:{m.start_pos[1]}",
-                "line": _original_line(result.diff) or _source_line(copy, str(m.module_path), m.start_pos[0]),
-            }
+            entry = _entry(item, result, copy)
             if result.worker_outcome != WorkerOutcome.NORMAL:
                 outcome = "error"
                 errors.append({**entry, "output": (result.output or "")[-2000:]})
@@ -225,6 +242,7 @@ def _retest(work: Path, repo: Path, raw: str) -> int:
     if not session.is_file():
         print(f"error: no session at {session}", file=sys.stderr)
         return 2
+    _restore(copy)
     shutil.rmtree(copy / "tests")
     shutil.copytree(repo / "tests", copy / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     config = copy / "cosmic-ray.toml"
@@ -234,13 +252,19 @@ def _retest(work: Path, repo: Path, raw: str) -> int:
         db.set_multiple_results(
             untested, WorkResult(output="not reached (time limit)", worker_outcome=WorkerOutcome.SKIPPED)
         )
-        survivors = [item.job_id for item, result in db.completed_work_items
-                     if result.worker_outcome == WorkerOutcome.NORMAL and result.test_outcome == TestOutcome.SURVIVED]
+        known = _equivalents(repo)
+        survivors = [
+            item.job_id for item, result in db.completed_work_items
+            if result.worker_outcome == WorkerOutcome.NORMAL and result.test_outcome == TestOutcome.SURVIVED
+            and not _explain(_entry(item, result, copy), known)  # equivalent ones would survive again
+        ]
     with sqlite3.connect(session) as raw_db:  # cosmic-ray's WorkDB cannot forget a result: pending again
         raw_db.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in survivors])
-    print(f"  retesting {len(survivors)} survivors ({len(untested)} untested mutants stay untested)", flush=True)
+    print(f"  retesting {len(survivors)} unexplained survivors ({len(untested)} untested stay untested)", flush=True)
     cmd = [_bin("cosmic-ray"), "exec", str(config), str(session)]
-    return 0 if _run(cmd, copy, _environment(copy)).returncode == 0 else 2
+    code = _run(cmd, copy, _environment(copy)).returncode
+    _restore(copy)
+    return 0 if code == 0 else 2
 
 
 def _report_only(work: Path, repo: Path, check_ops: set[str], target: float, out: Path | None) -> int:
@@ -341,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait()
         returncode = 0
         print(f"  time limit of {args.time_limit} s reached: scoring the mutants tested so far", flush=True)
+    _restore(copy)
     if returncode != 0:
         return 2
     result = _collect(session, copy, repo, check_ops)

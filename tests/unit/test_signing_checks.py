@@ -119,3 +119,18 @@ def test_a_parse_error_names_the_position_once_and_nothing_of_lxml() -> None:
     with pytest.raises(E.ReportParseError) as info:
         juxsdk.parse_report(b"<testsuite", source="r.xml")
     assert info.value.message == "r.xml:1:11: not well-formed XML: Couldn't find end of Start Tag testsuite line 1"
+
+
+def test_a_doctype_the_prolog_pass_cannot_see_is_refused_after_the_parse_and_named() -> None:
+    # UTF-32: the incremental prolog pass cannot tell, the full parse finds the DOCTYPE
+    doc = '<?xml version="1.0" encoding="UTF-32"?><!DOCTYPE r><r/>'.encode("utf-32")
+    with pytest.raises(E.DoctypeForbiddenError) as info:
+        juxsdk.parse_report(doc, source="r.xml")
+    assert info.value.message.startswith("r.xml: DOCTYPE declarations are not allowed in reports (<!DOCTYPE r>)")
+
+
+def test_an_unreadable_public_key_file_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(E.ConfigError) as info:
+        juxsdk.TrustedPublicKeys.from_pem_file(tmp_path / "missing.pem")
+    assert type(info.value) is E.ConfigError
+    assert str(info.value).startswith(f"cannot read public key file {tmp_path / 'missing.pem'}: ")

@@ -809,3 +809,11 @@ def test_each_error_class_through_the_cli(rsa_signer, tmp_path, case) -> None:
     prefix = "FAIL" if code == 1 else "ERROR"  # exit 1: does not verify; 3: not a report at all
     assert text.exit_code == code and f"{prefix} {path}: " in text.output and match in text.output
     assert "Traceback" not in text.output and len(text.output.splitlines()) <= 2
+
+
+def test_an_rsa_exponent_of_exactly_64_bits_is_read_and_one_byte_more_is_not(rsa_keys) -> None:
+    root = signed_root(rsa_keys.signer(with_cert=False))
+    _rsa_field(root, "Exponent").text = _b64int(2**64 - 1, 8)  # 8 bytes: a key, the math then says no
+    _refused(etree.tostring(root), E.SignatureValueError, "does not verify")
+    _rsa_field(root, "Exponent").text = _b64int(2**64 + 1, 9)
+    _refused(etree.tostring(root), E.UnsupportedKeyError, "RSA public exponent is longer than 64 bits")

@@ -24,11 +24,11 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "WARNING: Location" || true
-.venv/bin/python -m pip install -q -e ".[dev]" -e plugins/pytest-jux -e examples/jux-sqlite-store 2>&1 \
+.venv/bin/python -m pip install -q -e ".[dev]" -e plugins/pytest-jux -e examples/jux-sqlite-store -e tools/mutation 2>&1 \
   | grep -v "WARNING: Location" || true
 
 echo "+ ruff"
-.venv/bin/ruff check src tests plugins examples benchmarks
+.venv/bin/ruff check src tests plugins examples benchmarks tools
 echo "+ mypy --strict src and the plugin"
 .venv/bin/mypy
 MYPYPATH=src .venv/bin/mypy --strict plugins/pytest-jux/src/pytest_jux
@@ -70,3 +70,9 @@ for series in 7.4 8; do
   echo "+ pytest (pytest-jux plugin, pytest $("$venv/bin/python" -c 'import pytest; print(pytest.__version__)'))"
   run_pytest_in "$venv" -q -p pytester plugins/pytest-jux/tests
 done
+
+# Mutation testing of the verification path (tools/mutation/README.md): a deterministic sample of
+# the mutants (size and seed in tools/mutation/cosmic-ray.toml, a few minutes); fails below 95 %.
+# Last, so that every test above has run when it fails.
+echo "+ mutation testing (CI sample of the verification path)"
+.venv/bin/jux-mutation --ci

@@ -353,7 +353,7 @@ def add_properties(
     if props_el is None:
         props_el = etree.Element(qn("properties"))
         props_el.text = indent + "  "
-        props_el.tail = suite.text if (suite.text or "").strip() == "" else None
+        props_el.tail = suite.text  # the suite's leading text (indentation, or text kept as it is)
         suite.insert(0, props_el)
         if suite.text is None or suite.text.strip():
             suite.text = indent

@@ -38,6 +38,7 @@ from typing import Any, cast
 import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupported
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -77,7 +78,6 @@ from .limits import (
     MAX_ATTRIBUTES_PER_ELEMENT,
     MAX_BASE64_CHARS,
     MAX_CERTIFICATES,
-    MAX_DEPTH,
     MAX_NAMESPACE_DECLARATIONS_IN_SCOPE,
     MAX_SIGNATURE_ELEMENTS,
 )
@@ -465,9 +465,9 @@ def _check_signature_limits(sig: Any, root: Any) -> None:
                 raise SignatureStructureError(f"unexpected element {el.tag!r} in ds:Signature")
             elements += 1
             if elements > MAX_SIGNATURE_ELEMENTS:
+                # this also bounds the depth: MAX_SIGNATURE_ELEMENTS < MAX_DEPTH, which the parser
+                # enforces for the whole document anyway
                 raise SignatureLimitError(f"the signature has more than {MAX_SIGNATURE_ELEMENTS} elements")
-            if depth + 1 > MAX_DEPTH:
-                raise SignatureLimitError(f"the signature is nested deeper than {MAX_DEPTH} levels")
             if len(el.keys()) > MAX_ATTRIBUTES_PER_ELEMENT:
                 raise SignatureLimitError(
                     f"ds:{etree.QName(el).localname} has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes"
@@ -555,7 +555,7 @@ def _key_info(sig: Any) -> tuple[list[x509.Certificate], PublicKeyTypes]:
     if chain:
         try:
             leaf_key = chain[0].public_key()
-        except (ValueError, TypeError) as exc:  # e.g. a curve OpenSSL cannot load
+        except (ValueError, TypeError, _CryptographyUnsupported) as exc:  # an unknown key type or curve
             raise UnsupportedKeyError(f"the signing certificate's key is not supported: {exc}") from None
         if key is not None and key_fingerprint(key) != key_fingerprint(leaf_key):
             raise SignatureStructureError(

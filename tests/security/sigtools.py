@@ -79,3 +79,62 @@ def put_certificate(root: Any, cert: x509.Certificate) -> None:
 
 def set_method(root: Any, name: str) -> None:
     sig_of(root).find(f"{DS}SignedInfo/{DS}SignatureMethod").set("Algorithm", METHOD + name)
+
+
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+C14N_11 = "http://www.w3.org/2006/12/xml-c14n11"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_EXCLUSIVE = {EXC_C14N: True, C14N_10: False, C14N_11: False}
+
+
+def c14n(node: Any, method: str = EXC_C14N, prefixes: list[str] | None = None) -> bytes:
+    """The canonical octets of ``node`` with one of the profile's C14N methods (no comments)."""
+    exclusive = _EXCLUSIVE[method]
+    return etree.tostring(
+        node, method="c14n", exclusive=exclusive, with_comments=False,
+        inclusive_ns_prefixes=prefixes if exclusive else None,
+    )
+
+
+def redigest(
+    root: Any, *, method: str = EXC_C14N, prefixes: list[str] | None = None, hash_name: str = "sha256"
+) -> None:
+    """Recompute DigestValue: ``hash_name`` of the document without its signature, canonicalised with ``method``."""
+    import copy
+    import hashlib
+
+    clone = copy.deepcopy(root)
+    sig = sig_of(clone)
+    clone.remove(sig)  # the signature has no tail in these tests
+    digest = hashlib.new(hash_name, c14n(clone.getroottree(), method, prefixes)).digest()
+    sig_of(root).find(f"{DS}SignedInfo/{DS}Reference/{DS}DigestValue").text = base64.b64encode(digest).decode()
+
+
+def resign_c14n(root: Any, key: Any, method: str, prefixes: list[str] | None = None,
+                hash_alg: hashes.HashAlgorithm | None = None) -> bytes:
+    """Like :func:`resign`, SignedInfo canonicalised with ``method`` (and its PrefixList)."""
+    sig = sig_of(root)
+    octets = c14n(sig.find(f"{DS}SignedInfo"), method, prefixes)
+    h = hash_alg or hashes.SHA256()
+    if isinstance(key, rsa.RSAPrivateKey):
+        value = key.sign(octets, padding.PKCS1v15(), h)
+    else:
+        r, s = decode_dss_signature(key.sign(octets, ec.ECDSA(h)))
+        size = (key.curve.key_size + 7) // 8
+        value = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    sig.find(f"{DS}SignatureValue").text = base64.b64encode(value).decode()
+    return etree.tostring(root)
+
+
+def set_transforms(root: Any, *algorithms: str) -> list[Any]:
+    """Replace the Reference's transforms (no ds:Transforms element at all when none are given)."""
+    ref = sig_of(root).find(f"{DS}SignedInfo/{DS}Reference")
+    old = ref.find(f"{DS}Transforms")
+    if old is not None:
+        ref.remove(old)
+    if not algorithms:
+        return []
+    transforms = etree.Element(f"{DS}Transforms")
+    ref.insert(0, transforms)
+    return [etree.SubElement(transforms, f"{DS}Transform", Algorithm=a) for a in algorithms]

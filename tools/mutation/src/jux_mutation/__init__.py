@@ -1,0 +1,1 @@
+"""Mutation testing of juxsdk's verification path (see tools/mutation/README.md)."""

@@ -108,7 +108,7 @@ def test_new_properties_follow_the_suite_indentation_and_keep_its_text(suite_tex
 )
 def test_only_an_ascii_compatible_encoding_is_spliced_into(encoding, compatible) -> None:
     # the signature element is spliced into the original bytes only when ASCII markup is itself there
-    from juxsdk.xmldsig import _ascii_compatible
+    from juxsdk.junit import ascii_compatible as _ascii_compatible
 
     assert _ascii_compatible(encoding) is compatible
 

@@ -15,6 +15,12 @@ Or with explicit backends, no configuration at all::
 Storage modes (``storage_mode``): ``local`` store only; ``api`` publish only, a failure is an
 error; ``both`` store and publish, failures reported; ``cache`` store, publish, and on a
 transient publish failure queue the report in the outbox for ``jux publish --queue``.
+
+Submitting is idempotent: the same input with the same configuration (signing key, project and
+explicit properties) is signed and stored once. A second :meth:`Jux.submit` finds the record
+stored the first time through its idempotency key (:func:`juxsdk.store_rules.idempotency_key`)
+and reports it (:attr:`SubmitResult.already_stored`) instead of signing and storing the input
+again; ``replace=True`` (CLI ``--force``) signs and stores it anew.
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ import attrs
 from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
 from .limits import read_bounded
-from .models import PublishReceipt, Report, SignedReport, StoredReport
+from .models import PublishReceipt, Report, SignedReport, StoredReport, VerifiedReport
 from .protocols import Publisher, Signer, Store
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import JuxConfig
     from .registry import Registry
+    from .trust import TrustPolicy
 
 __all__ = ["STORAGE_MODES", "Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
 
@@ -49,11 +56,15 @@ class StoreOutcome:
         store: Store backend name.
         record: The stored record, when it worked.
         error: The error, when it did not.
+        duplicate: True when the store already held this submission (the same input
+            submitted with the same configuration, or the very same bytes): ``record`` is the
+            record stored earlier and nothing was written.
     """
 
     store: str
     record: StoredReport | None = None
     error: JuxError | None = None
+    duplicate: bool = False
 
     @property
     def ok(self) -> bool:
@@ -96,17 +107,33 @@ class SubmitResult:
         stored: One outcome per configured store.
         published: One outcome per configured publisher.
         storage_mode: The mode that was applied.
+        verified: For a report that came signed and was kept as is: its verification against
+            the pipeline's trust policy (``[trust]``), or None when no trust is configured
+            (then it was stored unverified) or when the pipeline signed the report itself.
     """
 
     report: SignedReport | Report
     stored: tuple[StoreOutcome, ...] = ()
     published: tuple[PublishOutcome, ...] = ()
     storage_mode: str = "local"
+    verified: VerifiedReport | None = None
 
     @property
     def ok(self) -> bool:
         """True when every store worked and every publish succeeded (or was queued in cache mode)."""
         return all(o.ok for o in self.stored) and all(o.ok or o.queued for o in self.published)
+
+    @property
+    def already_stored(self) -> str | None:
+        """The canonical hash the stores already held this submission under, or None.
+
+        Set when the same input was submitted before with the same configuration (or the very
+        same signed bytes were): nothing new was signed or stored.
+        """
+        for outcome in self.stored:
+            if outcome.duplicate and outcome.record is not None:
+                return outcome.record.canonical_hash
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no document bytes)."""
@@ -118,10 +145,14 @@ class SubmitResult:
             "signature": sig.to_dict() if sig is not None else None,
             "summary": self.report.summary.to_dict(),
             "storage_mode": self.storage_mode,
+            "already_stored": self.already_stored,
+            "verified": self.verified.to_dict() if self.verified is not None else None,
             "stored": [
                 {
                     "store": o.store,
                     "ok": o.ok,
+                    "duplicate": o.duplicate,
+                    "canonical_hash": o.record.canonical_hash if o.record else None,
                     "location": o.record.location if o.record else None,
                     "error": str(o.error) if o.error else None,
                 }
@@ -158,6 +189,9 @@ class Jux:
         registry: Registry used for metadata hooks.
         index: Evidence index (path or :class:`~juxsdk.Index`) that records each report this
             pipeline signs, or None.
+        trust: Trust policy for reports that arrive already signed and are kept as is: they
+            must verify against it (:func:`juxsdk.verify_report`) before they are stored. None
+            (the default) stores them unverified, and :attr:`SubmitResult.verified` says so.
 
     Raises:
         ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
@@ -176,6 +210,7 @@ class Jux:
         outbox: Any = None,
         registry: Any = None,
         index: Any = None,
+        trust: TrustPolicy | None = None,
     ) -> None:
         mode = str(getattr(storage_mode, "value", storage_mode))
         if mode not in STORAGE_MODES:
@@ -202,6 +237,7 @@ class Jux:
         self._outbox = outbox
         self.registry = registry
         self._index = index
+        self.trust = trust
         self._closed = False
 
     # -- construction -------------------------------------------------------------------
@@ -231,7 +267,8 @@ class Jux:
 
         Raises:
             ConfigError: invalid configuration, unknown backend name (lists the available
-                ones), or backend options that do not fit.
+                ones), backend options that do not fit, or a ``[trust]`` file that cannot be
+                loaded.
             juxsdk.errors.PluginError: a selected backend's plugin cannot be loaded.
             juxsdk.errors.JuxError: a backend refused its options (e.g. an unreadable key).
         """
@@ -280,6 +317,7 @@ class Jux:
                 outbox=outbox,
                 registry=registry,
                 index=_submit_index(config),
+                trust=config.trust.policy(),
             )
         except BaseException:
             for obj in built:
@@ -340,13 +378,21 @@ class Jux:
     ) -> SubmitResult:
         """Run the pipeline on one report.
 
+        An unsigned report gets provenance properties and is signed. The same input submitted
+        again with the same configuration (signing key, project, explicit properties) is not
+        signed or stored again: the record stored the first time is returned
+        (:attr:`SubmitResult.already_stored`; its stored bytes are published again per storage
+        mode, which the Jux API answers as a duplicate). A report that arrives signed is kept
+        as is; it must verify against :attr:`trust` when one is configured.
+
         Args:
             report: A Report/SignedReport, the document bytes, or a path to a file.
             source: File name to record (defaults to the path).
             properties: Extra properties for this report (added before signing).
-            replace: Re-sign a report that is already signed (else it passes through as is),
-                and let it replace different bytes stored under its canonical hash (never an
-                unsigned report over a signed one: see :func:`juxsdk.store_rules.decide_put`).
+            replace: Sign and store anew even when the same input was stored before; re-sign a
+                report that is already signed (else it passes through as is); and let it
+                replace different bytes stored under its canonical hash (never an unsigned
+                report over a signed one: see :func:`juxsdk.store_rules.decide_put`).
 
         Returns:
             A :class:`SubmitResult` with one outcome per store and publisher.
@@ -354,33 +400,111 @@ class Jux:
         Raises:
             juxsdk.errors.ReportError: unreadable or malformed report.
             juxsdk.errors.SigningError / ConfigError: signing failed.
+            juxsdk.errors.VerificationError: the report came signed and does not verify
+                against the configured trust policy; nothing was stored or published.
             juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
         """
         loaded = self._load(report, source)
         signed_here = False
-        if isinstance(loaded, Report) and (not loaded.signed or replace):
-            if self.signer is not None and not loaded.signed:
+        verified: VerifiedReport | None = None
+        if isinstance(loaded, Report) and self.signer is not None and (not loaded.signed or replace):
+            input_hash = loaded.canonical_hash
+            key = self._idempotency_key(input_hash, properties)
+            if not replace:
+                earlier = self._resubmitted(key)
+                if earlier is not None:
+                    return earlier
+            if not loaded.signed:
                 loaded = self._provenance(loaded, properties)
-            if self.signer is not None:
-                loaded = self.sign(loaded, replace=replace)
-                signed_here = True
-        stored = self._store(loaded, replace=replace)
+            loaded = attrs.evolve(self.sign(loaded, replace=replace), input_hash=input_hash, idempotency_key=key)
+            signed_here = True
+        elif loaded.signed and self.trust is not None:
+            from .xmldsig import verify_report
+
+            verified = verify_report(loaded.data, self.trust, source=loaded.source)
+        stored = self._store(loaded, replace=replace, check_duplicate=not signed_here and not replace)
         if signed_here and self._index is not None and isinstance(loaded, SignedReport):
             from .evidence.submitted import record_submitted
 
             self._index = record_submitted(self._index, loaded, self.signer, stored)
         published = self._publish(loaded)
-        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
+        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode, verified)
 
-    def _store(self, report: Report | SignedReport, *, replace: bool = False) -> list[StoreOutcome]:
+    def _idempotency_key(self, input_hash: str, properties: Mapping[str, str] | None) -> str:
+        """The idempotency key of submitting ``input_hash`` with this pipeline's configuration."""
+        from .store_rules import idempotency_key
+        from .trust import key_fingerprint
+
+        assert self.signer is not None
+        explicit: dict[str, str] = {"project": self.project} if self.project else {}
+        explicit.update(self.properties)
+        explicit.update(properties or {})
+        return idempotency_key(input_hash, key_fingerprint(self.signer.public_key()), explicit)
+
+    def _resubmitted(self, key: str) -> SubmitResult | None:
+        """The result of submitting again what a store already holds under ``key``, or None.
+
+        The stored bytes are read back from the first store that holds the submission, kept in
+        the stores that lack it (a store that failed the first time) and published per storage
+        mode; nothing is signed.
+        """
+        from .store_rules import find_submission
+
+        found: dict[int, StoredReport] = {}
+        for i, store in enumerate(self.stores if self.storage_mode != "api" else ()):
+            try:
+                record = find_submission(store, key)
+            except JuxError:
+                continue  # this store is reported when the report is put
+            if record is not None:
+                found[i] = record
+        for i, record in found.items():
+            try:
+                data = self.stores[i].get(record.canonical_hash)
+                earlier = parse_report(data, source=record.source)
+            except JuxError:
+                continue
+            if earlier.canonical_hash != record.canonical_hash:
+                continue
+            earlier = attrs.evolve(earlier, input_hash=record.input_hash, idempotency_key=key)
+            stored: list[StoreOutcome] = []
+            for j, store in enumerate(self.stores):
+                if j in found:
+                    stored.append(StoreOutcome(store.name, found[j], duplicate=True))
+                else:
+                    stored.extend(self._store(earlier, stores=(store,)))
+            published = self._publish(earlier)
+            return SubmitResult(earlier, tuple(stored), tuple(published), self.storage_mode)
+        return None
+
+    def _store(
+        self,
+        report: Report | SignedReport,
+        *,
+        replace: bool = False,
+        check_duplicate: bool = False,
+        stores: Sequence[Store] | None = None,
+    ) -> list[StoreOutcome]:
+        """Put ``report`` into each store (default: all); one outcome per store.
+
+        A store whose ``put`` returns another report's record found the same submission
+        stored earlier (the ``"duplicate"`` decision of :func:`juxsdk.store_rules.decide_put`,
+        e.g. a concurrent submit of the same input won). With ``check_duplicate`` (a report
+        this pipeline did not sign), a report whose same-signedness copy was already stored
+        under its canonical hash is reported as a duplicate too.
+        """
         if self.storage_mode == "api":
             return []
         out: list[StoreOutcome] = []
-        for store in self.stores:
+        for store in self.stores if stores is None else stores:
             try:
+                before = _stored_record(store, report.canonical_hash) if check_duplicate else None
                 # replace only when asked, so stores written before put() had it keep working
                 record = store.put(report, replace=True) if replace else store.put(report)
-                out.append(StoreOutcome(store.name, record))
+                duplicate = record.canonical_hash != report.canonical_hash or (
+                    before is not None and before.signed == report.signed
+                )
+                out.append(StoreOutcome(store.name, record, duplicate=duplicate))
             except JuxError as exc:
                 out.append(StoreOutcome(store.name, error=exc))
         return out
@@ -476,6 +600,16 @@ class Jux:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stored_record(store: Store, canonical_hash: str) -> StoredReport | None:
+    """The record ``store`` holds under ``canonical_hash`` (None: nothing, or a corrupt sidecar)."""
+    from .errors import CorruptSidecarError, ReportNotFoundError
+
+    try:
+        return store.metadata(canonical_hash) if store.exists(canonical_hash) else None
+    except (ReportNotFoundError, CorruptSidecarError):
+        return None
 
 
 def _submit_index(config: Any) -> Any:

@@ -135,6 +135,12 @@ class StoredReport:
         signed: True when the stored bytes contain a ``ds:Signature`` (not verified!). Also
             true for a signed report stored as parsed, whose ``signature`` (who signed) is
             unknown until it is verified. Default: ``signature is not None``.
+        input_hash: Canonical hash of the input :meth:`juxsdk.Jux.submit` was given, before
+            provenance properties were added and it was signed; None when not recorded.
+        idempotency_key: ``sha256:<hex>`` naming "this input, signed by this key with these
+            explicit properties" (:func:`juxsdk.store_rules.idempotency_key`): a second submit
+            of the same input with the same configuration finds this record instead of
+            storing another one. None when not recorded.
     """
 
     canonical_hash: str
@@ -147,6 +153,8 @@ class StoredReport:
     location: str | None = None
     store: str | None = None
     signed: bool = attrs.field(default=attrs.Factory(lambda self: self.signature is not None, takes_self=True))
+    input_hash: str | None = None
+    idempotency_key: str | None = None
 
     @property
     def project(self) -> str | None:
@@ -170,6 +178,8 @@ class StoredReport:
             "source": self.source,
             "location": self.location,
             "store": self.store,
+            "input_hash": self.input_hash,
+            "idempotency_key": self.idempotency_key,
         }
 
     @classmethod
@@ -182,8 +192,10 @@ class StoredReport:
         ``project`` property; ``signature`` is null or an object with string ``algorithm`` and
         ``key_fingerprint``; ``signed`` (if given) is a boolean, true when a signature is
         described; ``stored_at`` and ``certificate_not_after`` are ISO 8601 (naive values are
-        taken as UTC); ``source``, ``location``, ``store`` are strings or null. Unknown keys
-        are ignored, so newer sidecars stay readable.
+        taken as UTC); ``source``, ``location``, ``store`` are strings or null;
+        ``input_hash`` and ``idempotency_key`` (if given) are null or canonical hashes. Unknown
+        keys are ignored, so newer sidecars stay readable, and older sidecars (without the two
+        hashes) read as records without them.
 
         Args:
             data: The decoded JSON object.
@@ -217,6 +229,8 @@ class StoredReport:
             location=_optional(data, "location"),
             store=_optional(data, "store"),
             signed=signed,
+            input_hash=_optional_hash(data, "input_hash"),
+            idempotency_key=_optional_hash(data, "idempotency_key"),
         )
         project = _optional(data, "project")
         if "project" in data and project != record.project:
@@ -254,6 +268,13 @@ def _optional(data: Mapping[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{name} must be a string or null, got {_json_type(value)}")
+    return value
+
+
+def _optional_hash(data: Mapping[str, Any], name: str) -> str | None:
+    value = _optional(data, name)
+    if value is not None and _HASH_RE.fullmatch(value) is None:
+        raise ValueError(f"{name} {_shown(value)} is not 'sha256:' + 64 lowercase hex digits")
     return value
 
 
@@ -359,6 +380,9 @@ class Report:
         canonical_hash: ``sha256:<hex>``, see :mod:`juxsdk.canonical`.
         signed: True when the document contains a ``ds:Signature`` (not verified!).
         source: File name the bytes came from, if known.
+        input_hash: Set by :meth:`juxsdk.Jux.submit` on the report it stores: the canonical
+            hash of the input before provenance was added (see :class:`StoredReport`).
+        idempotency_key: Set by :meth:`juxsdk.Jux.submit`: see :class:`StoredReport`.
     """
 
     data: bytes
@@ -367,6 +391,8 @@ class Report:
     canonical_hash: str
     signed: bool = False
     source: str | None = None
+    input_hash: str | None = attrs.field(default=None, kw_only=True)
+    idempotency_key: str | None = attrs.field(default=None, kw_only=True)
     # Internal: the parsed tree and the SHA-256 digest of its exclusive C14N (signatures
     # removed), reused by sign_report so a report is parsed and canonicalised once.
     _root: Any = attrs.field(default=None, repr=False, alias="_root")
@@ -394,6 +420,9 @@ class SignedReport:
         properties: Properties of the signed report (name, value).
         signature: Who signed and with which algorithm.
         source: File name the report came from, if known.
+        input_hash: Set by :meth:`juxsdk.Jux.submit`: the canonical hash of the input before
+            provenance was added and it was signed (see :class:`StoredReport`).
+        idempotency_key: Set by :meth:`juxsdk.Jux.submit`: see :class:`StoredReport`.
     """
 
     data: bytes
@@ -402,6 +431,8 @@ class SignedReport:
     properties: tuple[tuple[str, str], ...]
     signature: SignatureInfo
     source: str | None = None
+    input_hash: str | None = attrs.field(default=None, kw_only=True)
+    idempotency_key: str | None = attrs.field(default=None, kw_only=True)
 
     signed: bool = attrs.field(default=True, init=False)
 
@@ -482,6 +513,9 @@ def stored_record(
 ) -> StoredReport:
     """Build the :class:`StoredReport` sidecar a store writes next to ``report``.
 
+    The record carries the report's ``input_hash`` and ``idempotency_key`` (set by
+    :meth:`juxsdk.Jux.submit`), so a store that writes this record keeps them.
+
     Args:
         report: The report being stored.
         store: Name of the store backend.
@@ -502,6 +536,8 @@ def stored_record(
         location=location,
         store=store,
         signed=report.signed,
+        input_hash=report.input_hash,
+        idempotency_key=report.idempotency_key,
     )
 
 

@@ -123,6 +123,27 @@ def _sign(report: Report, signer: Any) -> SignedReport:
     return sign_report(report, signer)
 
 
+_CONTRACT_SIGNER_FINGERPRINT = "sha256:" + "5" * 64
+
+
+def _submissions(signer: Any, tag: str, count: int = 2) -> tuple[str, list[SignedReport]]:
+    """``count`` signed submissions of one input: what :meth:`juxsdk.Jux.submit` stores when
+    the same input is submitted again (another timestamp, so another canonical hash; the same
+    idempotency key)."""
+    from juxsdk.junit import add_properties
+    from juxsdk.store_rules import idempotency_key
+
+    base = samples.make_report(3, failures=1, project="idem", tag=_unique(tag))
+    key = idempotency_key(base.canonical_hash, _CONTRACT_SIGNER_FINGERPRINT, {"project": "idem"})
+    out: list[SignedReport] = []
+    for i in range(count):
+        stamped = add_properties(base, {"jux:timestamp": f"2025-01-01T00:00:{i:02d}+00:00"}, replace=True)
+        signed = attrs.evolve(_sign(stamped, signer), input_hash=base.canonical_hash, idempotency_key=key)
+        out.append(signed)
+    assert len({r.canonical_hash for r in out}) == count
+    return key, out
+
+
 def _racing_put(
     store: Store, item: Report | SignedReport, barrier: threading.Barrier, errors: list[BaseException]
 ) -> None:
@@ -364,6 +385,99 @@ class StoreContract(_BackendShape):
             assert store.get(report.canonical_hash) == signed.data, f"round {round_}: the signed report was lost"
             meta = store.metadata(report.canonical_hash)
             assert meta.signed and meta.size == len(signed.data), f"round {round_}: the sidecar does not match"
+
+    # -- a submission is stored once (juxsdk.store_rules: idempotency keys) ----------------
+
+    def test_submission_keys_are_kept_and_found(self, store: Store, contract_signer: Any) -> None:
+        from juxsdk.store_rules import find_submission
+
+        key, (first, _) = _submissions(contract_signer, "keys")
+        record = store.put(first)
+        assert (record.input_hash, record.idempotency_key) == (first.input_hash, key)
+        meta = store.metadata(first.canonical_hash)
+        assert (meta.input_hash, meta.idempotency_key) == (first.input_hash, key), (
+            "the metadata record must keep input_hash and idempotency_key (juxsdk.models.stored_record does)"
+        )
+        listed = [r for r in store.list() if r.canonical_hash == first.canonical_hash]
+        assert [r.idempotency_key for r in listed] == [key]
+        found = find_submission(store, key)
+        assert found is not None and found.canonical_hash == first.canonical_hash
+        assert find_submission(store, "sha256:" + "7" * 64) is None
+
+    def test_same_submission_is_stored_once(self, store: Store, contract_signer: Any) -> None:
+        key, (first, second) = _submissions(contract_signer, "once")
+        stored_at = store.put(first).stored_at
+        record = store.put(second)
+        assert record.canonical_hash == first.canonical_hash, (
+            "a report whose idempotency key names another stored report must not be stored: put returns "
+            "that report's record (juxsdk.store_rules.decide_put, 'duplicate')"
+        )
+        assert record.stored_at == stored_at
+        assert store.exists(second.canonical_hash) is False
+        assert [r.canonical_hash for r in store.list() if r.idempotency_key == key] == [first.canonical_hash]
+
+    def test_replace_stores_a_submission_anew(self, store: Store, contract_signer: Any) -> None:
+        from juxsdk.store_rules import find_submission
+
+        key, (first, second) = _submissions(contract_signer, "anew")
+        store.put(first)
+        record = store.put(second, replace=True)
+        assert record.canonical_hash == second.canonical_hash
+        assert store.get(second.canonical_hash) == second.data
+        assert store.get(first.canonical_hash) == first.data, "the earlier submission stays stored"
+        found = find_submission(store, key)
+        assert found is not None and found.canonical_hash == second.canonical_hash, "the key names the newest"
+        assert store.put(first).canonical_hash == second.canonical_hash
+
+    def test_deleted_submission_is_forgotten(self, store: Store, contract_signer: Any) -> None:
+        from juxsdk.store_rules import find_submission
+
+        key, (first, second) = _submissions(contract_signer, "forgotten")
+        store.put(first)
+        assert store.delete(first.canonical_hash) is True
+        assert find_submission(store, key) is None
+        assert store.put(second).canonical_hash == second.canonical_hash
+        assert store.get(second.canonical_hash) == second.data
+
+    def test_concurrent_submissions_store_one(self, store: Store, contract_signer: Any) -> None:
+        """Identical submits at once (a CI step retried while the first still runs): one report stays."""
+        _key, reports = _submissions(contract_signer, "concurrent", count=6)
+        barrier = threading.Barrier(len(reports), timeout=60)
+        results: list[str] = []
+        errors: list[BaseException] = []
+
+        def worker(report: SignedReport) -> None:
+            try:
+                barrier.wait()
+                results.append(store.put(report).canonical_hash)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(r,)) for r in reports]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=180)
+        assert not errors, f"concurrent submissions failed: {errors[0]!r}"
+        assert len(set(results)) == 1, f"concurrent submissions of one input stored {len(set(results))} reports"
+        kept = [r.canonical_hash for r in reports if store.exists(r.canonical_hash)]
+        assert kept == results[:1]
+
+    def test_resubmitting_through_the_pipeline_is_idempotent(self, store: Store, contract_signer: Any) -> None:
+        """`Jux.submit` of the same input twice (a retried CI step) stores one report."""
+        from juxsdk.client import Jux
+
+        raw = samples.make_report(4, failures=1, project="pipeline", tag=_unique("pipeline")).data
+        jux = Jux(signer=contract_signer, stores=[store], metadata=True)
+        first = jux.submit(raw, source="junit.xml")
+        assert first.ok and first.already_stored is None
+        second = jux.submit(raw, source="junit.xml")
+        assert second.ok and second.already_stored == first.report.canonical_hash
+        assert second.report.data == first.report.data
+        assert [r.canonical_hash for r in store.list() if r.project == "pipeline"] == [first.report.canonical_hash]
+        third = jux.submit(raw, source="junit.xml", replace=True)  # --force: signed and stored anew
+        assert third.ok and third.already_stored is None and third.report.data != first.report.data
+        assert store.get(third.report.canonical_hash) == third.report.data
 
     # -- sidecars are validated when read --------------------------------------------------
 

@@ -92,6 +92,14 @@ class Store(Protocol):
         signed one; other different bytes are replaced only with ``replace=True``. The first
         ``stored_at`` is kept. When a put returns, ``get`` returns exactly ``report.data``.
 
+        A report carrying an idempotency key (:meth:`juxsdk.Jux.submit` sets
+        ``report.idempotency_key``) keeps it in its record, and a store that indexes keys passes
+        the record stored under the same key to ``decide_put(..., submitted=…)``: another report
+        still stored there makes the decision ``"duplicate"`` (nothing written, that record
+        returned) unless ``replace=True``. Such a store also offers ``find_submission(key) ->
+        StoredReport | None`` (optional: without it :func:`juxsdk.store_rules.find_submission`
+        searches ``list()``). :class:`juxsdk.testing.StoreContract` checks both.
+
         Args:
             report: The report; ``report.canonical_hash`` is the key.
             replace: Replace different stored bytes (CLI ``--force``); never a downgrade.

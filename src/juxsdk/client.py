@@ -444,11 +444,17 @@ class Jux:
     def _resubmitted(self, key: str) -> SubmitResult | None:
         """The result of submitting again what a store already holds under ``key``, or None.
 
-        The stored bytes are read back from the first store that holds the submission, kept in
-        the stores that lack it (a store that failed the first time) and published per storage
-        mode; nothing is signed.
+        The stored bytes are read back from the first store that holds the submission and
+        verified against this pipeline's own signing key (the key is part of the idempotency
+        key; a copy that does not verify is passed over), kept in the stores that lack it (a
+        store that failed the first time) and published per storage mode; nothing is signed.
         """
         from .store_rules import find_submission
+        from .trust import TrustedPublicKeys
+        from .xmldsig import verify_report
+
+        assert self.signer is not None
+        own_key = TrustedPublicKeys([self.signer.public_key()])
 
         found: dict[int, StoredReport] = {}
         for i, store in enumerate(self.stores if self.storage_mode != "api" else ()):
@@ -461,12 +467,15 @@ class Jux:
         for i, record in found.items():
             try:
                 data = self.stores[i].get(record.canonical_hash)
-                earlier = parse_report(data, source=record.source)
+                proof = verify_report(data, own_key, source=record.source)
             except JuxError:
                 continue
-            if earlier.canonical_hash != record.canonical_hash:
+            if proof.canonical_hash != record.canonical_hash:
                 continue
-            earlier = attrs.evolve(earlier, input_hash=record.input_hash, idempotency_key=key)
+            earlier = SignedReport(
+                data, proof.canonical_hash, proof.summary, proof.properties, proof.signature, record.source,
+                input_hash=record.input_hash, idempotency_key=key,
+            )
             stored: list[StoreOutcome] = []
             for j, store in enumerate(self.stores):
                 if j in found:

@@ -34,6 +34,7 @@ def test_resubmitting_a_file_stores_it_once(jux, workdir: Path, rsa_keys, corpus
     again = jux("submit", path)  # a retried CI step: same input, same configuration
     assert again.exit_code == 0, again.stderr
     assert f"already stored as {entry['canonical_hash']}" in again.stdout
+    assert "signed by CN=" in again.stdout and "UNVERIFIED" not in again.stdout  # the stored copy, checked
     assert _stored_hashes() == stored, "a second evidence record was stored"
 
     as_json = jux("submit", path, "--json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import juxsdk
@@ -116,3 +117,14 @@ def test_library_result_says_whether_a_presigned_report_was_verified(rsa_keys, c
         result = checked.submit(signed.data)
     assert result.verified is not None and result.verified.canonical_hash == signed.canonical_hash
     assert result.to_dict()["verified"]["verified"] is True
+
+
+def test_unreadable_trust_anchor_is_a_configuration_error(jux, workdir: Path, rsa_keys, corpus_dir: Path) -> None:
+    path = workdir / "junit.xml"
+    path.write_bytes((corpus_dir / "raw/generic/basic.xml").read_bytes())
+    _configure(workdir, rsa_keys, trust=workdir / "missing.pem")
+    result = jux("submit", path)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("error: [trust]: ") and "missing.pem" in result.stderr
+    assert "hint: check the paths under [trust]" in result.stderr and "Traceback" not in result.stderr
+    assert not list(Path(os.environ["JUX_DATA_DIR"]).glob("reports/*/*.xml"))

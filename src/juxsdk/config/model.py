@@ -149,7 +149,8 @@ class TrustConfig:
         except ConfigError as exc:
             raise ConfigError(
                 f"[trust]: {exc.message}",
-                hint="configure one of trust.certificates, trust.public_keys or trust.ca_bundles (PEM files)",
+                hint="check the paths under [trust] (PEM files, relative to the configuration file), and give "
+                "one kind of anchor: certificates, public_keys or ca_bundles",
             ) from exc
 
 

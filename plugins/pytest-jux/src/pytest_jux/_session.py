@@ -296,7 +296,11 @@ def keep_unsubmitted(state: JuxSession) -> None:
     ``<root>/jux-unsubmitted/<canonical hex>.xml`` (mode 0666 less the umask), so that it can be
     submitted later with ``jux submit jux-unsubmitted/`` (idempotent: a report stored meanwhile is
     not stored twice). Sets :attr:`JuxSession.kept`, or :attr:`JuxSession.lost` when even this
-    write failed.
+    write failed; never raises.
+
+    Args:
+        state: The run's session state, after :meth:`juxsdk.Jux.submit` failed or returned a
+            result that is not ``ok``.
     """
     report = state.pending
     if state.xmlpath is not None or report is None or (state.result is not None and state.result.ok):

@@ -67,6 +67,12 @@ def project_root(config: pytest.Config) -> Path:
     look like paths* (``--jux-key /keys/k.pem`` makes it ``/``), so the directory pytest was
     invoked in (``config.invocation_params.dir``) is used instead, like the ``jux`` CLI uses its
     working directory.
+
+    Args:
+        config: The pytest configuration.
+
+    Returns:
+        An absolute directory path.
     """
     if getattr(config, "inipath", None) or config.getoption("rootdir", default=None):
         return Path(config.rootpath)

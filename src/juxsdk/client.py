@@ -18,6 +18,12 @@ Storage modes (``storage_mode``, :class:`juxsdk.config.StorageMode`): ``local`` 
 Publishing goes through the one publish step, :func:`juxsdk.storage_mode.publish_with_mode`.
 The outcome types (:class:`StoreOutcome`, :class:`PublishOutcome`, :class:`SubmitResult`) live in
 :mod:`juxsdk.models` and are re-exported here.
+
+Submitting is idempotent: the same input with the same configuration (signing key, project and
+explicit properties) is signed and stored once. A second :meth:`Jux.submit` finds the record
+stored the first time through its idempotency key (:func:`juxsdk.store_rules.idempotency_key`)
+and reports it (:attr:`SubmitResult.already_stored`) instead of signing and storing the input
+again; ``replace=True`` (CLI ``--force``) signs and stores it anew.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
 from .limits import read_bounded
-from .models import PublishOutcome, Report, SignedReport, StoreOutcome, SubmitResult
+from .models import PublishOutcome, Report, SignedReport, StoredReport, StoreOutcome, SubmitResult, VerifiedReport
 from .protocols import Publisher, Signer, Store
 from .storage_mode import StorageMode, publish_with_mode
 
@@ -37,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import JuxConfig
     from .outbox import Outbox
     from .registry import Registry
+    from .trust import TrustPolicy
 
 __all__ = ["Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
 
@@ -60,6 +69,9 @@ class Jux:
         registry: Registry used for metadata hooks.
         index: Evidence index (path or :class:`~juxsdk.Index`) that records each report this
             pipeline signs, or None.
+        trust: Trust policy for reports that arrive already signed and are kept as is: they
+            must verify against it (:func:`juxsdk.verify_report`) before they are stored. None
+            (the default) stores them unverified, and :attr:`SubmitResult.verified` says so.
 
     Raises:
         ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
@@ -78,6 +90,7 @@ class Jux:
         outbox: Outbox | None = None,
         registry: Any = None,
         index: Any = None,
+        trust: TrustPolicy | None = None,
     ) -> None:
         mode = StorageMode.parse(storage_mode)
         if mode.publishes and not publishers:
@@ -100,6 +113,7 @@ class Jux:
         self._outbox = outbox
         self.registry = registry
         self._index = index
+        self.trust = trust
         self._closed = False
 
     # -- construction -------------------------------------------------------------------
@@ -129,7 +143,8 @@ class Jux:
 
         Raises:
             ConfigError: invalid configuration, unknown backend name (lists the available
-                ones), or backend options that do not fit.
+                ones), backend options that do not fit, or a ``[trust]`` file that cannot be
+                loaded.
             juxsdk.errors.PluginError: a selected backend's plugin cannot be loaded.
             juxsdk.errors.JuxError: a backend refused its options (e.g. an unreadable key).
         """
@@ -178,6 +193,7 @@ class Jux:
                 outbox=outbox,
                 registry=registry,
                 index=_submit_index(config),
+                trust=config.trust.policy(),
             )
         except BaseException:
             for obj in built:
@@ -238,13 +254,21 @@ class Jux:
     ) -> SubmitResult:
         """Run the pipeline on one report.
 
+        An unsigned report gets provenance properties and is signed. The same input submitted
+        again with the same configuration (signing key, project, explicit properties) is not
+        signed or stored again: the record stored the first time is returned
+        (:attr:`SubmitResult.already_stored`; its stored bytes are published again per storage
+        mode, which the Jux API answers as a duplicate). A report that arrives signed is kept
+        as is; it must verify against :attr:`trust` when one is configured.
+
         Args:
             report: A Report/SignedReport, the document bytes, or a path to a file.
             source: File name to record (defaults to the path).
             properties: Extra properties for this report (added before signing).
-            replace: Re-sign a report that is already signed (else it passes through as is),
-                and let it replace different bytes stored under its canonical hash (never an
-                unsigned report over a signed one: see :func:`juxsdk.store_rules.decide_put`).
+            replace: Sign and store anew even when the same input was stored before; re-sign a
+                report that is already signed (else it passes through as is); and let it
+                replace different bytes stored under its canonical hash (never an unsigned
+                report over a signed one: see :func:`juxsdk.store_rules.decide_put`).
 
         Returns:
             A :class:`SubmitResult` with one outcome per store and publisher.
@@ -252,33 +276,120 @@ class Jux:
         Raises:
             juxsdk.errors.ReportError: unreadable or malformed report.
             juxsdk.errors.SigningError / ConfigError: signing failed.
+            juxsdk.errors.VerificationError: the report came signed and does not verify
+                against the configured trust policy; nothing was stored or published.
             juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
         """
         loaded = self._load(report, source)
         signed_here = False
-        if isinstance(loaded, Report) and (not loaded.signed or replace):
-            if self.signer is not None and not loaded.signed:
+        verified: VerifiedReport | None = None
+        if isinstance(loaded, Report) and self.signer is not None and (not loaded.signed or replace):
+            input_hash = loaded.canonical_hash
+            key = self._idempotency_key(input_hash, properties)
+            if not replace:
+                earlier = self._resubmitted(key)
+                if earlier is not None:
+                    return earlier
+            if not loaded.signed:
                 loaded = self._provenance(loaded, properties)
-            if self.signer is not None:
-                loaded = self.sign(loaded, replace=replace)
-                signed_here = True
-        stored = self._store(loaded, replace=replace)
+            loaded = attrs.evolve(self.sign(loaded, replace=replace), input_hash=input_hash, idempotency_key=key)
+            signed_here = True
+        elif loaded.signed and self.trust is not None:
+            from .xmldsig import verify_report
+
+            verified = verify_report(loaded.data, self.trust, source=loaded.source)
+        stored = self._store(loaded, replace=replace, check_duplicate=not signed_here and not replace)
         if signed_here and self._index is not None and isinstance(loaded, SignedReport):
             from .evidence.submitted import record_submitted
 
             self._index = record_submitted(self._index, loaded, self.signer, stored)
         published = self._publish(loaded)
-        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
+        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode, verified)
 
-    def _store(self, report: Report | SignedReport, *, replace: bool = False) -> list[StoreOutcome]:
+    def _idempotency_key(self, input_hash: str, properties: Mapping[str, str] | None) -> str:
+        """The idempotency key of submitting ``input_hash`` with this pipeline's configuration."""
+        from .store_rules import idempotency_key
+        from .trust import key_fingerprint
+
+        assert self.signer is not None
+        explicit: dict[str, str] = {"project": self.project} if self.project else {}
+        explicit.update(self.properties)
+        explicit.update(properties or {})
+        return idempotency_key(input_hash, key_fingerprint(self.signer.public_key()), explicit)
+
+    def _resubmitted(self, key: str) -> SubmitResult | None:
+        """The result of submitting again what a store already holds under ``key``, or None.
+
+        The stored bytes are read back from the first store that holds the submission and
+        verified against this pipeline's own signing key (the key is part of the idempotency
+        key; a copy that does not verify is passed over), kept in the stores that lack it (a
+        store that failed the first time) and published per storage mode; nothing is signed.
+        """
+        from .store_rules import find_submission
+        from .trust import TrustedPublicKeys
+        from .xmldsig import verify_report
+
+        assert self.signer is not None
+        own_key = TrustedPublicKeys([self.signer.public_key()])
+
+        found: dict[int, StoredReport] = {}
+        for i, store in enumerate(self.stores if self.storage_mode.stores else ()):
+            try:
+                record = find_submission(store, key)
+            except JuxError:
+                continue  # this store is reported when the report is put
+            if record is not None:
+                found[i] = record
+        for i, record in found.items():
+            try:
+                data = self.stores[i].get(record.canonical_hash)
+                proof = verify_report(data, own_key, source=record.source)
+            except JuxError:
+                continue
+            if proof.canonical_hash != record.canonical_hash:
+                continue
+            earlier = SignedReport(
+                data, proof.canonical_hash, proof.summary, proof.properties, proof.signature, record.source,
+                input_hash=record.input_hash, idempotency_key=key,
+            )
+            stored: list[StoreOutcome] = []
+            for j, store in enumerate(self.stores):
+                if j in found:
+                    stored.append(StoreOutcome(store.name, found[j], duplicate=True))
+                else:
+                    stored.extend(self._store(earlier, stores=(store,)))
+            published = self._publish(earlier)
+            return SubmitResult(earlier, tuple(stored), tuple(published), self.storage_mode)
+        return None
+
+    def _store(
+        self,
+        report: Report | SignedReport,
+        *,
+        replace: bool = False,
+        check_duplicate: bool = False,
+        stores: Sequence[Store] | None = None,
+    ) -> list[StoreOutcome]:
+        """Put ``report`` into each store (default: all); one outcome per store.
+
+        A store whose ``put`` returns another report's record found the same submission
+        stored earlier (the ``"duplicate"`` decision of :func:`juxsdk.store_rules.decide_put`,
+        e.g. a concurrent submit of the same input won). With ``check_duplicate`` (a report
+        this pipeline did not sign), a report whose same-signedness copy was already stored
+        under its canonical hash is reported as a duplicate too.
+        """
         if not self.storage_mode.stores:
             return []
         out: list[StoreOutcome] = []
-        for store in self.stores:
+        for store in self.stores if stores is None else stores:
             try:
+                before = _stored_record(store, report.canonical_hash) if check_duplicate else None
                 # replace only when asked, so stores written before put() had it keep working
                 record = store.put(report, replace=True) if replace else store.put(report)
-                out.append(StoreOutcome(store.name, record))
+                duplicate = record.canonical_hash != report.canonical_hash or (
+                    before is not None and before.signed == report.signed
+                )
+                out.append(StoreOutcome(store.name, record, duplicate=duplicate))
             except JuxError as exc:
                 out.append(StoreOutcome(store.name, error=exc))
         return out
@@ -371,6 +482,16 @@ class Jux:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stored_record(store: Store, canonical_hash: str) -> StoredReport | None:
+    """The record ``store`` holds under ``canonical_hash`` (None: nothing, or a corrupt sidecar)."""
+    from .errors import CorruptSidecarError, ReportNotFoundError
+
+    try:
+        return store.metadata(canonical_hash) if store.exists(canonical_hash) else None
+    except (ReportNotFoundError, CorruptSidecarError):
+        return None
 
 
 def _submit_index(config: Any) -> Any:

@@ -343,7 +343,7 @@ class CorruptSidecarError(StoreError):
     """A stored report's metadata sidecar failed validation when it was read.
 
     Not JSON, wrong types, another canonical hash, a size that does not match the stored bytes,
-    larger than :data:`juxsdk.models.MAX_SIDECAR_BYTES`, or not a regular file. The report's
+    larger than :data:`juxsdk.sidecars.MAX_SIDECAR_BYTES`, or not a regular file. The report's
     bytes may be intact: ``get`` still returns them, and putting the same report again rewrites
     the sidecar.
 

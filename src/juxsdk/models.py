@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from .errors import CorruptSidecarError, JuxError, PublishError, StoreError
+from .errors import JuxError, PublishError
 from .hashes import HASH_RE as _HASH_RE
 from .hashes import canonical_hex, hash_prefix_digits, report_name_parts, resolve_hash_prefix
 from .hashes import shown as _shown
 
 __all__ = [
-    "MAX_SIDECAR_BYTES",
-    "STORE_LOGGER",
     "PublishOutcome",
     "PublishReceipt",
     "Report",
@@ -34,14 +31,10 @@ __all__ = [
     "SubmitResult",
     "VerifiedReport",
     "canonical_hex",
-    "encode_sidecar",
     "hash_prefix_digits",
     "jsonable",
-    "read_sidecar",
     "report_name_parts",
-    "report_store_problem",
     "resolve_hash_prefix",
-    "select_records",
     "stored_record",
 ]
 
@@ -152,6 +145,12 @@ class StoredReport:
         signed: True when the stored bytes contain a ``ds:Signature`` (not verified!). Also
             true for a signed report stored as parsed, whose ``signature`` (who signed) is
             unknown until it is verified. Default: ``signature is not None``.
+        input_hash: Canonical hash of the input :meth:`juxsdk.Jux.submit` was given, before
+            provenance properties were added and it was signed; None when not recorded.
+        idempotency_key: ``sha256:<hex>`` naming "this input, signed by this key with these
+            explicit properties" (:func:`juxsdk.store_rules.idempotency_key`): a second submit
+            of the same input with the same configuration finds this record instead of
+            storing another one. None when not recorded.
     """
 
     canonical_hash: str
@@ -164,6 +163,8 @@ class StoredReport:
     location: str | None = None
     store: str | None = None
     signed: bool = attrs.field(default=attrs.Factory(lambda self: self.signature is not None, takes_self=True))
+    input_hash: str | None = None
+    idempotency_key: str | None = None
 
     @property
     def project(self) -> str | None:
@@ -187,6 +188,8 @@ class StoredReport:
             "source": self.source,
             "location": self.location,
             "store": self.store,
+            "input_hash": self.input_hash,
+            "idempotency_key": self.idempotency_key,
         }
 
     @classmethod
@@ -199,8 +202,10 @@ class StoredReport:
         ``project`` property; ``signature`` is null or an object with string ``algorithm`` and
         ``key_fingerprint``; ``signed`` (if given) is a boolean, true when a signature is
         described; ``stored_at`` and ``certificate_not_after`` are ISO 8601 (naive values are
-        taken as UTC); ``source``, ``location``, ``store`` are strings or null. Unknown keys
-        are ignored, so newer sidecars stay readable.
+        taken as UTC); ``source``, ``location``, ``store`` are strings or null;
+        ``input_hash`` and ``idempotency_key`` (if given) are null or canonical hashes. Unknown
+        keys are ignored, so newer sidecars stay readable, and older sidecars (without the two
+        hashes) read as records without them.
 
         Args:
             data: The decoded JSON object.
@@ -234,6 +239,8 @@ class StoredReport:
             location=_optional(data, "location"),
             store=_optional(data, "store"),
             signed=signed,
+            input_hash=_optional_hash(data, "input_hash"),
+            idempotency_key=_optional_hash(data, "idempotency_key"),
         )
         project = _optional(data, "project")
         if "project" in data and project != record.project:
@@ -266,6 +273,13 @@ def _optional(data: Mapping[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{name} must be a string or null, got {_json_type(value)}")
+    return value
+
+
+def _optional_hash(data: Mapping[str, Any], name: str) -> str | None:
+    value = _optional(data, name)
+    if value is not None and _HASH_RE.fullmatch(value) is None:
+        raise ValueError(f"{name} {_shown(value)} is not 'sha256:' + 64 lowercase hex digits")
     return value
 
 
@@ -371,6 +385,9 @@ class Report:
         canonical_hash: ``sha256:<hex>``, see :mod:`juxsdk.canonical`.
         signed: True when the document contains a ``ds:Signature`` (not verified!).
         source: File name the bytes came from, if known.
+        input_hash: Set by :meth:`juxsdk.Jux.submit` on the report it stores: the canonical
+            hash of the input before provenance was added (see :class:`StoredReport`).
+        idempotency_key: Set by :meth:`juxsdk.Jux.submit`: see :class:`StoredReport`.
     """
 
     data: bytes
@@ -379,6 +396,8 @@ class Report:
     canonical_hash: str
     signed: bool = False
     source: str | None = None
+    input_hash: str | None = attrs.field(default=None, kw_only=True)
+    idempotency_key: str | None = attrs.field(default=None, kw_only=True)
     # Internal: the parsed tree and the SHA-256 digest of its exclusive C14N (signatures
     # removed), reused by sign_report so a report is parsed and canonicalised once.
     _root: Any = attrs.field(default=None, repr=False, alias="_root")
@@ -406,6 +425,9 @@ class SignedReport:
         properties: Properties of the signed report (name, value).
         signature: Who signed and with which algorithm.
         source: File name the report came from, if known.
+        input_hash: Set by :meth:`juxsdk.Jux.submit`: the canonical hash of the input before
+            provenance was added and it was signed (see :class:`StoredReport`).
+        idempotency_key: Set by :meth:`juxsdk.Jux.submit`: see :class:`StoredReport`.
     """
 
     data: bytes
@@ -414,6 +436,8 @@ class SignedReport:
     properties: tuple[tuple[str, str], ...]
     signature: SignatureInfo
     source: str | None = None
+    input_hash: str | None = attrs.field(default=None, kw_only=True)
+    idempotency_key: str | None = attrs.field(default=None, kw_only=True)
 
     signed: bool = attrs.field(default=True, init=False)
 
@@ -494,6 +518,9 @@ def stored_record(
 ) -> StoredReport:
     """Build the :class:`StoredReport` sidecar a store writes next to ``report``.
 
+    The record carries the report's ``input_hash`` and ``idempotency_key`` (set by
+    :meth:`juxsdk.Jux.submit`), so a store that writes this record keeps them.
+
     Args:
         report: The report being stored.
         store: Name of the store backend.
@@ -514,6 +541,8 @@ def stored_record(
         location=location,
         store=store,
         signed=report.signed,
+        input_hash=report.input_hash,
+        idempotency_key=report.idempotency_key,
     )
 
 
@@ -528,11 +557,15 @@ class StoreOutcome:
         store: Store backend name.
         record: The stored record, when it worked.
         error: The error, when it did not.
+        duplicate: True when the store already held this submission (the same input
+            submitted with the same configuration, or the very same bytes): ``record`` is the
+            record stored earlier and nothing was written.
     """
 
     store: str
     record: StoredReport | None = None
     error: JuxError | None = None
+    duplicate: bool = False
 
     @property
     def ok(self) -> bool:
@@ -588,17 +621,33 @@ class SubmitResult:
         published: One outcome per configured publisher.
         storage_mode: The mode that was applied (a :class:`juxsdk.config.StorageMode`, which is
             a ``str``).
+        verified: For a report that came signed and was kept as is: its verification against
+            the pipeline's trust policy (``[trust]``), or None when no trust is configured
+            (then it was stored unverified) or when the pipeline signed the report itself.
     """
 
     report: SignedReport | Report
     stored: tuple[StoreOutcome, ...] = ()
     published: tuple[PublishOutcome, ...] = ()
     storage_mode: str = "local"
+    verified: VerifiedReport | None = None
 
     @property
     def ok(self) -> bool:
         """True when every store worked and every publish succeeded (or was queued in cache mode)."""
         return all(o.ok for o in self.stored) and all(o.ok or o.queued for o in self.published)
+
+    @property
+    def already_stored(self) -> str | None:
+        """The canonical hash the stores already held this submission under, or None.
+
+        Set when the same input was submitted before with the same configuration (or the very
+        same signed bytes were): nothing new was signed or stored.
+        """
+        for outcome in self.stored:
+            if outcome.duplicate and outcome.record is not None:
+                return outcome.record.canonical_hash
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no document bytes)."""
@@ -610,7 +659,11 @@ class SubmitResult:
             "signature": sig.to_dict() if sig is not None else None,
             "summary": self.report.summary.to_dict(),
             "storage_mode": str(self.storage_mode),
-            "stored": [{"store": o.store, "ok": o.ok, "location": o.record.location if o.record else None,
+            "already_stored": self.already_stored,
+            "verified": self.verified.to_dict() if self.verified is not None else None,
+            "stored": [{"store": o.store, "ok": o.ok, "duplicate": o.duplicate,
+                        "canonical_hash": o.record.canonical_hash if o.record else None,
+                        "location": o.record.location if o.record else None,
                         "error": str(o.error) if o.error else None} for o in self.stored],
             "published": [{"publisher": o.publisher, "ok": o.ok, "queued": o.queued, "dead": o.dead,
                            "receipt": o.receipt.to_dict() if o.receipt else None,
@@ -625,151 +678,3 @@ def jsonable(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError, RecursionError):
         return str(value)
-
-
-def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=_dt.UTC)
-
-
-#: Name of the logger every store reports skipped records and unsafe setups to. Front ends
-#: (``jux cache``) attach a handler to it; a record carrying a ``jux_store_problem`` attribute
-#: (a :class:`~juxsdk.errors.StoreError`) means a stored report was skipped.
-STORE_LOGGER = "juxsdk.store"
-
-#: Largest metadata sidecar a store writes or reads, in bytes (16 MiB). Sidecars hold the
-#: counts and properties of one report, typically a few KiB; a larger one is refused on write
-#: and reported as corrupt on read, so a planted huge file cannot exhaust memory.
-MAX_SIDECAR_BYTES = 16 * 1024 * 1024
-
-_SIDECAR_HINT = "put the same report again to rewrite its sidecar (`jux submit FILE`), or delete the report"
-
-
-def report_store_problem(error: StoreError) -> None:
-    """Report a stored record that was skipped (corrupt sidecar, foreign file…) and carry on.
-
-    Logs ``error.message`` at WARNING on :data:`STORE_LOGGER` with the error attached as the
-    ``jux_store_problem`` attribute of the log record, so ``jux cache`` prints a ``warning:``
-    line and exits 4 (partial) while library users see an ordinary logging warning.
-
-    Args:
-        error: What was skipped and why (its ``hint`` says what to do).
-    """
-    logging.getLogger(STORE_LOGGER).warning("%s", error.message, extra={"jux_store_problem": error})
-
-
-def encode_sidecar(record: StoredReport) -> bytes:
-    """Serialise a sidecar: :meth:`StoredReport.to_dict` as indented JSON, sorted keys, UTF-8.
-
-    Args:
-        record: The record to write.
-
-    Returns:
-        The bytes to store (a trailing newline included).
-
-    Raises:
-        juxsdk.errors.StoreError: the sidecar would exceed :data:`MAX_SIDECAR_BYTES`.
-    """
-    doc = record.to_dict()
-    try:
-        data = (json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates (e.g. a file name): fall back to \u escapes
-        data = (json.dumps(doc, sort_keys=True, indent=2) + "\n").encode("ascii")
-    if len(data) > MAX_SIDECAR_BYTES:
-        raise StoreError(
-            f"the metadata of {record.canonical_hash} is {len(data)} bytes, over the "
-            f"{MAX_SIDECAR_BYTES} byte limit of a sidecar; nothing was stored",
-            hint="the report's properties are too large: keep big values out of <properties>",
-        )
-    return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_SIDECAR_JSON = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def read_sidecar(raw: bytes, *, canonical_hash: str, where: str, size: int | None = None) -> StoredReport:
-    """Validate the bytes of a metadata sidecar read back from a store.
-
-    A sidecar is corrupt when it is larger than :data:`MAX_SIDECAR_BYTES`, not UTF-8 JSON
-    (``NaN``/``Infinity`` included), not a valid :meth:`StoredReport.from_dict` object, names
-    another canonical hash than its key, or gives a ``size`` other than the stored bytes'.
-
-    Args:
-        raw: The sidecar bytes.
-        canonical_hash: The key it was stored under (``sha256:<hex>``).
-        where: Its location (path or URL), for the message.
-        size: Size of the stored report bytes, when the store knows it: checked against the
-            sidecar's ``size``.
-
-    Returns:
-        The validated record.
-
-    Raises:
-        juxsdk.errors.CorruptSidecarError: the sidecar is corrupt (the message says why).
-    """
-    def corrupt(reason: str) -> CorruptSidecarError:
-        return CorruptSidecarError(f"corrupt metadata sidecar {where}: {reason}", where=where, hint=_SIDECAR_HINT)
-
-    if len(raw) > MAX_SIDECAR_BYTES:
-        raise corrupt(f"{len(raw)} bytes, over the {MAX_SIDECAR_BYTES} byte limit")
-    try:
-        doc = _SIDECAR_JSON.decode(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise corrupt("not UTF-8") from None
-    except RecursionError:
-        raise corrupt("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise corrupt(f"not valid JSON ({exc})") from None
-    try:
-        record = StoredReport.from_dict(doc)
-    except (ValueError, RecursionError) as exc:
-        raise corrupt(str(exc)) from None
-    if record.canonical_hash != canonical_hash:
-        raise corrupt(f"it describes {record.canonical_hash}, not {canonical_hash}")
-    if size is not None and record.size != size:
-        raise corrupt(f"it gives a size of {record.size} bytes, the stored report has {size}")
-    return record
-
-
-def select_records(
-    records: Iterable[StoredReport | StoreError | None],
-    *,
-    project: str | None = None,
-    since: _dt.datetime | None = None,
-    until: _dt.datetime | None = None,
-    failed_only: bool = False,
-) -> list[StoredReport]:
-    """Apply the :meth:`juxsdk.protocols.Store.list` filters and order.
-
-    Args:
-        records: Candidate records. None entries (deleted meanwhile, half stored) are skipped
-            silently; :class:`~juxsdk.errors.StoreError` entries (a corrupt sidecar…) are
-            skipped and reported with :func:`report_store_problem`.
-        project: Keep records whose ``project`` property equals this.
-        since: Keep records stored at or after this time (naive = UTC).
-        until: Keep records stored before this time (naive = UTC).
-        failed_only: Keep records with failures or errors.
-
-    Returns:
-        The matching records sorted by ``(stored_at, canonical_hash)``.
-    """
-    lower, upper = _utc(since), _utc(until)
-    found: list[StoredReport] = []
-    for r in records:
-        if isinstance(r, StoreError):
-            report_store_problem(r)
-        elif (
-            r is not None
-            and (project is None or r.project == project)
-            and (lower is None or _utc(r.stored_at) >= lower)  # type: ignore[operator]
-            and (upper is None or _utc(r.stored_at) < upper)  # type: ignore[operator]
-            and (not failed_only or not r.summary.ok)
-        ):
-            found.append(r)
-    found.sort(key=lambda r: (_utc(r.stored_at), r.canonical_hash))
-    return found

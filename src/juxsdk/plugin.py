@@ -85,8 +85,11 @@ _LAZY: dict[str, str] = {
     },
     **{
         name: "juxsdk.models"
-        for name in ("PublishReceipt", "Report", "SignedReport", "StoredReport", "canonical_hex",
-                     "encode_sidecar", "read_sidecar", "report_store_problem", "select_records", "stored_record")
+        for name in ("PublishReceipt", "Report", "SignedReport", "StoredReport", "canonical_hex", "stored_record")
+    },
+    **{
+        name: "juxsdk.sidecars"
+        for name in ("encode_sidecar", "read_sidecar", "report_store_problem", "select_records")
     },
     **{name: "juxsdk.protocols" for name in ("SIGNATURE_ALGORITHMS", "Publisher", "Signer", "Store")},
 }
@@ -118,17 +121,7 @@ if TYPE_CHECKING:  # pragma: no cover
         StoreError,
         TransientPublishError,
     )
-    from .models import (
-        PublishReceipt,
-        Report,
-        SignedReport,
-        StoredReport,
-        canonical_hex,
-        encode_sidecar,
-        read_sidecar,
-        report_store_problem,
-        select_records,
-        stored_record,
-    )
+    from .models import PublishReceipt, Report, SignedReport, StoredReport, canonical_hex, stored_record
     from .protocols import SIGNATURE_ALGORITHMS, Publisher, Signer, Store
+    from .sidecars import encode_sidecar, read_sidecar, report_store_problem, select_records
     from .store_rules import PutDecision, decide_put

@@ -92,6 +92,14 @@ class Store(Protocol):
         signed one; other different bytes are replaced only with ``replace=True``. The first
         ``stored_at`` is kept. When a put returns, ``get`` returns exactly ``report.data``.
 
+        A report carrying an idempotency key (:meth:`juxsdk.Jux.submit` sets
+        ``report.idempotency_key``) keeps it in its record, and a store that indexes keys passes
+        the record stored under the same key to ``decide_put(..., submitted=…)``: another report
+        still stored there makes the decision ``"duplicate"`` (nothing written, that record
+        returned) unless ``replace=True``. Such a store also offers ``find_submission(key) ->
+        StoredReport | None`` (optional: without it :func:`juxsdk.store_rules.find_submission`
+        searches ``list()``). :class:`juxsdk.testing.StoreContract` checks both.
+
         Args:
             report: The report; ``report.canonical_hash`` is the key.
             replace: Replace different stored bytes (CLI ``--force``); never a downgrade.
@@ -116,7 +124,7 @@ class Store(Protocol):
         ...
 
     def metadata(self, canonical_hash: str) -> StoredReport:
-        """Return the sidecar record, validated (:func:`juxsdk.models.read_sidecar`).
+        """Return the sidecar record, validated (:func:`juxsdk.sidecars.read_sidecar`).
 
         Raises:
             juxsdk.errors.ReportNotFoundError: nothing stored under that hash.
@@ -135,8 +143,8 @@ class Store(Protocol):
         """Yield records matching every given filter (``stored_at`` in ``[since, until)``).
 
         A corrupt sidecar never breaks the listing: that report is skipped and reported with
-        :func:`juxsdk.models.report_store_problem` (pass the error to
-        :func:`juxsdk.models.select_records`, which does it).
+        :func:`juxsdk.sidecars.report_store_problem` (pass the error to
+        :func:`juxsdk.sidecars.select_records`, which does it).
         """
         ...
 

@@ -20,6 +20,25 @@ other unsigned bytes (same content, other formatting)  refused (``"different"``)
 bytes that are not a report with this canonical hash   refused (``"damaged"``) / ``replace``
 =====================================================  ========================================
 
+A report :meth:`juxsdk.Jux.submit` signed carries an *idempotency key*
+(:func:`idempotency_key`: its input's canonical hash, the signer's key fingerprint and the
+explicit properties). Signing adds a timestamp, so submitting the same input twice gives two
+different canonical hashes; the key is what stays the same. A store that records keys finds
+the report last stored under a key (``find_submission``) and passes it to :func:`decide_put` as
+``submitted``:
+
+=====================================================  ========================================
+stored under the report's idempotency key              ``put(report)`` / ``put(report, replace=True)``
+=====================================================  ========================================
+nothing, or this very report                           the table above
+another report that is still stored                    ``duplicate``: nothing is written, ``put``
+                                                       returns that report's record / the table
+                                                       above, and the key now names this report
+=====================================================  ========================================
+
+A report whose own key holds other bytes of the same submission (the same input signed twice at
+once: ECDSA signatures differ) is a ``duplicate`` of the stored one too, without ``replace``.
+
 "Signed" means the document contains a ``ds:Signature`` (:attr:`juxsdk.models.Report.signed`);
 stores do not verify signatures (they hold no trust policy). The stored bytes are parsed with
 the hardened parser (:func:`juxsdk.junit.parse_report`) only when they differ from the new
@@ -32,7 +51,10 @@ database transaction) and write only when :attr:`PutDecision.writes` is true.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -41,9 +63,9 @@ from .errors import ReportError, StoreConflictError
 if TYPE_CHECKING:
     from .models import Report, SignedReport, StoredReport
 
-__all__ = ["PutDecision", "decide_put"]
+__all__ = ["PutDecision", "decide_put", "find_submission", "idempotency_key"]
 
-_FORCE_HINT = "pass replace=True (CLI: `jux submit --force`) to replace it, or delete the stored report first"
+_FORCE_HINT = "use `jux submit --force` (library: replace=True) to replace it, or delete the stored report first"
 
 
 @attrs.frozen
@@ -53,20 +75,25 @@ class PutDecision:
     Attributes:
         action: ``"create"`` (nothing stored), ``"unchanged"`` (the same bytes: nothing to
             write), ``"upgrade"`` (a signed report replaces its unsigned version),
-            ``"replace"`` (different bytes replaced because ``replace=True`` was asked) or
-            ``"repair"`` (damaged stored bytes replaced because ``replace=True`` was asked).
+            ``"replace"`` (different bytes replaced because ``replace=True`` was asked),
+            ``"repair"`` (damaged stored bytes replaced because ``replace=True`` was asked) or
+            ``"duplicate"`` (the report's input was already submitted with the same
+            configuration: nothing is written and ``put`` returns :attr:`submitted`).
         detail: One line describing the decision, for logs.
+        submitted: For ``"duplicate"``: the record of the report stored earlier under the
+            same idempotency key.
     """
 
-    ACTIONS: ClassVar[tuple[str, ...]] = ("create", "unchanged", "upgrade", "replace", "repair")
+    ACTIONS: ClassVar[tuple[str, ...]] = ("create", "unchanged", "upgrade", "replace", "repair", "duplicate")
 
     action: str = attrs.field(validator=attrs.validators.in_(ACTIONS))
     detail: str = ""
+    submitted: StoredReport | None = None
 
     @property
     def writes(self) -> bool:
         """True when the report's bytes must be written."""
-        return self.action != "unchanged"
+        return self.action not in ("unchanged", "duplicate")
 
 
 def _signer(record: StoredReport | Report | SignedReport | None) -> str:
@@ -82,6 +109,7 @@ def decide_put(
     where: str,
     existing: StoredReport | None = None,
     damaged: str | None = None,
+    submitted: StoredReport | None = None,
 ) -> PutDecision:
     """Decide whether ``put`` may write ``report`` over what is stored under its key.
 
@@ -96,6 +124,9 @@ def decide_put(
         damaged: Set when something is stored under the key but could not be read as bytes
             (e.g. a symbolic link the store will not follow): the reason. ``stored`` is then
             ignored.
+        submitted: The record of the report the store keeps under ``report.idempotency_key``
+            (see :func:`find_submission`), when there is one and it is still stored. Another
+            report there makes the decision ``"duplicate"`` unless ``replace`` is true.
 
     Returns:
         The decision; write the report only when ``decision.writes``.
@@ -105,6 +136,23 @@ def decide_put(
             ``"downgrade"``, ``"different"`` or ``"damaged"``. Nothing may be written.
     """
     key = report.canonical_hash
+    if report.idempotency_key is not None and not replace:
+        earlier = submitted if submitted is not None and submitted.canonical_hash != key else None
+        if (
+            earlier is None
+            and existing is not None
+            and stored is not None
+            and stored != report.data
+            and existing.idempotency_key == report.idempotency_key
+        ):
+            earlier = existing  # the same submission signed twice at once (ECDSA signatures differ)
+        if earlier is not None:
+            return PutDecision(
+                "duplicate",
+                f"{key}: the same input was already stored as {earlier.canonical_hash} (idempotency key "
+                f"{report.idempotency_key})",
+                earlier,
+            )
     if damaged is None and stored is None:
         return PutDecision("create", f"{key} stored at {where}")
     if damaged is None and stored == report.data:
@@ -152,3 +200,64 @@ def decide_put(
             hint=_FORCE_HINT,
         )
     return PutDecision("repair", f"{key}: damaged stored bytes replaced on request ({damaged})")
+
+
+def idempotency_key(
+    input_hash: str, signer: str | None, properties: Iterable[tuple[str, str]] | Mapping[str, str]
+) -> str:
+    """The key naming one submission: this input, signed by this key, with these explicit properties.
+
+    :meth:`juxsdk.Jux.submit` adds provenance (git, CI, host and a timestamp) before signing,
+    so the same input submitted twice gives two canonical hashes; this key is the same both
+    times, and stores keep it with the record (:attr:`juxsdk.models.StoredReport.idempotency_key`)
+    so the second submit finds the first record instead of storing another one. Detected
+    provenance is not part of the key (it changes with every run); the explicit settings are.
+
+    Recipe: ``"sha256:" + hex(SHA-256(JSON))`` of the JSON array
+    ``["jux-submission-v1", input_hash, signer, [[name, value], …]]`` with the properties sorted
+    by name and value, encoded as UTF-8 with no insignificant whitespace (RFC 8259; Python's
+    ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``).
+
+    Args:
+        input_hash: Canonical hash of the input report as given (``sha256:<hex>``).
+        signer: The signing key's fingerprint (``sha256:<hex>`` of the SubjectPublicKeyInfo
+            DER, :func:`juxsdk.trust.key_fingerprint`), or None when nothing signs.
+        properties: The explicit properties added before signing: the ``project`` setting,
+            configured ``[metadata.properties]`` and per-call properties.
+
+    Returns:
+        ``sha256:<64 hex digits>``.
+    """
+    pairs = properties.items() if isinstance(properties, Mapping) else properties
+    doc: list[Any] = ["jux-submission-v1", input_hash, signer, sorted([str(k), str(v)] for k, v in pairs)]
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def find_submission(store: Any, key: str) -> StoredReport | None:
+    """The record a store keeps under an idempotency key, or None.
+
+    A store may offer ``find_submission(key) -> StoredReport | None`` (the built-in stores
+    do, from an index); for any other store the records of ``store.list()`` are searched for
+    ``idempotency_key == key`` (the newest wins). A record whose report is no longer stored
+    is never returned.
+
+    Args:
+        store: A :class:`juxsdk.protocols.Store`.
+        key: An idempotency key (:func:`idempotency_key`).
+
+    Returns:
+        The record, or None.
+
+    Raises:
+        juxsdk.errors.StoreError: the store failed.
+    """
+    finder = getattr(store, "find_submission", None)
+    if callable(finder):
+        found = finder(key)
+        return found if found is None or found.idempotency_key in (key, None) else None
+    latest: StoredReport | None = None
+    for record in store.list():
+        if record.idempotency_key == key and (latest is None or record.stored_at >= latest.stored_at):
+            latest = record
+    return latest

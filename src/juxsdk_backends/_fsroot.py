@@ -21,7 +21,7 @@ from pathlib import Path
 
 from juxsdk.errors import StoreError
 from juxsdk.files import fsync_dir, write_atomic
-from juxsdk.models import STORE_LOGGER
+from juxsdk.sidecars import STORE_LOGGER
 
 from . import _fsio
 from ._fsio import DIR_MODE, FILE_MODE, ForeignEntry

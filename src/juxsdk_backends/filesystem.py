@@ -4,20 +4,25 @@ Reports are content-addressed by their canonical hash (``sha256:<hex>``, see
 :mod:`juxsdk.canonical`)::
 
     <root>/<hex[:2]>/<hex>.xml    the exact report bytes (never re-serialised)
-    <root>/<hex[:2]>/<hex>.json   the metadata sidecar (juxsdk.models.encode_sidecar: sorted keys, UTF-8)
+    <root>/<hex[:2]>/<hex>.json   the metadata sidecar (juxsdk.sidecars.encode_sidecar: sorted keys, UTF-8)
     <root>/<hex[:2]>/.lock        per-shard lock file (flock), serialises writers of that shard
     <root>/<hex[:2]>/<hex>.att.<kind>  attachments of the report (juxsdk.attachments), e.g. its
                                   in-toto attestation <hex>.att.intoto.json; deleted with it
+    <root>/submissions/<kk>/<key hex>  the submission index: idempotency key -> canonical hash
+                                  (juxsdk_backends._fs_submissions)
 
 Guarantees (see ``docs/reference/filesystem-store.md``):
 
 * stored evidence is never downgraded: ``put`` follows :func:`juxsdk.store_rules.decide_put`
   under the shard lock (an unsigned report never replaces a signed one; other different bytes
   only with ``replace=True``);
+* a submission is stored once: a report carrying an idempotency key whose earlier report is
+  still stored is not written (``put`` returns the earlier record), under the index shard's
+  lock, so identical submits running at once store one report;
 * no symbolic link below the root is ever followed (:mod:`juxsdk_backends._fsio`): a link or
   special file planted at a shard's, report's, sidecar's or lock's name is never read, written
   or deleted through, and is reported;
-* sidecars are validated on read (:func:`juxsdk.models.read_sidecar`, size checked against the
+* sidecars are validated on read (:func:`juxsdk.sidecars.read_sidecar`, size checked against the
   XML); a corrupt one is skipped and reported by ``list``/``stats``, an error in ``metadata``;
 * every file is written atomically (``.tmp-*`` file, ``fsync``, ``renameat``, directory
   ``fsync``); directories are ``0700`` and files ``0600``, set explicitly;
@@ -50,24 +55,20 @@ from juxsdk.attachments import MAX_ATTACHMENT_BYTES, NAME_INFIX, Attachment, che
 from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreError
 from juxsdk.files import TMP_PREFIX
 from juxsdk.models import (
-    MAX_SIDECAR_BYTES,
     Report,
     ReportSummary,
     SignedReport,
     StoredReport,
     canonical_hex,
-    encode_sidecar,
     hash_prefix_digits,
-    read_sidecar,
     report_name_parts,
-    report_store_problem,
     resolve_hash_prefix,
-    select_records,
     stored_record,
 )
 from juxsdk.plugin import decide_put
+from juxsdk.sidecars import MAX_SIDECAR_BYTES, encode_sidecar, read_sidecar, report_store_problem, select_records
 
-from . import _fsio
+from . import _fs_submissions, _fsio
 from ._fsio import ForeignEntry
 from ._fsroot import FOREIGN_HINT, StoreRoot
 
@@ -188,6 +189,11 @@ class FilesystemStore(StoreRoot):
         unsigned report never replaces a signed one). A write removes the sidecar, replaces
         the XML, then writes a new sidecar keeping the first ``stored_at``.
 
+        A report carrying an idempotency key (:meth:`juxsdk.Jux.submit` sets it) is put while
+        the key's submission-index entry is locked: when the entry names another report that
+        is still stored, nothing is written and that report's record is returned (unless
+        ``replace=True``); otherwise the entry is made to name this report.
+
         Args:
             report: A parsed or signed report; ``report.canonical_hash`` is the key.
             replace: Replace different stored bytes (CLI ``--force``); never a downgrade.
@@ -201,6 +207,29 @@ class FilesystemStore(StoreRoot):
                 store, I/O error (permission, disk full…), or the shard lock was not obtained
                 within ``LOCK_TIMEOUT`` seconds.
         """
+        key = report.idempotency_key
+        if key is None:
+            return self._put(report, replace=replace, submitted=None)
+        with _fs_submissions.submission_entry(self, key) as entry:
+            named = entry.read()
+            submitted = _fs_submissions.stored(self, named) if named != report.canonical_hash else None
+            record = self._put(report, replace=replace, submitted=submitted)
+            if record.canonical_hash == report.canonical_hash and named != report.canonical_hash:
+                entry.write(report.canonical_hash)
+            return record
+
+    def find_submission(self, key: str) -> StoredReport | None:
+        """The record of the report stored last under an idempotency key, or None.
+
+        See :func:`juxsdk.store_rules.find_submission`; one small index file is read
+        (:mod:`juxsdk_backends._fs_submissions`), and the report must still be stored.
+
+        Raises:
+            juxsdk.errors.StoreError: invalid key or an I/O error.
+        """
+        return _fs_submissions.find_submission(self, key)
+
+    def _put(self, report: Report | SignedReport, *, replace: bool, submitted: StoredReport | None) -> StoredReport:
         hexd = canonical_hex(report.canonical_hash)
         data = bytes(report.data)
         xml_name, side_name = f"{hexd}.xml", f"{hexd}.json"
@@ -223,8 +252,11 @@ class FilesystemStore(StoreRoot):
                     with contextlib.suppress(FileNotFoundError, CorruptSidecarError):
                         old = self._load(hexd, shard_fd, shard, len(stored))
                 decision = decide_put(
-                    stored, report, replace=replace, where=str(shard / xml_name), existing=old, damaged=damaged
+                    stored, report, replace=replace, where=str(shard / xml_name), existing=old, damaged=damaged,
+                    submitted=submitted,
                 )
+                if decision.submitted is not None:
+                    return decision.submitted
                 if not decision.writes and old is not None:
                     return old
                 if decision.writes:
@@ -415,7 +447,7 @@ class FilesystemStore(StoreRoot):
         Returns:
             An iterator over :class:`~juxsdk.models.StoredReport` (sorted by ``stored_at``,
             then hash). Corrupt sidecars and links or special files at report names are
-            skipped and reported (:func:`juxsdk.models.report_store_problem`); ``.tmp-*``
+            skipped and reported (:func:`juxsdk.sidecars.report_store_problem`); ``.tmp-*``
             files and half-stored reports are ignored.
 
         Raises:
@@ -436,15 +468,21 @@ class FilesystemStore(StoreRoot):
         """
         hexd = canonical_hex(canonical_hash)
         shard = self.root / hexd[:2]
+        key: str | None = None
         with self._shard_fd(hexd[:2]) as shard_fd:
             if shard_fd is None:
                 return False
             with self._locked(shard_fd, shard):
+                with contextlib.suppress(FileNotFoundError, StoreError, ForeignEntry):
+                    size = self._regular_size(f"{hexd}.xml", shard_fd, shard)
+                    key = self._load(hexd, shard_fd, shard, size or 0).idempotency_key
                 removed = self._unlink(f"{hexd}.json", shard_fd, shard)
                 removed = self._unlink(f"{hexd}.xml", shard_fd, shard) or removed
                 removed = self._delete_attachments(hexd, shard_fd, shard) or removed
                 if removed:
                     self._sync(shard_fd, shard)
+        if key is not None:  # after the report's lock is released: index shard first, always
+            _fs_submissions.forget_submission(self, key, canonical_hash)
         return removed
 
     def resolve_prefix(self, prefix: str) -> str:
@@ -477,7 +515,7 @@ class FilesystemStore(StoreRoot):
             their partner (left by an interrupted write or replace; invisible, repaired by the
             next put), "temp_files": leftover ``.tmp-*`` files, "problems": reports skipped
             (corrupt sidecars, links or special files; each also reported with
-            :func:`juxsdk.models.report_store_problem`), "warnings": why other users could
+            :func:`juxsdk.sidecars.report_store_problem`), "warnings": why other users could
             change the root (see :meth:`check`)}``.
 
         Raises:

@@ -8,10 +8,12 @@ writes (``If-None-Match: *`` and ``If-Match: <ETag>`` on PutObject; AWS S3 since
 Layout (content-addressed by canonical hash, like the filesystem store)::
 
     s3://<bucket>/<prefix>/reports/<hex>.xml    the exact report bytes (Content-Type application/xml)
-    s3://<bucket>/<prefix>/reports/<hex>.json   the metadata sidecar: juxsdk.models.encode_sidecar,
+    s3://<bucket>/<prefix>/reports/<hex>.json   the metadata sidecar: juxsdk.sidecars.encode_sidecar,
                                                 sorted keys, UTF-8 (application/json)
     s3://<bucket>/<prefix>/reports/<hex>.att.<kind>  attachments (juxsdk.attachments), e.g. the
                                                 in-toto attestation <hex>.att.intoto.json
+    s3://<bucket>/<prefix>/submissions/<key hex>  the submission index: idempotency key ->
+                                                canonical hash (juxsdk_backends._s3_submissions)
 
 Semantics:
 
@@ -22,7 +24,10 @@ Semantics:
   (412) it is read with its ETag, the rule decides, and a permitted write is
   ``If-Match: <that ETag>``, so a concurrent writer can never slip an unsigned report over a
   signed one between the read and the write. Metadata objects are written conditionally too;
-* metadata objects are validated on read (:func:`juxsdk.models.read_sidecar`, size checked
+* a submission is stored once: a report carrying an idempotency key first claims the key with a
+  conditional write of its submission marker; a report whose key names another stored report
+  is not written (``put`` returns that report's record);
+* metadata objects are validated on read (:func:`juxsdk.sidecars.read_sidecar`, size checked
   against the XML object); ``list`` skips and reports a corrupt one;
 * every botocore exception is mapped to :class:`juxsdk.errors.StoreError` (or
   :class:`~juxsdk.errors.ReportNotFoundError`) naming the bucket and key, never credentials.
@@ -50,21 +55,19 @@ from juxsdk.config.numbers import ATTEMPTS, POSITIVE_SECONDS
 from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, CorruptSidecarError, ReportNotFoundError, StoreError
 from juxsdk.models import (
-    MAX_SIDECAR_BYTES,
     Report,
     SignedReport,
     StoredReport,
     canonical_hex,
-    encode_sidecar,
     hash_prefix_digits,
-    read_sidecar,
     report_name_parts,
     resolve_hash_prefix,
-    select_records,
     stored_record,
 )
 from juxsdk.plugin import decide_put
+from juxsdk.sidecars import MAX_SIDECAR_BYTES, encode_sidecar, read_sidecar, select_records
 
+from . import _s3_submissions
 from ._s3_client import INSTALL_HINT, LIST_WORKERS, NOT_FOUND_CODES, S3Connection, describe_code, strip_etag
 
 __all__ = ["LIST_WORKERS", "S3Store"]
@@ -256,6 +259,26 @@ class S3Store(S3Connection):
         except BotoCoreError as exc:
             self._map(exc, action, key)
 
+    def _read_small(self, key: str, action: str, *, limit: int) -> tuple[bytes, str, float] | None:
+        """GetObject of a small object: ``(at most limit + 1 bytes, ETag, age in seconds)``.
+
+        The age is measured on the server's clock (``Date`` minus ``Last-Modified``; 0 when
+        unknown). None when there is no such key.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._client()
+        try:
+            response = client.get_object(Bucket=self.bucket, Key=key)
+            data: bytes = response["Body"].read(limit + 1)
+        except ClientError as exc:
+            if describe_code(exc)[0] in NOT_FOUND_CODES:
+                return None
+            self._map(exc, action, key)
+        except BotoCoreError as exc:
+            self._map(exc, action, key)
+        return data, strip_etag(response.get("ETag")), _s3_submissions.object_age(response)
+
     def _head(self, key: str, action: str) -> tuple[int, str] | None:
         """Return ``(size, ETag)`` of the object, or None when there is no such key."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -301,6 +324,11 @@ class S3Store(S3Connection):
     def put(self, report: Report | SignedReport, *, replace: bool = False) -> StoredReport:
         """Store ``report.data`` byte-for-byte with its JSON metadata object.
 
+        A report carrying an idempotency key (:meth:`juxsdk.Jux.submit` sets it) claims the
+        key first (:mod:`juxsdk_backends._s3_submissions`): when the key names another report
+        that is stored, nothing is written and that report's record is returned (unless
+        ``replace=True``).
+
         Every write is conditional, so concurrent writers cannot race past the replace rule
         (:func:`juxsdk.store_rules.decide_put`): the XML is created with
         ``PutObject(If-None-Match: *)``; when one is there (412) it is read with its ETag and
@@ -324,6 +352,23 @@ class S3Store(S3Connection):
                 error; then the report is not (completely) stored.
             juxsdk.errors.ConfigError: a secret reference in the options cannot be resolved.
         """
+        if report.idempotency_key is not None:
+            return _s3_submissions.put_submission(self, report, replace=replace)
+        return self._put(report, replace=replace)
+
+    def find_submission(self, key: str) -> StoredReport | None:
+        """The record of the report stored last under an idempotency key, or None.
+
+        See :func:`juxsdk.store_rules.find_submission`: one GET of the key's marker, then the
+        report's record (which must still be stored).
+
+        Raises:
+            juxsdk.errors.StoreError: invalid key or an S3 error.
+        """
+        return _s3_submissions.find_submission(self, key)
+
+    def _put(self, report: Report | SignedReport, *, replace: bool) -> StoredReport:
+        """``put`` without the submission index (see :meth:`put`)."""
         hexd = canonical_hex(report.canonical_hash)
         data = bytes(report.data)
         xml_key, side_key = self._keys(hexd)
@@ -511,7 +556,7 @@ class S3Store(S3Connection):
 
         Returns:
             An iterator over :class:`~juxsdk.models.StoredReport`. Corrupt metadata objects
-            are skipped and reported (:func:`juxsdk.models.report_store_problem`).
+            are skipped and reported (:func:`juxsdk.sidecars.report_store_problem`).
 
         Raises:
             juxsdk.errors.StoreError: the bucket cannot be listed or read.

@@ -20,8 +20,9 @@ import pytest
 import juxsdk.files
 from juxsdk.errors import CorruptSidecarError, ReportNotFoundError, StoreConflictError, StoreError
 from juxsdk.junit import parse_report
-from juxsdk.models import STORE_LOGGER, Report, StoredReport
+from juxsdk.models import Report, StoredReport
 from juxsdk.protocols import Store
+from juxsdk.sidecars import STORE_LOGGER
 from juxsdk_backends import _fsio
 from juxsdk_backends.filesystem import FilesystemStore
 

@@ -16,7 +16,7 @@ import pytest
 
 from juxsdk.errors import CorruptSidecarError, StoreConflictError, StoreError
 from juxsdk.junit import parse_report
-from juxsdk.models import STORE_LOGGER
+from juxsdk.sidecars import STORE_LOGGER
 from juxsdk.testing import MemorySigner, make_report
 from juxsdk.xmldsig import sign_report
 from juxsdk_backends.filesystem import FilesystemStore
@@ -235,7 +235,7 @@ def test_fifo_planted_as_a_sidecar_does_not_hang_readers(store: FilesystemStore,
 
 
 def test_oversized_sidecar_is_not_read(store: FilesystemStore, monkeypatch) -> None:
-    from juxsdk import models
+    from juxsdk import sidecars
 
     report = make_report(tag="fs-huge")
     store.put(report)
@@ -243,7 +243,7 @@ def test_oversized_sidecar_is_not_read(store: FilesystemStore, monkeypatch) -> N
     monkeypatch.setattr("juxsdk_backends.filesystem.MAX_SIDECAR_BYTES", 64)
     with pytest.raises(CorruptSidecarError, match="over the 64 byte limit"):
         store.metadata(report.canonical_hash)
-    assert side.stat().st_size > 64 and models.MAX_SIDECAR_BYTES == 16 * 1024 * 1024
+    assert side.stat().st_size > 64 and sidecars.MAX_SIDECAR_BYTES == 16 * 1024 * 1024
 
 
 def test_stats_counts_problems_and_reports_them(store: FilesystemStore, outside: Path, caplog) -> None:

@@ -16,7 +16,7 @@ def test_signed_report_is_kept_and_labelled(jux, workdir: Path, rsa_keys, corpus
     )
     result = jux("submit", path)
     assert result.exit_code == 0, result.stderr
-    assert "already signed, kept as is (not verified; --force re-signs)" in result.stdout
+    assert "already signed, kept as is, stored UNVERIFIED (no [trust] configured; --force re-signs)" in result.stdout
     stored = next(juxsdk.Jux.from_config().stores[0].list())
     assert stored.canonical_hash == signed.canonical_hash
     assert juxsdk.Jux.from_config().stores[0].get(signed.canonical_hash) == signed.data  # untouched bytes

@@ -6,7 +6,7 @@ the real sidecar of a stored report, then drives the store.
 
 Properties:
 
-* ``models.read_sidecar`` returns a record for this hash and size, or raises
+* ``sidecars.read_sidecar`` returns a record for this hash and size, or raises
   ``CorruptSidecarError`` — nothing else;
 * ``get`` still returns the exact stored bytes; ``exists`` and ``resolve_prefix`` still find the
   report; ``metadata`` returns a valid record or raises ``CorruptSidecarError``;
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import juxsdk
 from juxsdk.errors import CorruptSidecarError
-from juxsdk.models import read_sidecar
+from juxsdk.sidecars import read_sidecar
 from juxsdk_backends.filesystem import FilesystemStore
 from tests.fuzz.check import outcome
 from tests.fuzz.conftest import SIGNED_SAMPLES, corpus_bytes, corpus_path

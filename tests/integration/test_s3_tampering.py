@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from juxsdk.cli import cli
 from juxsdk.errors import CorruptSidecarError, StoreConflictError, StoreError
 from juxsdk.junit import parse_report
-from juxsdk.models import STORE_LOGGER
+from juxsdk.sidecars import STORE_LOGGER
 from juxsdk.testing import MemorySigner, make_report
 from juxsdk.xmldsig import sign_report
 from juxsdk_backends.s3 import S3Store

@@ -24,7 +24,8 @@ BACKENDS = textwrap.dedent(
     import json
 
     from juxsdk.errors import TransientPublishError
-    from juxsdk.models import StoredReport, encode_sidecar, stored_record
+    from juxsdk.models import StoredReport, stored_record
+    from juxsdk.sidecars import encode_sidecar
     from juxsdk.testing import PublisherContract, SignerContract, StoreContract
     from juxsdk.testing.fakes import MemoryPublisher, MemorySigner, MemoryStore
 
@@ -89,6 +90,15 @@ BACKENDS = textwrap.dedent(
                 yield self._record(key, data, sidecar)
 
 
+    class SubmissionBlindStore(MemoryStore):
+        """Ignores idempotency keys (as stores written before them): every submission is stored."""
+
+        find_submission = None  # no index: juxsdk.store_rules.find_submission searches list()
+
+        def _submitted(self, report):
+            return None
+
+
     class _MemoryKit(StoreContract):
         @pytest.fixture
         def corrupt_metadata(self):
@@ -137,6 +147,12 @@ BACKENDS = textwrap.dedent(
         @pytest.fixture
         def store(self):
             return NonIdempotentStore()
+
+
+    class TestSubmissionBlindStore(_MemoryKit):
+        @pytest.fixture
+        def store(self):
+            return SubmissionBlindStore()
 
 
     class TestLeakyStore(_MemoryKit):
@@ -271,6 +287,16 @@ def test_non_idempotent_store_fails_idempotence(outcomes) -> None:
     assert results["test_put_is_idempotent"] == "failed"
     assert results["test_concurrent_puts_of_one_report"] == "failed"
     assert results["test_get_missing_raises_report_not_found"] == "passed"
+
+
+def test_store_ignoring_idempotency_keys_fails_the_submission_rule(outcomes) -> None:
+    results = _of(outcomes, "TestSubmissionBlindStore")
+    assert results["test_same_submission_is_stored_once"] == "failed"
+    assert results["test_concurrent_submissions_store_one"] == "failed"
+    # what a store without an index still gets right, through list() and the facade's look-up
+    assert results["test_submission_keys_are_kept_and_found"] == "passed"
+    assert results["test_resubmitting_through_the_pipeline_is_idempotent"] == "passed"
+    assert results["test_put_is_idempotent"] == "passed"
 
 
 def test_downgrading_store_fails_the_replace_rule(outcomes) -> None:

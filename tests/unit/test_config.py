@@ -479,7 +479,7 @@ def test_several_problems_are_all_listed(lay: Layout) -> None:
         f"  {jt}: sign: expected a boolean (true or false), got a string",
         f"  {jt}: bogus: unknown key",
         "    hint: allowed keys here: backends, index, metadata, outbox, project, publishers, sign, signer, storage_mode, "
-        "stores",
+        "stores, trust",
     ]
     assert info.value.hint is not None and "jux config show" in info.value.hint
 

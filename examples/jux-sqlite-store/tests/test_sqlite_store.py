@@ -97,3 +97,20 @@ def test_registered_through_the_juxsdk_entry_point_group():
     info = Registry().get("store", "sqlite")
     assert info.cls is SqliteStore
     assert info.distribution == "jux-sqlite-store"
+
+
+def test_a_database_made_before_idempotency_keys_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    report = make_report(2, tag="old-schema")
+    with sqlite3.connect(path) as conn:  # the schema of the previous release: no idem column
+        conn.execute(
+            "CREATE TABLE reports (hex TEXT PRIMARY KEY, data BLOB NOT NULL, record TEXT NOT NULL, project TEXT, "
+            "stored_at_us INTEGER NOT NULL, failed INTEGER NOT NULL)"
+        )
+    store = SqliteStore(SqliteStore.Options(path=path))
+    store.put(report)
+    assert store.get(report.canonical_hash) == report.data
+    store.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(reports)")}
+    assert "idem" in columns

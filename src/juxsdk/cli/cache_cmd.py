@@ -1,7 +1,7 @@
 """``jux cache``: list, show, count and clean reports in the configured stores.
 
 A store that skips a record it cannot trust (a corrupt metadata sidecar, a link planted in the
-store) reports it on the ``juxsdk.store`` logger (:func:`juxsdk.models.report_store_problem`);
+store) reports it on the ``juxsdk.store`` logger (:func:`juxsdk.sidecars.report_store_problem`);
 these commands print each as a ``warning:`` line on stderr, carry on with the other reports,
 and ``list``, ``stats`` and ``clean`` then exit 4 (partial). Other warnings on that logger (a
 store root other users can write) are printed too and do not change the exit code.
@@ -21,7 +21,8 @@ import click
 from juxsdk.config import JuxConfig
 from juxsdk.config.numbers import DAYS, Range
 from juxsdk.errors import EXIT_PARTIAL, ConfigError, CorruptSidecarError, JuxError, ReportNotFoundError, StoreError
-from juxsdk.models import STORE_LOGGER, resolve_hash_prefix
+from juxsdk.models import resolve_hash_prefix
+from juxsdk.sidecars import STORE_LOGGER
 
 from ._common import (
     CONTEXT_SETTINGS,
@@ -65,7 +66,7 @@ def configured_stores(config: Any = None) -> Iterator[list[Any]]:
 
 
 class _StoreWarnings(logging.Handler):
-    """Prints what the stores report on :data:`juxsdk.models.STORE_LOGGER` as ``warning:`` lines.
+    """Prints what the stores report on :data:`juxsdk.sidecars.STORE_LOGGER` as ``warning:`` lines.
 
     Attributes:
         problems: How many stored records were skipped (log records carrying

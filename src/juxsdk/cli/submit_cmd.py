@@ -50,10 +50,13 @@ def result_to_dict(file: str, result: Any) -> dict[str, Any]:
         "summary": report.summary.to_dict(),
         "signed": bool(getattr(report, "signed", False)),
         "signature": signature.to_dict() if signature is not None else None,
+        "already_stored": result.already_stored,
+        "verified": result.verified.to_dict() if result.verified is not None else None,
         "stored": [
             {
                 "store": _name(o.store),
                 "ok": o.error is None,
+                "duplicate": bool(getattr(o, "duplicate", False)),
                 "location": getattr(o.record, "location", None),
                 "error": _err(o.error),
             }
@@ -77,17 +80,25 @@ def _print_result(entry: dict[str, Any]) -> None:
     s = entry["summary"]
     sig = entry["signature"]
     status = "OK  " if entry["ok"] else "PART" if _partly_done(entry) else "FAIL"
-    if sig:
+    verified = entry.get("verified")
+    if verified:
+        who = verified["signature"]["certificate_subject"] or verified["signature"]["key_fingerprint"][:23]
+        signed = f"already signed, kept as is, verified: signed by {who}"
+    elif sig:
         signed = f"signed by {sig['certificate_subject'] or sig['key_fingerprint'][:23]}"
     elif entry.get("signed"):
-        signed = "already signed, kept as is (not verified; --force re-signs)"
+        signed = "already signed, kept as is, stored UNVERIFIED (no [trust] configured; --force re-signs)"
     else:
         signed = "unsigned"
     click.echo(
         f"{status} {entry['file']}: sha256:{short_hash(entry['canonical_hash'])} {signed}; "
         f"{s['tests']} tests, {s['failures']} failures, {s['errors']} errors"
     )
+    if entry.get("already_stored"):
+        click.echo(f"     already stored as {entry['already_stored']} (nothing new stored; --force stores anew)")
     for o in entry["stored"]:
+        if o["ok"] and o.get("duplicate"):
+            continue  # said once above
         if o["ok"]:
             click.echo(f"     stored in {o['store']}" + (f": {o['location']}" if o["location"] else ""))
         else:
@@ -183,8 +194,9 @@ def _partly_done(entry: dict[str, Any]) -> bool:
 @click.option(
     "--force",
     is_flag=True,
-    help="Re-sign a report that is already signed (replace its signature), and let it replace a differently "
-    "signed copy in the stores (an unsigned report never replaces a signed one).",
+    help="Sign and store anew even when the same input was already stored with the same configuration; re-sign a "
+    "report that is already signed (replace its signature), and let it replace a differently signed copy in the "
+    "stores (an unsigned report never replaces a signed one).",
 )
 @click.option(
     "--merge", "merge", is_flag=True, help="Merge all the reports into one (see `jux merge`) and submit that one."
@@ -224,6 +236,12 @@ def submit(
     A FILE may be a directory (its TEST-*.xml, else every *.xml below it) or a quoted glob
     ('build/**/*.xml'). With --merge, all the reports are merged into one <testsuites> report
     (suites intact, totals recomputed, sources' hashes recorded) which is submitted instead.
+
+    Submitting is idempotent: a FILE submitted again with the same configuration (signing key,
+    project, properties) is not signed or stored again; the output says "already stored as
+    sha256:…" (--force signs and stores it anew). A FILE that is already signed is kept as is: it
+    is verified against the [trust] anchors when the configuration has some (a report that does
+    not verify is not stored, exit 1), and otherwise stored and labelled UNVERIFIED.
     """
     from ._batch import expand_args, progress, progress_wanted
 

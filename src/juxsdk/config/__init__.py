@@ -63,6 +63,7 @@ __all__ = [
     "Range",
     "Secret",
     "StorageMode",
+    "TrustConfig",
     "dump_config",
     "find_project_file",
     "init_config_text",
@@ -83,6 +84,7 @@ _LAZY: dict[str, str] = {
     "OutboxConfig": "model",
     "Secret": "secret",
     "StorageMode": "model",
+    "TrustConfig": "model",
     "dump_config": "render",
     "find_project_file": "load",
     "init_config_text": "render",
@@ -110,7 +112,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .convert import structure_options
     from .load import ENV_PREFIX, find_project_file, load_config
-    from .model import IndexConfig, JuxConfig, MetadataConfig, OutboxConfig, StorageMode
+    from .model import IndexConfig, JuxConfig, MetadataConfig, OutboxConfig, StorageMode, TrustConfig
     from .paths import SYSTEM_CONFIG_FILE, user_config_dir, user_data_dir
     from .render import dump_config, init_config_text, render_toml
     from .secret import Secret

@@ -259,7 +259,7 @@ def _known_backends(data: Mapping[str, Any], overrides: Mapping[str, Any],
 _CORE_KEYS: Final = ("project", "signer", "sign", "stores", "publishers", "storage_mode")
 
 
-_SECTIONS: Final = ("metadata", "outbox", "index")
+_SECTIONS: Final = ("metadata", "outbox", "index", "trust")
 
 
 def _env_entries(env: Mapping[str, str], *, skip: AbstractSet[str],

@@ -22,7 +22,7 @@ from .paths import user_data_dir
 from .problems import OMIT
 from .secret import MASK, Secret, is_secret_ref
 
-__all__ = ["IndexConfig", "JuxConfig", "MetadataConfig", "OutboxConfig", "StorageMode"]
+__all__ = ["IndexConfig", "JuxConfig", "MetadataConfig", "OutboxConfig", "StorageMode", "TrustConfig"]
 
 T = TypeVar("T")
 
@@ -99,6 +99,51 @@ class IndexConfig:
         return self.path if self.path is not None else user_data_dir(environ) / "index.sqlite3"
 
 
+@attrs.frozen
+class TrustConfig:
+    """``[trust]``: who may have signed a report that arrives already signed.
+
+    ``jux submit`` (and :meth:`juxsdk.Jux.submit`) keeps a signed report's signature; with a
+    trust anchor configured here the report must verify against it before it is stored, without
+    one it is stored unverified (and the result says so). Give one kind of anchor, as with
+    ``jux verify --cert/--pubkey/--ca``; relative paths are relative to the configuration file.
+
+    Attributes:
+        certificates: Pinned signing certificates (PEM files; a file may hold several).
+        public_keys: Pinned public keys (PEM public keys or certificates).
+        ca_bundles: CA bundles (PEM): certificates that chain to one of their roots.
+    """
+
+    certificates: tuple[Path, ...] = ()
+    public_keys: tuple[Path, ...] = ()
+    ca_bundles: tuple[Path, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        """True when some trust anchor is configured."""
+        return bool(self.certificates or self.public_keys or self.ca_bundles)
+
+    def policy(self) -> Any:
+        """The :class:`juxsdk.trust.TrustPolicy` these anchors make, or None when none is configured.
+
+        Raises:
+            ConfigError: several kinds of anchor are configured, or a file cannot be loaded.
+        """
+        if not self.configured:
+            return None
+        from ..errors import ConfigError
+        from ..trust import policy_from_files
+
+        try:
+            return policy_from_files(certs=self.certificates, pubkeys=self.public_keys, cas=self.ca_bundles)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"[trust]: {exc.message}",
+                hint="check the paths under [trust] (PEM files, relative to the configuration file), and give "
+                "one kind of anchor: certificates, public_keys or ca_bundles",
+            ) from exc
+
+
 def _repr_backends(backends: Mapping[str, Mapping[str, Any]]) -> str:
     # repr() never shows option strings: a plain-text secret may be among them.
     return repr({name: {k: _masked_python(v) for k, v in opts.items()} for name, opts in backends.items()})
@@ -133,6 +178,7 @@ class JuxConfig:
         metadata: Provenance properties (:class:`MetadataConfig`).
         outbox: The publish queue (:class:`OutboxConfig`).
         index: The evidence index (:class:`IndexConfig`).
+        trust: Trust anchors for reports that arrive signed (:class:`TrustConfig`).
         backends: Raw option tables keyed by backend name, as merged from all layers (treat as
             read-only); turn one into the backend's ``Options`` with :meth:`backend_options`.
             String values are masked in ``repr``.
@@ -151,6 +197,7 @@ class JuxConfig:
     metadata: MetadataConfig = attrs.field(factory=MetadataConfig)
     outbox: OutboxConfig = attrs.field(factory=OutboxConfig)
     index: IndexConfig = attrs.field(factory=IndexConfig)
+    trust: TrustConfig = attrs.field(factory=TrustConfig)
     backends: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, repr=_repr_backends, metadata={STRUCTURE: structure_backend_tables})
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False, metadata={OMIT: True})

@@ -24,7 +24,9 @@ try:  # assertion rewriting must be registered before juxsdk.testing.contracts i
 except ImportError:  # pragma: no cover - pytest is only needed for the contracts
     pass
 else:
-    pytest.register_assert_rewrite("juxsdk.testing.contracts", "juxsdk.testing.attachment_contract")
+    pytest.register_assert_rewrite(
+        "juxsdk.testing.contracts", "juxsdk.testing._contract_base", "juxsdk.testing.attachment_contract"
+    )
 
 __all__ = [
     "LARGE_SIZE",

@@ -44,12 +44,10 @@ failure shows the compared values.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -69,10 +67,12 @@ from juxsdk.errors import (
     TransientPublishError,
     VerificationError,
 )
-from juxsdk.models import STORE_LOGGER, PublishReceipt, Report, SignedReport, StoredReport
+from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport
 from juxsdk.protocols import SIGNATURE_ALGORITHMS, Publisher, Signer, Store
+from juxsdk.sidecars import STORE_LOGGER
 
 from . import samples
+from ._contract_base import _assert_no_secret, _BackendShape, _unique
 from .fakes import MemorySigner
 
 __all__ = ["PublisherContract", "SignerContract", "StoreContract"]
@@ -84,15 +84,6 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-
-
-@functools.cache
-def _default_contract_signer() -> MemorySigner:
-    return MemorySigner(MemorySigner.Options(algorithm="ecdsa-sha256", certificate=True))
-
-
-def _unique(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex}"
 
 
 def _edited(record: StoredReport, **changes: Any) -> bytes:
@@ -123,6 +114,27 @@ def _sign(report: Report, signer: Any) -> SignedReport:
     return sign_report(report, signer)
 
 
+_CONTRACT_SIGNER_FINGERPRINT = "sha256:" + "5" * 64
+
+
+def _submissions(signer: Any, tag: str, count: int = 2) -> tuple[str, list[SignedReport]]:
+    """``count`` signed submissions of one input: what :meth:`juxsdk.Jux.submit` stores when
+    the same input is submitted again (another timestamp, so another canonical hash; the same
+    idempotency key)."""
+    from juxsdk.junit import add_properties
+    from juxsdk.store_rules import idempotency_key
+
+    base = samples.make_report(3, failures=1, project="idem", tag=_unique(tag))
+    key = idempotency_key(base.canonical_hash, _CONTRACT_SIGNER_FINGERPRINT, {"project": "idem"})
+    out: list[SignedReport] = []
+    for i in range(count):
+        stamped = add_properties(base, {"jux:timestamp": f"2025-01-01T00:00:{i:02d}+00:00"}, replace=True)
+        signed = attrs.evolve(_sign(stamped, signer), input_hash=base.canonical_hash, idempotency_key=key)
+        out.append(signed)
+    assert len({r.canonical_hash for r in out}) == count
+    return key, out
+
+
 def _racing_put(
     store: Store, item: Report | SignedReport, barrier: threading.Barrier, errors: list[BaseException]
 ) -> None:
@@ -135,37 +147,6 @@ def _racing_put(
             errors.append(exc)
     except BaseException as exc:  # noqa: BLE001 - collected and asserted by the caller
         errors.append(exc)
-
-
-def _assert_no_secret(text: str, secret_values: Sequence[str], what: str) -> None:
-    for secret in secret_values:
-        if secret:
-            assert secret not in text, f"a secret value appears in {what}"
-
-
-def _is_attrs_class(obj: object) -> bool:
-    return isinstance(obj, type) and attrs.has(obj)
-
-
-class _BackendShape:
-    """Fixtures and checks shared by every contract."""
-
-    @pytest.fixture
-    def secret_values(self) -> Sequence[str]:
-        """Strings that must never be shown; override to list your backend's secrets."""
-        return ()
-
-    @pytest.fixture
-    def contract_signer(self) -> Any:
-        """Signer used to build signed reports for store and publisher tests (one per process)."""
-        return _default_contract_signer()
-
-    @staticmethod
-    def _check_shape(backend: Any, protocol: type) -> None:
-        cls = type(backend)
-        assert isinstance(getattr(cls, "name", None), str) and cls.name, "backend needs a non-empty `name`"
-        assert _is_attrs_class(getattr(cls, "Options", None)), "backend needs an attrs `Options` class"
-        assert isinstance(backend, protocol), f"{cls.__name__} does not implement {protocol.__name__}"
 
 
 class StoreContract(_BackendShape):
@@ -365,6 +346,99 @@ class StoreContract(_BackendShape):
             meta = store.metadata(report.canonical_hash)
             assert meta.signed and meta.size == len(signed.data), f"round {round_}: the sidecar does not match"
 
+    # -- a submission is stored once (juxsdk.store_rules: idempotency keys) ----------------
+
+    def test_submission_keys_are_kept_and_found(self, store: Store, contract_signer: Any) -> None:
+        from juxsdk.store_rules import find_submission
+
+        key, (first, _) = _submissions(contract_signer, "keys")
+        record = store.put(first)
+        assert (record.input_hash, record.idempotency_key) == (first.input_hash, key)
+        meta = store.metadata(first.canonical_hash)
+        assert (meta.input_hash, meta.idempotency_key) == (first.input_hash, key), (
+            "the metadata record must keep input_hash and idempotency_key (juxsdk.models.stored_record does)"
+        )
+        listed = [r for r in store.list() if r.canonical_hash == first.canonical_hash]
+        assert [r.idempotency_key for r in listed] == [key]
+        found = find_submission(store, key)
+        assert found is not None and found.canonical_hash == first.canonical_hash
+        assert find_submission(store, "sha256:" + "7" * 64) is None
+
+    def test_same_submission_is_stored_once(self, store: Store, contract_signer: Any) -> None:
+        key, (first, second) = _submissions(contract_signer, "once")
+        stored_at = store.put(first).stored_at
+        record = store.put(second)
+        assert record.canonical_hash == first.canonical_hash, (
+            "a report whose idempotency key names another stored report must not be stored: put returns "
+            "that report's record (juxsdk.store_rules.decide_put, 'duplicate')"
+        )
+        assert record.stored_at == stored_at
+        assert store.exists(second.canonical_hash) is False
+        assert [r.canonical_hash for r in store.list() if r.idempotency_key == key] == [first.canonical_hash]
+
+    def test_replace_stores_a_submission_anew(self, store: Store, contract_signer: Any) -> None:
+        from juxsdk.store_rules import find_submission
+
+        key, (first, second) = _submissions(contract_signer, "anew")
+        store.put(first)
+        record = store.put(second, replace=True)
+        assert record.canonical_hash == second.canonical_hash
+        assert store.get(second.canonical_hash) == second.data
+        assert store.get(first.canonical_hash) == first.data, "the earlier submission stays stored"
+        found = find_submission(store, key)
+        assert found is not None and found.canonical_hash == second.canonical_hash, "the key names the newest"
+        assert store.put(first).canonical_hash == second.canonical_hash
+
+    def test_deleted_submission_is_forgotten(self, store: Store, contract_signer: Any) -> None:
+        from juxsdk.store_rules import find_submission
+
+        key, (first, second) = _submissions(contract_signer, "forgotten")
+        store.put(first)
+        assert store.delete(first.canonical_hash) is True
+        assert find_submission(store, key) is None
+        assert store.put(second).canonical_hash == second.canonical_hash
+        assert store.get(second.canonical_hash) == second.data
+
+    def test_concurrent_submissions_store_one(self, store: Store, contract_signer: Any) -> None:
+        """Identical submits at once (a CI step retried while the first still runs): one report stays."""
+        _key, reports = _submissions(contract_signer, "concurrent", count=6)
+        barrier = threading.Barrier(len(reports), timeout=60)
+        results: list[str] = []
+        errors: list[BaseException] = []
+
+        def worker(report: SignedReport) -> None:
+            try:
+                barrier.wait()
+                results.append(store.put(report).canonical_hash)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(r,)) for r in reports]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=180)
+        assert not errors, f"concurrent submissions failed: {errors[0]!r}"
+        assert len(set(results)) == 1, f"concurrent submissions of one input stored {len(set(results))} reports"
+        kept = [r.canonical_hash for r in reports if store.exists(r.canonical_hash)]
+        assert kept == results[:1]
+
+    def test_resubmitting_through_the_pipeline_is_idempotent(self, store: Store, contract_signer: Any) -> None:
+        """`Jux.submit` of the same input twice (a retried CI step) stores one report."""
+        from juxsdk.client import Jux
+
+        raw = samples.make_report(4, failures=1, project="pipeline", tag=_unique("pipeline")).data
+        jux = Jux(signer=contract_signer, stores=[store], metadata=True)
+        first = jux.submit(raw, source="junit.xml")
+        assert first.ok and first.already_stored is None
+        second = jux.submit(raw, source="junit.xml")
+        assert second.ok and second.already_stored == first.report.canonical_hash
+        assert second.report.data == first.report.data
+        assert [r.canonical_hash for r in store.list() if r.project == "pipeline"] == [first.report.canonical_hash]
+        third = jux.submit(raw, source="junit.xml", replace=True)  # --force: signed and stored anew
+        assert third.ok and third.already_stored is None and third.report.data != first.report.data
+        assert store.get(third.report.canonical_hash) == third.report.data
+
     # -- sidecars are validated when read --------------------------------------------------
 
     @pytest.mark.parametrize("damage", sorted(_CORRUPTIONS))
@@ -385,7 +459,7 @@ class StoreContract(_BackendShape):
             listed = [r.canonical_hash for r in store.list()]
         assert listed == [good.canonical_hash], f"{damage}: the damaged record must be skipped, the rest listed"
         problems = [r for r in caplog.records if r.name == STORE_LOGGER and hasattr(r, "jux_store_problem")]
-        assert problems, f"{damage}: a skipped record must be reported (juxsdk.models.report_store_problem)"
+        assert problems, f"{damage}: a skipped record must be reported (juxsdk.sidecars.report_store_problem)"
         assert any(hexd in r.getMessage() for r in problems), "the warning must name the damaged report"
         with pytest.raises(CorruptSidecarError):
             store.metadata(bad.canonical_hash)

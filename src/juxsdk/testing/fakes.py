@@ -32,17 +32,8 @@ from juxsdk.errors import (
     StoreError,
     TransientPublishError,
 )
-from juxsdk.models import (
-    PublishReceipt,
-    Report,
-    SignedReport,
-    StoredReport,
-    canonical_hex,
-    encode_sidecar,
-    read_sidecar,
-    select_records,
-    stored_record,
-)
+from juxsdk.models import PublishReceipt, Report, SignedReport, StoredReport, canonical_hex, stored_record
+from juxsdk.sidecars import encode_sidecar, read_sidecar, select_records
 from juxsdk.store_rules import decide_put
 
 __all__ = ["MemoryPublisher", "MemorySigner", "MemoryStore", "self_signed_certificate"]
@@ -72,6 +63,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._data: dict[str, tuple[bytes, bytes]] = {}
         self._attachments: dict[str, dict[str, bytes]] = {}
+        self._submissions: dict[str, str] = {}
         self.closed = False
 
     def __repr__(self) -> str:
@@ -98,7 +90,14 @@ class MemoryStore:
             if stored is not None and sidecar is not None:
                 with contextlib.suppress(CorruptSidecarError):
                     old = self._record(key, stored, sidecar)
-            decision = decide_put(stored, report, replace=replace, where=f"memory:{key}", existing=old)
+            submitted = self._submitted(report)
+            decision = decide_put(
+                stored, report, replace=replace, where=f"memory:{key}", existing=old, submitted=submitted
+            )
+            if decision.submitted is not None:
+                return decision.submitted
+            if report.idempotency_key is not None:
+                self._submissions[report.idempotency_key] = key
             if not decision.writes and old is not None:
                 return old
             record = stored_record(
@@ -106,6 +105,29 @@ class MemoryStore:
             )
             self._data[key] = (bytes(report.data), encode_sidecar(record))
             return record
+
+    def _submitted(self, report: Report | SignedReport) -> StoredReport | None:
+        """The record stored under ``report``'s idempotency key (the caller holds the lock)."""
+        named = self._submissions.get(report.idempotency_key or "")
+        if named is None or named == report.canonical_hash or named not in self._data:
+            return None
+        data, sidecar = self._data[named]
+        try:
+            return self._record(named, data, sidecar)
+        except CorruptSidecarError:
+            return None
+
+    def find_submission(self, key: str) -> StoredReport | None:
+        """The record stored last under an idempotency key, or None (see the Store protocol)."""
+        with self._lock:
+            named = self._submissions.get(key)
+            if named is None or named not in self._data:
+                return None
+            data, sidecar = self._data[named]
+        try:
+            return self._record(named, data, sidecar)
+        except CorruptSidecarError:
+            return None
 
     def overwrite_metadata(self, canonical_hash: str, raw: bytes) -> None:
         """Test hook: replace the sidecar bytes of a stored report (behind the store's back)."""

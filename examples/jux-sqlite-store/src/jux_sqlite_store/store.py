@@ -8,12 +8,16 @@ backend should be. One table holds the exact report bytes and the metadata recor
             record TEXT,              -- StoredReport.to_dict() as JSON
             project TEXT,             -- first "project" property, for the list filter
             stored_at_us INTEGER,     -- stored_at in microseconds since the epoch (UTC)
-            failed INTEGER)           -- 1 when the report has failures or errors
+            failed INTEGER,           -- 1 when the report has failures or errors
+            idem TEXT)                -- the report's idempotency key (juxsdk.Jux.submit), if any
 
 Writers take SQLite's write lock (``BEGIN IMMEDIATE``) for the compare-and-write of ``put``,
 so concurrent threads and processes sharing the file stay consistent, and the replace rule
 every store follows (:func:`juxsdk.plugin.decide_put`: an unsigned report never replaces a
-signed one) cannot be raced past. Records are validated when read
+signed one) cannot be raced past. The same transaction looks up the report's idempotency key
+(``idem``): a report whose input was already submitted with the same configuration is not stored
+again (``decide_put`` says ``"duplicate"`` and ``put`` returns the stored record), which is what
+makes a retried ``jux submit`` idempotent with this store. Records are validated when read
 (:func:`juxsdk.plugin.read_sidecar`); ``list`` skips and reports a corrupt one. The file uses
 WAL mode.
 """
@@ -56,11 +60,17 @@ CREATE TABLE IF NOT EXISTS reports (
     record TEXT NOT NULL,
     project TEXT,
     stored_at_us INTEGER NOT NULL,
-    failed INTEGER NOT NULL
+    failed INTEGER NOT NULL,
+    idem TEXT
 );
 CREATE INDEX IF NOT EXISTS reports_stored_at ON reports (stored_at_us);
 CREATE INDEX IF NOT EXISTS reports_project ON reports (project);
 """
+#: Databases made before the ``idem`` column existed get it (and its index) when opened.
+_MIGRATE = """
+ALTER TABLE reports ADD COLUMN idem TEXT;
+"""
+_IDEM_INDEX = "CREATE INDEX IF NOT EXISTS reports_idem ON reports (idem)"
 
 
 def _to_path(value: str | Path) -> Path:
@@ -120,6 +130,10 @@ class SqliteStore:
                 )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(reports)")}
+                if "idem" not in columns:
+                    conn.executescript(_MIGRATE)
+                conn.execute(_IDEM_INDEX)
             except (OSError, sqlite3.Error) as exc:
                 raise self._error(exc, "open the database") from exc
             self._conn = conn
@@ -172,7 +186,13 @@ class SqliteStore:
                             old = self._record(hexd, row[1], len(row[0]))
                         except CorruptSidecarError:
                             old = None  # rewritten below
-                    decision = decide_put(stored, report, replace=replace, where=self._location(hexd), existing=old)
+                    submitted = self._submitted(db, report.idempotency_key, hexd)
+                    decision = decide_put(
+                        stored, report, replace=replace, where=self._location(hexd), existing=old, submitted=submitted
+                    )
+                    if decision.submitted is not None:
+                        db.execute("COMMIT")
+                        return decision.submitted
                     if not decision.writes and old is not None:
                         db.execute("COMMIT")
                         return old
@@ -183,8 +203,8 @@ class SqliteStore:
                         stored_at=old.stored_at if old is not None else None,
                     )
                     db.execute(
-                        "INSERT OR REPLACE INTO reports (hex, data, record, project, stored_at_us, failed) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO reports (hex, data, record, project, stored_at_us, failed, idem) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
                             hexd,
                             data,
@@ -192,6 +212,7 @@ class SqliteStore:
                             record.project,
                             _micros(record.stored_at),
                             0 if record.summary.ok else 1,
+                            record.idempotency_key,
                         ),
                     )
                     db.execute("COMMIT")
@@ -201,6 +222,41 @@ class SqliteStore:
                     raise
             except sqlite3.Error as exc:
                 raise self._error(exc, "store a report") from exc
+
+    def _submitted(self, db: sqlite3.Connection, key: str | None, hexd: str) -> StoredReport | None:
+        """The newest other report stored under the idempotency key ``key`` (inside the caller's
+        transaction), or None."""
+        if key is None:
+            return None
+        row = db.execute(
+            "SELECT hex, record, length(data) FROM reports WHERE idem = ? AND hex != ? "
+            "ORDER BY stored_at_us DESC LIMIT 1",
+            (key, hexd),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return self._record(row[0], row[1], row[2])
+        except CorruptSidecarError:
+            return None
+
+    def find_submission(self, key: str) -> StoredReport | None:
+        """The record of the report stored last under an idempotency key, or None (an indexed query).
+
+        Raises:
+            juxsdk.errors.StoreError: a database error.
+        """
+        rows = self._query(
+            "read",
+            "SELECT hex, record, length(data) FROM reports WHERE idem = ? ORDER BY stored_at_us DESC LIMIT 1",
+            (key,),
+        )
+        if not rows:
+            return None
+        try:
+            return self._record(rows[0][0], rows[0][1], rows[0][2])
+        except CorruptSidecarError:
+            return None
 
     def get(self, canonical_hash: str) -> bytes:
         """Return the exact stored bytes.

@@ -29,12 +29,16 @@ from .settings import JuxSettings
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.client import Jux, SubmitResult
     from juxsdk.config import JuxConfig
+    from juxsdk.models import Report, SignedReport
     from juxsdk.registry import Registry
 
-__all__ = ["PLUGIN_NAME", "JuxSession", "start"]
+__all__ = ["FALLBACK_DIR", "PLUGIN_NAME", "JuxSession", "keep_unsubmitted", "start"]
 
 #: Name of the registered :class:`JuxSession` (``config.pluginmanager.get_plugin(PLUGIN_NAME)``).
 PLUGIN_NAME = "jux-session"
+#: Directory (below the project root) where a report that failed to be submitted is kept when
+#: there was no ``--junitxml`` file to hold it (see :func:`keep_unsubmitted`).
+FALLBACK_DIR = "jux-unsubmitted"
 
 _PROCESS_EXIT_CODES = {int(pytest.ExitCode.OK), int(pytest.ExitCode.TESTS_FAILED),
                        int(pytest.ExitCode.NO_TESTS_COLLECTED)}
@@ -129,6 +133,10 @@ class JuxSession:
         error, hint: The jux failure to report, if any.
         skipped: Why the report was not submitted, if it was not.
         replaced: True once ``xmlpath`` holds the signed bytes.
+        pending: The report being submitted (signed once signing worked), for the fallback.
+        kept: Where the report was kept after a failure without ``--junitxml``
+            (:func:`keep_unsubmitted`), if it was.
+        lost: Why a report that failed without ``--junitxml`` could not be kept, if so.
     """
 
     def __init__(self, settings: JuxSettings, sdk_config: JuxConfig, registry: Registry, jux: Jux) -> None:
@@ -144,6 +152,9 @@ class JuxSession:
         self.hint: str | None = None
         self.skipped: str | None = None
         self.replaced = False
+        self.pending: Report | SignedReport | None = None
+        self.kept: Path | None = None
+        self.lost: str | None = None
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
@@ -162,7 +173,11 @@ class JuxSession:
                 self.error, self.hint = exc.message, exc.hint
             else:  # a bug or an unexpected library error: report it, never break the run
                 self.error = f"unexpected {type(exc).__name__}: {exc}"
-        if self.error and self.settings.strict and session.exitstatus == pytest.ExitCode.OK:
+        if self.error:
+            keep_unsubmitted(self)
+        # A jux failure changes the outcome only in strict mode, or when the report is lost
+        # (not stored, not published, and not even kept in the fallback directory).
+        if self.error and (self.settings.strict or self.lost) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return result
 
@@ -238,13 +253,43 @@ def _process(config: pytest.Config, state: JuxSession) -> None:
     present = {name for name, _ in report.properties}
     props = {k: v for k, v in collected.items() if k in explicit or k not in present}
     report = add_properties(report, props, replace=True)
+    state.pending = report
     state.result = state.jux.submit(report, source=source)
+    state.pending = state.result.report
     if state.xmlpath is not None:
         _write_atomically(state.xmlpath, state.result.report.data)
         state.replaced = True
-    _attest.run(config, state.jux, state.result.report, _write_atomically)
+    _attest.run(config, state.jux, state.result.report, _write_atomically, state.settings.root)
     if not state.result.ok:
         state.error = _first_failure(state.result)
+
+
+def keep_unsubmitted(state: JuxSession) -> None:
+    """Without ``--junitxml``, keep a report that was not fully submitted in :data:`FALLBACK_DIR`.
+
+    Called after a jux failure. The report kept is the signed one when signing worked (else the
+    report pytest wrote, with its provenance properties, unsigned), written as
+    ``<root>/jux-unsubmitted/<canonical hex>.xml`` (mode 0666 less the umask), so that it can be
+    submitted later with ``jux submit jux-unsubmitted/`` (idempotent: a report stored meanwhile is
+    not stored twice). Sets :attr:`JuxSession.kept`, or :attr:`JuxSession.lost` when even this
+    write failed; never raises.
+
+    Args:
+        state: The run's session state, after :meth:`juxsdk.Jux.submit` failed or returned a
+            result that is not ``ok``.
+    """
+    report = state.pending
+    if state.xmlpath is not None or report is None or (state.result is not None and state.result.ok):
+        return
+    from juxsdk.models import canonical_hex
+
+    path = state.settings.root / FALLBACK_DIR / f"{canonical_hex(report.canonical_hash)}.xml"
+    try:
+        _write_atomically(path, report.data)
+    except OSError as exc:
+        state.lost = f"the report could not be kept at {path}: {exc.strerror or exc}"
+        return
+    state.kept = path
 
 
 def _name(obj: Any) -> str:
@@ -284,7 +329,7 @@ def _summary(tr: pytest.TerminalReporter, state: JuxSession) -> None:
         tr.write_line(f"canonical hash: {report.canonical_hash}")
         if state.replaced:
             tr.write_line(f"report: {state.xmlpath}")
-        elif state.tmpdir is not None:
+        elif state.tmpdir is not None and state.kept is None:
             tr.write_line("report: not kept (no --junitxml: pytest wrote a temporary file, removed at exit)")
         stored = tuple(getattr(result, "stored", ()))
         for outcome in stored:
@@ -322,8 +367,14 @@ def _summary(tr: pytest.TerminalReporter, state: JuxSession) -> None:
         tr.write_line(f"jux failed: {state.error}", red=True)
         if state.hint:
             tr.write_line(f"hint: {state.hint}")
+        if state.kept is not None:
+            signed = "signed " if getattr(state.pending, "signed", False) else "unsigned "
+            tr.write_line(f"{signed}report kept at {state.kept} (no --junitxml); submit it later with "
+                          f"`jux submit {state.kept}`", red=True, bold=True)
+        elif state.lost is not None:
+            tr.write_line(f"report LOST: {state.lost}; the session fails", red=True, bold=True)
         if state.settings.strict:
             tr.write_line("jux strict mode (--jux-strict): the session fails because of the error above",
                           red=True, bold=True)
-        else:
+        elif state.lost is None:
             tr.write_line("the test outcome is unchanged (use --jux-strict to fail the session)")

@@ -60,8 +60,11 @@ def attestation_path(config: pytest.Config, environ: Any = None) -> Path | None:
     return (base / Path(str(value).strip()).expanduser()).resolve()
 
 
-def run(config: pytest.Config, jux: Any, report: Any, write: Callable[[Path, bytes], None]) -> None:
+def run(config: pytest.Config, jux: Any, report: Any, write: Callable[[Path, bytes], None], root: Path) -> None:
     """Attest the submitted report and write the envelope (when ``--jux-attest`` asks for it).
+
+    ``root`` is the project directory the provenance came from
+    (:func:`pytest_jux.settings.project_root`).
 
     Raises:
         juxsdk.errors.JuxError: no signer, no subject (the report names no git commit), or
@@ -72,7 +75,7 @@ def run(config: pytest.Config, jux: Any, report: Any, write: Callable[[Path, byt
         return
     inipath = getattr(config, "inipath", None)
     configuration = [Path(inipath)] if inipath and Path(inipath).is_file() else []
-    made = jux.attest(report, source=report.source, configuration=configuration, root=Path(config.rootpath))
+    made = jux.attest(report, source=report.source, configuration=configuration, root=root)
     write(path, made.attestation.envelope)
     config.stash[_DONE] = (path, made)
 

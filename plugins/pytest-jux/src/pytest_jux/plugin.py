@@ -4,7 +4,8 @@ The plugin holds no signing, configuration-parsing or storage logic, and uses on
 public API (the same on pytest 7.4, 8 and 9). It
 
 1. translates ``--jux-*`` options and ``jux_*`` ini keys into ``overrides`` for
-   :func:`juxsdk.load_config` (loaded from the pytest *rootdir*) and builds the pipeline with
+   :func:`juxsdk.load_config` (loaded from the project directory:
+   :func:`pytest_jux.settings.project_root`) and builds the pipeline with
    :meth:`juxsdk.Jux.from_config` at startup (so a missing key or an unknown backend is a usage
    error before any test runs);
 2. has pytest's own junitxml plugin write the report: the user's ``--junitxml`` file, or, without
@@ -12,8 +13,9 @@ public API (the same on pytest 7.4, 8 and 9). It
    destination of ``--junitxml``) before the junitxml plugin is configured;
 3. after the session (a ``wrapper=True`` ``pytest_sessionfinish``, after ``yield``, so the
    junitxml plugin has written its file) adds provenance properties, calls
-   :meth:`juxsdk.Jux.submit`, replaces the ``--junitxml`` file with the exact signed bytes and
-   reports in one terminal summary section.
+   :meth:`juxsdk.Jux.submit`, replaces the ``--junitxml`` file with the exact signed bytes (keeping
+   its mode), keeps a report that was not submitted in ``jux-unsubmitted/`` when there is no
+   ``--junitxml`` file, and reports in one terminal summary section.
 
 This module is what pytest imports in every run, so it holds only the options, the ini keys and
 the "is the plugin enabled?" decision (pytest and the standard library; pytest recompiles it for

@@ -16,7 +16,7 @@ import pytest
 
 from .plugin import _ini, _resolve_bool
 
-__all__ = ["JuxSettings", "build_settings"]
+__all__ = ["JuxSettings", "build_settings", "project_root"]
 
 #: Settings the SDK loader knows: option dest / ini key / JUX_* variable / loader key.
 #: ``kind`` says how to convert: "bool", "str" or "path".
@@ -41,7 +41,8 @@ class JuxSettings:
         add_http_publisher: ``jux_api_url`` was given: make sure ``"http"`` is a publisher.
         strict: A jux failure fails the session.
         properties: ``--jux-property`` values, in order.
-        root: The pytest rootdir (the SDK loader's project directory).
+        root: The project directory (:func:`project_root`): the SDK loader's project
+            directory, where provenance (``project``, ``git:*``) is detected.
     """
 
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +58,27 @@ def _ini_base(config: pytest.Config) -> Path:
     return Path(inipath).parent if inipath else Path(config.rootpath)
 
 
+def project_root(config: pytest.Config) -> Path:
+    """The directory the run's provenance and juxsdk configuration come from.
+
+    pytest's rootdir when something anchors it: an ini file (``pytest.ini``, ``pyproject.toml``,
+    ``tox.ini``, ``setup.cfg``: ``config.inipath``) or an explicit ``--rootdir``. Otherwise pytest
+    computed the rootdir as the common ancestor of its arguments, *including option values that
+    look like paths* (``--jux-key /keys/k.pem`` makes it ``/``), so the directory pytest was
+    invoked in (``config.invocation_params.dir``) is used instead, like the ``jux`` CLI uses its
+    working directory.
+
+    Args:
+        config: The pytest configuration.
+
+    Returns:
+        An absolute directory path.
+    """
+    if getattr(config, "inipath", None) or config.getoption("rootdir", default=None):
+        return Path(config.rootpath)
+    return Path(config.invocation_params.dir)
+
+
 def build_settings(config: pytest.Config, environ: Mapping[str, str] | None = None) -> JuxSettings:
     """Translate options, ini keys and environment into :class:`JuxSettings`.
 
@@ -66,7 +88,7 @@ def build_settings(config: pytest.Config, environ: Mapping[str, str] | None = No
     env = os.environ if environ is None else environ
     invocation_dir = Path(config.invocation_params.dir)
     ini_base = _ini_base(config)
-    settings = JuxSettings(root=Path(config.rootpath))
+    settings = JuxSettings(root=project_root(config))
     for dest, ini, env_name, key, kind in _SDK_SETTINGS:
         cli = config.getoption(dest, default=None)
         value: Any

@@ -136,6 +136,56 @@ def global_options(f: F | None = None, *, hidden: bool = False) -> F | Callable[
     return decorate(f) if f is not None else decorate
 
 
+# --- renamed options (one vocabulary, old spellings kept for one release) ------------------
+
+
+def renamed_option(old: str, new: str, dest: str, *, meaning: str, **option: Any) -> Callable[[F], F]:
+    """Keep ``old`` as a hidden, deprecated spelling of the option ``new`` (stored in ``dest``).
+
+    The flag vocabulary is the same on every command (``docs/reference/cli.md``, "One
+    vocabulary"): ``--signing-cert`` embeds a certificate, ``--cert/--pubkey/--ca`` name trust
+    anchors. A command whose option was renamed keeps the old spelling for one release: it is
+    hidden from ``--help``, works as before, and prints one ``warning:`` line on stderr naming
+    the new spelling. Giving both spellings is a usage error (exit code 2).
+
+    Apply it below ``@click.command`` (like ``@click.option``), after the option ``new``.
+
+    Args:
+        old: The deprecated spelling, e.g. ``"--cert"``.
+        new: The spelling to use instead, e.g. ``"--signing-cert"``.
+        dest: The command parameter both spellings fill, e.g. ``"signing_cert"``.
+        meaning: What the option means, for the warning (``"the certificate to embed"``).
+        **option: Further :func:`click.option` arguments (``type``, ``multiple``, ``metavar``).
+
+    Returns:
+        A decorator for the command function.
+    """
+    import functools
+
+    hidden_dest = f"_deprecated_{dest}"
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(hidden_dest, None)
+            if value is not None and value != ():
+                if kwargs.get(dest) not in (None, ()):
+                    raise click.UsageError(f"give {new} only ({old} is its deprecated spelling here)")
+                ctx = click.get_current_context()
+                echo_err(
+                    "warning",
+                    f"{old} is deprecated in `{ctx.command_path}`: use {new} ({meaning}); {old} will be "
+                    "removed in the next release",
+                    fg="yellow",
+                )
+                kwargs[dest] = value
+            return func(*args, **kwargs)
+
+        return click.option(old, hidden_dest, hidden=True, **option)(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
 # --- error rendering -----------------------------------------------------------------------
 
 
@@ -341,7 +391,7 @@ def make_signer(config: JuxConfig) -> Signer:
     if name is None:
         raise ConfigError(
             "no signer is configured (signer is unset or sign = false)",
-            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --cert CERT',
+            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --signing-cert CERT',
         )
     return get_state().registry().create("signer", name, config)
 
@@ -507,6 +557,30 @@ def number_type(allowed: Range, *, integer: bool) -> click.IntRange | click.Floa
     return _FiniteFloatRange(allowed.low, allowed.high, min_open=allowed.low_open)
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``"1 failure"``, ``"2 failures"``: a count with the noun in the right number.
+
+    Args:
+        count: How many.
+        singular: The noun for one (``"failure"``, ``"report"``).
+        plural_form: The noun for any other count (default: ``singular + "s"``).
+    """
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+#: Colours of the status words (``OK``, ``FAIL``…) at the start of a result line.
+_STATUS_COLOURS = {"OK": "green", "FAIL": "red", "ERROR": "red", "PART": "yellow", "SKIP": "yellow"}
+
+
+def status_word(word: str, *, width: int = 4) -> str:
+    """``word`` padded to ``width`` and coloured (OK green, FAIL/ERROR red, PART/SKIP yellow).
+
+    The ANSI codes are removed by :func:`click.echo` when the output is not a terminal, and
+    never written with ``--no-color`` or ``NO_COLOR`` set (the context's ``color`` is False).
+    """
+    return click.style(word, fg=_STATUS_COLOURS.get(word), bold=True) + " " * max(0, width - len(word))
+
+
 def short_hash(canonical_hash: str, length: int = 16) -> str:
     """``sha256:abcdef…`` → ``abcdef…`` (first ``length`` hex digits)."""
     return canonical_hash.partition(":")[2][:length] or canonical_hash[:length]
@@ -531,8 +605,11 @@ __all__ = [
     "number_type",
     "parse_datetime",
     "parse_properties",
+    "plural",
     "read_input",
+    "renamed_option",
     "render_error",
     "short_hash",
+    "status_word",
     "write_output",
 ]

@@ -19,6 +19,7 @@ from ._common import (
     global_options,
     load_config,
     number_type,
+    renamed_option,
 )
 
 DEFAULT_KEY_NAME = "signing-key.pem"
@@ -79,10 +80,17 @@ def _passphrase(env_var: str | None, prompt: bool) -> str | None:
     help="Private key file (default: signing-key.pem in the user config dir).",
 )
 @click.option(
-    "--cert",
+    "--cert-out",
     "cert_out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Certificate file (default: signing-cert.pem next to the key).",
+    help="Certificate file to write (default: signing-cert.pem next to the key).",
+)
+@renamed_option(
+    "--cert",
+    "--cert-out",
+    "cert_out",
+    meaning="where to write the certificate; --cert names a trust anchor in `jux verify`",
+    type=click.Path(path_type=Path, dir_okay=False),
 )
 @click.option(
     "--subject",

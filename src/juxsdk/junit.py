@@ -171,7 +171,8 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
         raise ReportTooLargeError(
             f"report is {len(data)} bytes, over the limit of {max_bytes} bytes",
             source=source,
-            hint="raise the limit with max_bytes= (library) if this report is genuine",
+            hint="raise the limit with max_bytes= if this report is genuine",
+            cli_hint="the limit guards against hostile input; split a genuine report this large",
         )
     if not data[:4096].strip(b" \t\r\n\xef\xbb\xbf") and not data.strip():
         raise ReportParseError("file is empty", source=source, hint="expected a JUnit XML report")
@@ -540,6 +541,7 @@ def add_properties(
         raise AlreadySignedError(
             "cannot add properties to a signed report: it would invalidate the signature",
             hint="add properties before signing, or re-sign with replace=True",
+            cli_hint="add properties before signing, or re-sign with --force",
         )
     def pairs(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         return list(values.items() if isinstance(values, Mapping) else values)

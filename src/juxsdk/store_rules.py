@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PutDecision", "decide_put"]
 
-_FORCE_HINT = "pass replace=True (CLI: `jux submit --force`) to replace it, or delete the stored report first"
+_FORCE_HINT = "pass replace=True to replace it, or delete the stored report first"
+_FORCE_CLI_HINT = "use --force to replace it, or delete the stored report first"
 
 
 @attrs.frozen
@@ -141,6 +142,7 @@ def decide_put(
                     canonical_hash=key,
                     reason="different",
                     hint=_FORCE_HINT,
+                    cli_hint=_FORCE_CLI_HINT,
                 )
             else:
                 return PutDecision("replace", f"{key}: different bytes replaced on request (replace=True)")
@@ -150,5 +152,6 @@ def decide_put(
             canonical_hash=key,
             reason="damaged",
             hint=_FORCE_HINT,
+            cli_hint=_FORCE_CLI_HINT,
         )
     return PutDecision("repair", f"{key}: damaged stored bytes replaced on request ({damaged})")

@@ -17,6 +17,8 @@ import click
 
 from juxsdk.errors import JuxError
 
+from ._common import hint_of
+
 T = TypeVar("T")
 
 #: Show a progress bar (on a terminal) from this many files on.
@@ -103,12 +105,12 @@ def exit_code_for(oks: Sequence[bool], failures: Sequence[JuxError]) -> int:
 
 
 def _error_dict(exc: JuxError) -> dict[str, str | None]:
-    return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    return {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
 
 
 def _named(name: str, exc: JuxError) -> JuxError:
     message = exc.message if name in exc.message else f"{name}: {exc.message}"
-    return JuxError(message, hint=exc.hint)
+    return JuxError(message, hint=hint_of(exc))
 
 
 def sign_many(

@@ -200,6 +200,15 @@ def echo_err(label: str, message: str, *, fg: str | None = None) -> None:
     click.echo(click.style(f"{label}:", fg=fg, bold=True) + " " + _one_line(message), err=True, color=color)
 
 
+def hint_of(exc: BaseException) -> str | None:
+    """The advice to show a ``jux`` user: the error's ``cli_hint`` when it has one, else its ``hint``.
+
+    Library errors may phrase a hint for Python callers (``replace=True``); their ``cli_hint``
+    says the same with the command's options (``use --force``).
+    """
+    return getattr(exc, "cli_hint", None) or getattr(exc, "hint", None)
+
+
 def render_error(exc: JuxError) -> None:
     """Print ``error: <message>`` and, when there is one, ``hint: <hint>`` (one line each).
 
@@ -214,8 +223,9 @@ def render_error(exc: JuxError) -> None:
     for line in rest:
         indent = len(line) - len(line.lstrip())
         click.echo(" " * indent + _one_line(line), err=True)
-    if exc.hint:
-        echo_err("hint", exc.hint, fg="yellow")
+    hint = hint_of(exc)
+    if hint:
+        echo_err("hint", hint, fg="yellow")
 
 
 def _handle(ctx: click.Context, exc: BaseException) -> NoReturn:
@@ -581,6 +591,30 @@ def status_word(word: str, *, width: int = 4) -> str:
     return click.style(word, fg=_STATUS_COLOURS.get(word), bold=True) + " " * max(0, width - len(word))
 
 
+class HashPrefixType(click.ParamType[str]):
+    """A canonical-hash prefix argument (``3fa9``, ``sha256:3FA9``), checked when parsed.
+
+    Text that is not leading hex digits is a usage error (exit code 2) naming the argument,
+    like any other bad value; the value itself is passed on unchanged.
+    """
+
+    name = "hash_prefix"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from juxsdk.models import hash_prefix_digits
+
+        try:
+            hash_prefix_digits(value)
+        except JuxError as exc:
+            hint = hint_of(exc)
+            self.fail(f"{exc.message} ({hint})" if hint else exc.message, param, ctx)
+        return value
+
+
+#: The parameter type of every HASH / HASH_PREFIX argument.
+HASH_PREFIX = HashPrefixType()
+
+
 def short_hash(canonical_hash: str, length: int = 16) -> str:
     """``sha256:abcdef…`` → ``abcdef…`` (first ``length`` hex digits)."""
     return canonical_hash.partition(":")[2][:length] or canonical_hash[:length]
@@ -593,6 +627,7 @@ def usage_error(message: str) -> NoReturn:
 
 __all__ = [
     "EXIT_USAGE",
+    "HASH_PREFIX",
     "JuxCommand",
     "JuxGroup",
     "State",
@@ -600,6 +635,7 @@ __all__ = [
     "echo_json",
     "get_state",
     "global_options",
+    "hint_of",
     "load_config",
     "make_client",
     "number_type",

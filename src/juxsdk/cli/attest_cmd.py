@@ -16,6 +16,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     make_client,
     parse_datetime,
@@ -365,8 +366,8 @@ def verify_attestation(
         else:
             label = "FAIL" if failed else "ERROR"
             click.echo(f"{label} {envelope}: {_reason(exc.message, envelope)}")
-            if exc.hint:
-                click.echo(f"{' ' * len(label)} hint: {exc.hint}")
+            if hint_of(exc):
+                click.echo(f"{' ' * len(label)} hint: {hint_of(exc)}")
         raise click.exceptions.Exit(EXIT_VERIFICATION_FAILED if failed else EXIT_ERROR) from None
     if as_json:
         echo_json({"file": envelope, **verified.to_dict()})

@@ -24,10 +24,12 @@ from juxsdk.models import STORE_LOGGER, resolve_hash_prefix
 
 from ._common import (
     CONTEXT_SETTINGS,
+    HASH_PREFIX,
     JuxGroup,
     echo_err,
     echo_json,
     global_options,
+    hint_of,
     load_config,
     make_backend,
     number_type,
@@ -210,7 +212,7 @@ def _attachments(store: Any, canonical_hash: str) -> list[dict[str, Any]] | None
 
 
 @cache.command("show")
-@click.argument("hash_prefix", metavar="HASH_PREFIX")
+@click.argument("hash_prefix", type=HASH_PREFIX, metavar="HASH_PREFIX")
 @click.option("--xml", "as_xml", is_flag=True, help="Write the exact stored bytes to stdout instead.")
 @click.option(
     "--attachment",
@@ -250,7 +252,7 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
             except CorruptSidecarError as exc:
                 hint = f"`jux cache show --xml {hash_prefix}` still prints the stored bytes"
                 raise CorruptSidecarError(
-                    exc.message, where=exc.where, hint=f"{hint}; {exc.hint}" if exc.hint else hint
+                    exc.message, where=exc.where, hint=f"{hint}; {hint_of(exc)}" if hint_of(exc) else hint
                 ) from exc
             data = record.to_dict()
             listed = _attachments(store, full)

@@ -15,6 +15,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     options_classes,
 )
@@ -103,7 +104,7 @@ def check(as_json: bool) -> None:
         except JuxError as exc:
             failed = True
             code = max(code, exc.exit_code)
-            entry.update(status="failed", detail=exc.message, hint=exc.hint)
+            entry.update(status="failed", detail=exc.message, hint=hint_of(exc))
         finally:
             close = getattr(backend, "close", None)
             if callable(close):

@@ -19,11 +19,13 @@ from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, ConfigError, JuxErr
 
 from ._common import (
     CONTEXT_SETTINGS,
+    HASH_PREFIX,
     JuxCommand,
     JuxGroup,
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     read_input,
     short_hash,
@@ -101,7 +103,7 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
     if exc is None:
         return None
     if isinstance(exc, JuxError):
-        d: dict[str, Any] = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        d: dict[str, Any] = {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
         status = getattr(exc, "status", None)
         if status is not None:
             d["status"] = status
@@ -194,7 +196,7 @@ def _publish_files(
     queue_failures = enqueue if enqueue is not None else mode == "cache"
     results: list[dict[str, Any]] = []
     ok_count = 0
-    with configured_publishers(config, required=not dry_run) as pubs:
+    with configured_publishers(config) as pubs:  # --dry-run fails like a real publish
         outbox = None if dry_run else _outbox(config)
         for name in files:
             entry: dict[str, Any] = {"file": name, "ok": False}
@@ -204,7 +206,7 @@ def _publish_files(
                 report = parse_report(data, source=source)
             except JuxError as exc:
                 entry["error"] = _err(exc)
-                _say(as_json, f"FAIL {name}: {exc.message}", exc.hint)
+                _say(as_json, f"FAIL {name}: {exc.message}", hint_of(exc))
                 continue
             entry.update(
                 canonical_hash=report.canonical_hash,
@@ -286,8 +288,8 @@ def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: b
             click.echo("     kept in the outbox as a dead letter (`jux queue list`, `jux queue retry`)")
         elif o.error is not None:
             click.echo(f"     {o.publisher} failed: {o.error.message}")
-            if o.error.hint:
-                click.echo(f"     hint: {o.error.hint}")
+            if hint_of(o.error):
+                click.echo(f"     hint: {hint_of(o.error)}")
 
 
 def _drain(config: JuxConfig, *, force: bool, jobs: int, dry_run: bool, as_json: bool) -> None:
@@ -400,7 +402,7 @@ def _prefix_arg(hash_prefix: str | None, all_: bool) -> str | None:
 
 
 @queue.command("retry")
-@click.argument("hash_prefix", required=False, metavar="[HASH]")
+@click.argument("hash_prefix", required=False, type=HASH_PREFIX, metavar="[HASH]")
 @click.option("--all", "all_", is_flag=True, help="Every queued and dead entry.")
 @global_options
 def queue_retry(hash_prefix: str | None, all_: bool) -> None:
@@ -413,7 +415,7 @@ def queue_retry(hash_prefix: str | None, all_: bool) -> None:
 
 
 @queue.command("drop")
-@click.argument("hash_prefix", required=False, metavar="[HASH]")
+@click.argument("hash_prefix", required=False, type=HASH_PREFIX, metavar="[HASH]")
 @click.option("--all", "all_", is_flag=True, help="Every entry.")
 @click.option("--dead", "dead_only", is_flag=True, help="Only dead-lettered entries.")
 @global_options

@@ -15,6 +15,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     make_client,
     parse_properties,
@@ -35,7 +36,7 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
     if exc is None:
         return None
     if isinstance(exc, JuxError):
-        return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        return {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
     return {"type": type(exc).__name__, "message": str(exc), "hint": None}
 
 
@@ -259,7 +260,7 @@ def submit(
             shown.append((name, entry, error))
         elif error is not None:
             message = error.message if name in error.message else f"{name}: {error.message}"
-            render_error(JuxError(message, hint=error.hint))
+            render_error(JuxError(message, hint=hint_of(error)))
         else:
             _print_result(entry)
 

@@ -16,6 +16,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    hint_of,
     parse_datetime,
     plural,
     read_input,
@@ -106,7 +107,7 @@ def _reason(message: str, name: str) -> str:
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, JuxError):
-        return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        return {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
     return {"type": type(exc).__name__, "message": f"internal error: {exc}", "hint": None}
 
 
@@ -186,7 +187,7 @@ def verify(
         label = "FAIL" if is_fail else "ERROR"
         message = exc.message if isinstance(exc, JuxError) else f"internal error: {type(exc).__name__}: {exc}"
         click.echo(f"{status_word(label)} {name}: {_reason(message, name)}")
-        hint = exc.hint if isinstance(exc, JuxError) else "this is a bug in juxsdk; rerun with -v and report it"
+        hint = hint_of(exc) if isinstance(exc, JuxError) else "this is a bug in juxsdk; rerun with -v and report it"
         if hint:
             click.echo(f"{' ' * len(label)} hint: {hint}")
 

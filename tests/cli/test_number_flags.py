@@ -33,7 +33,7 @@ def test_cache_clean_days(jux) -> None:
         _usage_error(jux("cache", "clean", "--days", days, "--dry-run"), "--days")
     result = jux("cache", "clean", "--days", str(MAX_DAYS), "--dry-run")  # the limit itself works
     assert result.exit_code == 0, result.stderr
-    assert "would delete 0 report(s)" in result.stderr
+    assert "would delete 0 reports" in result.stderr
 
 
 def test_keygen_days(jux, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import click
 
 from juxsdk.errors import JuxError
 
-from ._common import hint_of
+from ._common import hint_of, plural, status_word
 
 T = TypeVar("T")
 
@@ -198,11 +198,11 @@ def sign_many(
     else:
         for entry in entries:
             if entry["ok"]:
-                click.echo(f"OK   {entry['file']} -> {entry['output']}")
+                click.echo(f"{status_word('OK')} {entry['file']} -> {entry['output']}")
             else:
                 err = entry["error"]
                 assert isinstance(err, dict)
                 render_error(_named(str(entry["file"]), JuxError(str(err["message"]), hint=err["hint"])))
         done = sum(oks)
-        click.echo(f"signed {done} of {len(oks)} reports into {output}", err=True)
+        click.echo(f"signed {done} of {plural(len(oks), 'report')} into {output}", err=True)
     return exit_code_for(oks, failures)

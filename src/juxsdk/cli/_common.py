@@ -567,6 +567,20 @@ def number_type(allowed: Range, *, integer: bool) -> click.IntRange | click.Floa
     return _FiniteFloatRange(allowed.low, allowed.high, min_open=allowed.low_open)
 
 
+def human_size(size: int) -> str:
+    """A byte count for people: ``"512 B"``, ``"1.5 KiB"``, ``"3.2 MiB"`` (IEC binary units, 1024).
+
+    Args:
+        size: A number of bytes (0 or more).
+    """
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """``"1 failure"``, ``"2 failures"``: a count with the noun in the right number.
 
@@ -578,12 +592,26 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
+def counts(tests: int, failures: int, errors: int, skipped: int | None = None) -> str:
+    """``"3 tests, 1 failure, 0 errors, 2 skipped"``: a report summary's counts, plurals right."""
+    text = f"{plural(tests, 'test')}, {plural(failures, 'failure')}, {plural(errors, 'error')}"
+    return text if skipped is None else f"{text}, {skipped} skipped"
+
+
 #: Colours of the status words (``OK``, ``FAIL``…) at the start of a result line.
-_STATUS_COLOURS = {"OK": "green", "FAIL": "red", "ERROR": "red", "PART": "yellow", "SKIP": "yellow"}
+_STATUS_COLOURS = {
+    "OK": "green",
+    "FAIL": "red",
+    "FAILED": "red",
+    "ERROR": "red",
+    "VIOLATION": "red",
+    "PART": "yellow",
+    "SKIP": "yellow",
+}
 
 
 def status_word(word: str, *, width: int = 4) -> str:
-    """``word`` padded to ``width`` and coloured (OK green, FAIL/ERROR red, PART/SKIP yellow).
+    """``word`` padded to ``width`` and coloured (OK green, FAIL/ERROR/VIOLATION red, PART/SKIP yellow).
 
     The ANSI codes are removed by :func:`click.echo` when the output is not a terminal, and
     never written with ``--no-color`` or ``NO_COLOR`` set (the context's ``color`` is False).
@@ -631,11 +659,13 @@ __all__ = [
     "JuxCommand",
     "JuxGroup",
     "State",
+    "counts",
     "echo_err",
     "echo_json",
     "get_state",
     "global_options",
     "hint_of",
+    "human_size",
     "load_config",
     "make_client",
     "number_type",

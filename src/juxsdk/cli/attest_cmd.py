@@ -23,6 +23,7 @@ from ._common import (
     read_input,
     renamed_option,
     short_hash,
+    status_word,
     write_output,
 )
 from .sign_cmd import signer_overrides, with_configured_signer
@@ -365,7 +366,7 @@ def verify_attestation(
             echo_json({"file": envelope, "verified": False, "error": _error_dict(exc)})
         else:
             label = "FAIL" if failed else "ERROR"
-            click.echo(f"{label} {envelope}: {_reason(exc.message, envelope)}")
+            click.echo(f"{status_word(label)} {envelope}: {_reason(exc.message, envelope)}")
             if hint_of(exc):
                 click.echo(f"{' ' * len(label)} hint: {hint_of(exc)}")
         raise click.exceptions.Exit(EXIT_VERIFICATION_FAILED if failed else EXIT_ERROR) from None
@@ -374,7 +375,8 @@ def verify_attestation(
         return
     s = verified.statement
     click.echo(
-        f"OK   {envelope}: test-result {s.result} ({len(s.passed_tests)} passed, {len(s.warned_tests)} warned, "
+        f"{status_word('OK')} {envelope}: test-result {s.result} ({len(s.passed_tests)} passed, "
+        f"{len(s.warned_tests)} warned, "
         f"{len(s.failed_tests)} failed)"
     )
     for info, why in zip(verified.signatures, verified.trust, strict=True):

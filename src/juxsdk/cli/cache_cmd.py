@@ -30,10 +30,12 @@ from ._common import (
     echo_json,
     global_options,
     hint_of,
+    human_size,
     load_config,
     make_backend,
     number_type,
     parse_datetime,
+    plural,
     short_hash,
 )
 
@@ -293,6 +295,8 @@ def stats(as_json: bool) -> None:
             if isinstance(value, list):
                 for item in value or ["none"]:
                     click.echo(f"  {key:<15} {item}")
+            elif key == "bytes" or key.endswith("_bytes"):
+                click.echo(f"  {key:<15} {human_size(value)}" + (f" ({value} bytes)" if value >= 1024 else ""))
             elif key != "store":
                 click.echo(f"  {key:<15} {value}")
     _partial_if(warned)
@@ -342,7 +346,7 @@ def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_
                 verb = "would delete" if dry_run else "deleted"
                 click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
             total += len(victims)
-    click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {plural(total, 'report')}", err=True)
     _partial_if(warned)
 
 
@@ -371,5 +375,5 @@ def _clean_with_retention(days: int | None, keep_last: int | None, policy_file: 
                 for d in decisions:
                     if not d.delete and d.reason.startswith("required by policy"):
                         click.echo(f"keep {short_hash(d.record.canonical_hash)}: {d.reason}")
-    click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {plural(total, 'report')}", err=True)
     _partial_if(warned)

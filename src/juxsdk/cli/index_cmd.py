@@ -17,6 +17,7 @@ from ._common import (
     get_state,
     global_options,
     load_config,
+    plural,
     short_hash,
 )
 from ._evidence import (
@@ -80,7 +81,8 @@ def rebuild(
         close_all(stores)
     c = result.counts
     click.echo(
-        f"indexed {stats['verified']} verified report(s) ({stats['outcomes']} test outcomes) in {stats['path']}; "
+        f"indexed {plural(stats['verified'], 'verified report')} ({plural(stats['outcomes'], 'test outcome')}) "
+        f"in {stats['path']}; "
         f"{c['failed']} failed verification, {c['error']} unreadable",
         err=True,
     )

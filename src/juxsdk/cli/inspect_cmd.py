@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, read_input
+from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, plural, read_input
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 NOT_VERIFIED = "NOT VERIFIED: signature details are read from the document, not checked (use `jux verify`)"
@@ -67,6 +67,21 @@ def describe_signatures(data: bytes, source: str) -> list[dict[str, Any]]:
     return out
 
 
+#: ``jux inspect`` shows a property value whole up to this many characters (``--full``: always).
+SHORT_VALUE = 100
+
+
+def shorten(value: str, *, limit: int = SHORT_VALUE) -> str:
+    """A property value on one line of at most about ``limit`` characters.
+
+    A longer or multi-line value is cut and ends with ``… (N characters; --full shows it)``.
+    """
+    first = value.split("\n", 1)[0]
+    if len(value) <= limit and first == value:
+        return value
+    return f"{first[:limit].rstrip()}… ({len(value)} characters; --full shows it)"
+
+
 def _local(tag: Any) -> str:
     text = str(tag)
     return text.rpartition("}")[2]
@@ -74,9 +89,14 @@ def _local(tag: Any) -> str:
 
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
 @click.argument("file", metavar="FILE|-")
+@click.option(
+    "--full",
+    is_flag=True,
+    help=f"Show long property values whole (else cut at {SHORT_VALUE} characters; --json is always whole).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @global_options(hidden=True)
-def inspect(file: str, as_json: bool) -> None:
+def inspect(file: str, full: bool, as_json: bool) -> None:
     """Show a report's summary, properties, canonical hash and signature — without verifying.
 
     Everything shown is what the document claims. A signature's signer and algorithm are read,
@@ -106,8 +126,8 @@ def inspect(file: str, as_json: bool) -> None:
     click.echo(f"file:            {file} ({len(data)} bytes)")
     click.echo(f"canonical hash:  {report.canonical_hash}")
     click.echo(
-        f"summary:         {s.tests} tests, {s.passed} passed, {s.failures} failures, {s.errors} errors, "
-        f"{s.skipped} skipped, {s.time:.3f} s, {s.suites} suites"
+        f"summary:         {plural(s.tests, 'test')}, {s.passed} passed, {plural(s.failures, 'failure')}, "
+        f"{plural(s.errors, 'error')}, {s.skipped} skipped, {s.time:.3f} s, {plural(s.suites, 'suite')}"
     )
     if report.project:
         click.echo(f"project:         {report.project}")
@@ -115,7 +135,7 @@ def inspect(file: str, as_json: bool) -> None:
         click.echo("properties:")
         width = min(max(len(k) for k, _ in report.properties), 32)
         for key, value in report.properties:
-            click.echo(f"  {key:<{width}}  {value}")
+            click.echo(f"  {key:<{width}}  {value if full else shorten(value)}")
     else:
         click.echo("properties:      (none)")
     if not signatures:

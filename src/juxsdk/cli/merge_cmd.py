@@ -10,12 +10,14 @@ import click
 from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
+    counts,
     echo_json,
     get_state,
     global_options,
     load_config,
     parse_datetime,
     parse_properties,
+    plural,
     write_output,
 )
 
@@ -155,7 +157,7 @@ def merge(
         return
     signed = f"signed by {signature.signer}" if signature is not None else "unsigned"
     click.echo(
-        f"merged {len(paths)} reports -> {output}: {s.tests} tests, {s.failures} failures, "
-        f"{s.errors} errors, {s.skipped} skipped; {signed}; {result.canonical_hash}",
+        f"merged {plural(len(paths), 'report')} -> {output}: {counts(s.tests, s.failures, s.errors, s.skipped)}; "
+        f"{signed}; {result.canonical_hash}",
         err=True,
     )

@@ -27,8 +27,10 @@ from ._common import (
     global_options,
     hint_of,
     load_config,
+    plural,
     read_input,
     short_hash,
+    status_word,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -206,7 +208,8 @@ def _publish_files(
                 report = parse_report(data, source=source)
             except JuxError as exc:
                 entry["error"] = _err(exc)
-                _say(as_json, f"FAIL {name}: {exc.message}", hint_of(exc))
+                said = exc.message if name in exc.message else f"{name}: {exc.message}"  # the file named once
+                _say(as_json, f"{status_word('FAIL')} {said}", hint_of(exc))
                 continue
             entry.update(
                 canonical_hash=report.canonical_hash,
@@ -222,7 +225,7 @@ def _publish_files(
                 }
                 _say(
                     as_json,
-                    f"FAIL {name}: not signed; refusing to publish",
+                    f"{status_word('FAIL')} {name}: not signed; refusing to publish",
                     "sign it first (jux sign), or pass --allow-unsigned",
                 )
                 continue
@@ -274,7 +277,7 @@ def _say(as_json: bool, line: str, hint: str | None = None) -> None:
 
 
 def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: bool) -> None:
-    click.echo(f"{'OK  ' if ok else 'FAIL'} {name}: sha256:{short_hash(chash)}")
+    click.echo(f"{status_word('OK' if ok else 'FAIL')} {name}: sha256:{short_hash(chash)}")
     for o in outcomes:
         if o.receipt is not None:
             run = f", run {o.receipt.run_id}" if o.receipt.run_id else ""
@@ -303,7 +306,7 @@ def _drain(config: JuxConfig, *, force: bool, jobs: int, dry_run: bool, as_json:
         if as_json:
             echo_json({"due": [e.to_dict() for e in due], "queued": len(items)})
         else:
-            click.echo(f"{len(due)} of {len(items)} queued report(s) would be sent")
+            click.echo(f"{len(due)} of {plural(len(items), 'queued report')} would be sent")
             for e in due:
                 click.echo(f"     sha256:{short_hash(e.canonical_hash)} -> {e.publisher}")
         return

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, get_state, global_options
+from ._common import CONTEXT_SETTINGS, JuxCommand, get_state, global_options, plural
 from ._evidence import dates, filter_options, index_option, open_index
 
 
@@ -45,7 +45,7 @@ def report(
         summary = write_report(idx, html_dir, project=project, branch=branch, since=since_dt, until=until_dt,
                                title=title)
     click.echo(
-        f"wrote {html_dir / 'index.html'}: {summary['projects']} project(s), {summary['evidence']} report(s) as "
-        f"evidence, {summary['flagged']} flagged",
+        f"wrote {html_dir / 'index.html'}: {plural(summary['projects'], 'project')}, "
+        f"{plural(summary['evidence'], 'report')} as evidence, {summary['flagged']} flagged",
         err=True,
     )

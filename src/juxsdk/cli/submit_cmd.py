@@ -12,6 +12,7 @@ from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, ConfigError, JuxErr
 from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
+    counts,
     echo_json,
     get_state,
     global_options,
@@ -19,9 +20,11 @@ from ._common import (
     load_config,
     make_client,
     parse_properties,
+    plural,
     read_input,
     render_error,
     short_hash,
+    status_word,
     write_output,
 )
 
@@ -77,7 +80,7 @@ def result_to_dict(file: str, result: Any) -> dict[str, Any]:
 def _print_result(entry: dict[str, Any]) -> None:
     s = entry["summary"]
     sig = entry["signature"]
-    status = "OK  " if entry["ok"] else "PART" if _partly_done(entry) else "FAIL"
+    status = status_word("OK" if entry["ok"] else "PART" if _partly_done(entry) else "FAIL")
     if sig:
         signed = f"signed by {sig['certificate_subject'] or sig['key_fingerprint'][:23]}"
     elif entry.get("signed"):
@@ -86,7 +89,7 @@ def _print_result(entry: dict[str, Any]) -> None:
         signed = "unsigned"
     click.echo(
         f"{status} {entry['file']}: sha256:{short_hash(entry['canonical_hash'])} {signed}; "
-        f"{s['tests']} tests, {s['failures']} failures, {s['errors']} errors"
+        f"{counts(s['tests'], s['failures'], s['errors'], s['skipped'])}"
     )
     for o in entry["stored"]:
         if o["ok"]:
@@ -302,7 +305,7 @@ def submit(
             show(name, entry, error)
         if len(entries) > 1:
             done = sum(1 for e in entries if e["ok"])
-            click.echo(f"{done} of {len(entries)} reports submitted", err=True)
+            click.echo(f"{done} of {plural(len(entries), 'report')} submitted", err=True)
     if all(e["ok"] for e in entries):
         code = EXIT_OK
     elif any(e["ok"] or ("stored" in e and _partly_done(e)) for e in entries):

@@ -13,12 +13,12 @@ from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, JuxErro
 from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
+    counts,
     echo_json,
     get_state,
     global_options,
     hint_of,
     parse_datetime,
-    plural,
     read_input,
     status_word,
 )
@@ -212,8 +212,8 @@ def verify(
             sig = verified.signature
             click.echo(
                 f"{status_word('OK')} {name}: signed by {sig.signer} ({sig.algorithm}); "
-                f"{plural(s.tests, 'test')}, {plural(s.failures, 'failure')}, {plural(s.errors, 'error')}, "
-                f"{s.skipped} skipped" + ("; UNSAFE: signer identity not checked" if unsafe else "")
+                f"{counts(s.tests, s.failures, s.errors, s.skipped)}"
+                + ("; UNSAFE: signer identity not checked" if unsafe else "")
             )
             for warning in verified.warnings:
                 click.echo(f"     warning: {warning}")

@@ -124,6 +124,46 @@ def check(as_json: bool) -> None:
         raise click.exceptions.Exit(code or EXIT_ERROR)
 
 
+@config.command("list", epilog="""\b
+Examples:
+  jux config list                       # every option: type, default, description
+  jux config list --json | jq '.[] | select(.key | startswith("outbox."))'
+""")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {key, type, default, description, …}.")
+@global_options(hidden=True)
+def list_options(as_json: bool) -> None:
+    """List every configuration option with its type, default and description.
+
+    The core options ([metadata], [outbox], [index] included), then the options of every
+    installed backend as backends.<name>.<option>. Types and defaults come from the
+    configuration model and each backend's Options class, the descriptions from their
+    documentation; a default computed on each machine (a path under the user's directories)
+    is shown with <user config dir>, <user data dir> or ~. `jux config show` gives the values
+    in effect here.
+    """
+    from juxsdk import config as _config
+
+    get_state()
+    docs = _config.describe_options(options_classes())
+    if as_json:
+        echo_json([d.to_dict() for d in docs])
+        return
+    import textwrap
+
+    for d in docs:
+        if d.required:
+            default = "REQUIRED"
+        elif d.secret and d.default is None:
+            default = 'unset; a secret reference such as { env = "VAR" }'
+        elif d.default is None:
+            default = "unset"
+        else:
+            default = f"default {d.default}" + (" on each machine" if d.computed else "")
+        click.echo(f"{click.style(d.key, bold=True)}  ({d.type}; {default})")
+        for line in textwrap.wrap(d.description, 92, break_on_hyphens=False):
+            click.echo(f"    {line}")
+
+
 @config.command("init")
 @click.option(
     "--path",

@@ -19,15 +19,16 @@ from ._common import (
     load_config,
     options_classes,
 )
+from ._examples import examples
 
 
-@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS, epilog=examples("config"))
 @global_options(hidden=True)
 def config() -> None:
     """Show, check and create the configuration."""
 
 
-@config.command("show")
+@config.command("show", epilog=examples("config show"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {key, value, source}.")
 @global_options(hidden=True)
 def show(as_json: bool) -> None:
@@ -55,7 +56,7 @@ def show(as_json: bool) -> None:
         click.echo(f"{r['key']:<{width}} = {r['value']}{source}")
 
 
-@config.command("check")
+@config.command("check", epilog=examples("config check"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @global_options(hidden=True)
 def check(as_json: bool) -> None:
@@ -164,7 +165,7 @@ def list_options(as_json: bool) -> None:
             click.echo(f"    {line}")
 
 
-@config.command("init")
+@config.command("init", epilog=examples("config init"))
 @click.option(
     "--path",
     "path",
@@ -174,8 +175,9 @@ def list_options(as_json: bool) -> None:
     help="File to write ('-' prints it).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {path, text} (with --path -: the text only).")
 @global_options(hidden=True)
-def init(path: Path, force: bool) -> None:
+def init(path: Path, force: bool, as_json: bool) -> None:
     """Write a commented starter configuration file (jux.toml), or print it with --path -.
 
     With --path pyproject.toml the [tool.jux] tables are appended to that file (refused when it
@@ -188,7 +190,10 @@ def init(path: Path, force: bool) -> None:
     pyproject = path.name == "pyproject.toml"
     text = _config.init_config_text(options_classes=options_classes(), pyproject=pyproject)
     if str(path) == "-":
-        click.echo(text, nl=False)
+        if as_json:
+            echo_json({"path": None, "text": text})
+        else:
+            click.echo(text, nl=False)
         return
     if pyproject and path.exists():
         try:
@@ -203,4 +208,7 @@ def init(path: Path, force: bool) -> None:
         text = current + ("" if current.endswith("\n") else "\n") + "\n" + text
         force = True
     write_private_file(path, text.encode("utf-8"), overwrite=force, mode=0o644)
-    click.echo(f"wrote {path}", err=True)
+    if as_json:
+        echo_json({"path": str(path), "text": text})
+    else:
+        click.echo(f"wrote {path}", err=True)

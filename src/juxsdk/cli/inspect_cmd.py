@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, plural, read_input
+from ._examples import examples
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 NOT_VERIFIED = "NOT VERIFIED: signature details are read from the document, not checked (use `jux verify`)"
@@ -87,7 +88,7 @@ def _local(tag: Any) -> str:
     return text.rpartition("}")[2]
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("inspect"))
 @click.argument("file", metavar="FILE|-")
 @click.option(
     "--full",

@@ -21,6 +21,7 @@ from ._common import (
     number_type,
     renamed_option,
 )
+from ._examples import examples
 
 DEFAULT_KEY_NAME = "signing-key.pem"
 DEFAULT_CERT_NAME = "signing-cert.pem"
@@ -55,7 +56,7 @@ def _passphrase(env_var: str | None, prompt: bool) -> str | None:
     return None
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("keygen"))
 @click.option(
     "--type", "key_type", type=click.Choice(["rsa", "ec"]), default="rsa", show_default=True, help="Key type."
 )

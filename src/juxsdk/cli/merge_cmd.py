@@ -20,6 +20,7 @@ from ._common import (
     plural,
     write_output,
 )
+from ._examples import examples
 
 _PEM = click.Path(path_type=Path, dir_okay=False, exists=True)
 
@@ -55,7 +56,7 @@ def provenance(report: Any, *, project: str | None, config: Any) -> Any:
     return juxsdk.add_properties(report, collected, replace=False)
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("merge"))
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|DIR|GLOB…")
 @click.option(
     "-o",

@@ -32,6 +32,7 @@ from ._common import (
     short_hash,
     status_word,
 )
+from ._examples import examples
 
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.client import PublishOutcome
@@ -116,7 +117,7 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
 # --- jux publish -----------------------------------------------------------------------------
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("publish"))
 @click.argument("files", nargs=-1, metavar="FILE…")
 @click.option(
     "--queue", "drain", is_flag=True, help="Send the reports waiting in the outbox (instead of FILEs)."
@@ -365,13 +366,13 @@ def _print_drain(result: DrainResult, outbox: Outbox) -> None:
 # --- jux queue -------------------------------------------------------------------------------
 
 
-@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS, epilog=examples("queue"))
 @global_options
 def queue() -> None:
     """The outbox: reports waiting to be published (list, retry, drop)."""
 
 
-@queue.command("list")
+@queue.command("list", epilog=examples("queue list"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @global_options
 def queue_list(as_json: bool) -> None:
@@ -404,28 +405,36 @@ def _prefix_arg(hash_prefix: str | None, all_: bool) -> str | None:
     return hash_prefix
 
 
-@queue.command("retry")
+@queue.command("retry", epilog=examples("queue retry"))
 @click.argument("hash_prefix", required=False, type=HASH_PREFIX, metavar="[HASH]")
 @click.option("--all", "all_", is_flag=True, help="Every queued and dead entry.")
-@global_options
-def queue_retry(hash_prefix: str | None, all_: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {retried: N}.")
+@global_options(hidden=True)
+def queue_retry(hash_prefix: str | None, all_: bool, as_json: bool) -> None:
     """Make entries due now (dead ones go back to the queue); then run `jux publish --queue`."""
     prefix = _prefix_arg(hash_prefix, all_)
     n = _outbox(load_config()).retry(prefix)
-    click.echo(f"{n} entr{'y' if n == 1 else 'ies'} ready to retry; run `jux publish --queue`")
+    if as_json:
+        echo_json({"retried": n})
+    else:
+        click.echo(f"{n} entr{'y' if n == 1 else 'ies'} ready to retry; run `jux publish --queue`")
     if n == 0 and prefix is not None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-@queue.command("drop")
+@queue.command("drop", epilog=examples("queue drop"))
 @click.argument("hash_prefix", required=False, type=HASH_PREFIX, metavar="[HASH]")
 @click.option("--all", "all_", is_flag=True, help="Every entry.")
 @click.option("--dead", "dead_only", is_flag=True, help="Only dead-lettered entries.")
-@global_options
-def queue_drop(hash_prefix: str | None, all_: bool, dead_only: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {dropped: N}.")
+@global_options(hidden=True)
+def queue_drop(hash_prefix: str | None, all_: bool, dead_only: bool, as_json: bool) -> None:
     """Delete entries from the outbox without publishing them (stores are not touched)."""
     prefix = _prefix_arg(hash_prefix, all_)
     n = _outbox(load_config()).drop(prefix, dead_only=dead_only)
-    click.echo(f"dropped {n} entr{'y' if n == 1 else 'ies'}")
+    if as_json:
+        echo_json({"dropped": n})
+    else:
+        click.echo(f"dropped {n} entr{'y' if n == 1 else 'ies'}")
     if n == 0 and prefix is not None:
         raise click.exceptions.Exit(EXIT_ERROR)

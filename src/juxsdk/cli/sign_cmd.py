@@ -23,6 +23,7 @@ from ._common import (
     renamed_option,
     write_output,
 )
+from ._examples import examples
 
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.protocols import Signer
@@ -114,7 +115,7 @@ def _with_signer(config: Any, action: Any) -> Any:
         signer.close()
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("sign"))
 @click.argument("files", nargs=-1, metavar="[FILE|DIR|GLOB…|-]")
 @click.option(
     "-o",

@@ -27,6 +27,7 @@ from ._common import (
     status_word,
     write_output,
 )
+from ._examples import examples
 
 
 def _name(backend: Any) -> str:
@@ -174,7 +175,7 @@ def _partly_done(entry: dict[str, Any]) -> bool:
     return any(o["ok"] for o in entry["stored"]) or any(o["ok"] for o in entry["published"])
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("submit"))
 @click.argument("files", nargs=-1, required=True, metavar="FILE|DIR|GLOB…")
 @click.option("--project", help="Project name written into the report (overrides configuration and detection).")
 @click.option(

@@ -166,3 +166,35 @@ def test_sign_json_of_a_single_file(jux, workdir, corpus_dir, keys) -> None:
     assert b"SignatureValue" in (workdir / "one.xml").read_bytes()
     to_stdout = jux("sign", corpus_dir / "raw/generic/basic.xml", "--key", key, "--json")
     assert to_stdout.exit_code == 2 and "-o OUT" in to_stdout.stderr, to_stdout.stderr
+
+
+# --- every command: examples, --json, global options in any position (items 6 and 8) --------
+
+
+def _leaves() -> list[str]:
+    return [path for path, cmd in _commands() if not isinstance(cmd, click.Group)]
+
+
+def test_every_command_help_has_examples(jux) -> None:
+    for path, _cmd in _commands():
+        shown = jux(*path.split()[1:], "--help")
+        assert shown.exit_code == 0, (path, shown.stderr)
+        assert "Examples:" in shown.stdout or "Example:" in shown.stdout, path
+
+
+def test_every_command_takes_json() -> None:
+    missing = [path for path, cmd in _commands() if not isinstance(cmd, click.Group) and _visible(cmd, "--json") is None]
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", _leaves())
+def test_global_options_work_before_and_after_every_subcommand(jux, workdir, path) -> None:
+    (workdir / "jux.toml").write_text('project = "p"\n', encoding="utf-8")
+    words = path.split()[1:]
+    for args in (
+        ["--no-color", "-v", "--config", "jux.toml", *words, "--help"],
+        [*words, "--no-color", "-v", "--config", "jux.toml", "--help"],
+        [*words[:1], "--no-color", "--config", "jux.toml", *words[1:], "--help"],
+    ):
+        result = jux(*args)
+        assert result.exit_code == 0, (args, result.stderr)

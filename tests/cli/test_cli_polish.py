@@ -50,13 +50,13 @@ def test_publish_dry_run_without_a_publisher_fails_like_a_real_publish(jux, corp
 
 
 @pytest.fixture
-def signed(jux, workdir, corpus_dir) -> tuple[Path, Path]:
-    made = jux("keygen", "--type", "ec", "--out", "k.pem", "--cert-out", "c.pem")
+def signed(jux, workdir, corpus_dir, config_dir) -> tuple[Path, Path]:
+    made = jux("keygen", "--type", "ec")  # the default key: `jux sign` finds it without options
     assert made.exit_code == 0, made.stderr
     out = workdir / "one.xml"
-    done = jux("sign", corpus_dir / "raw/pytest/xunit2-basic.xml", "-o", out, "--key", "k.pem", "--signing-cert", "c.pem")
+    done = jux("sign", corpus_dir / "raw/pytest/xunit2-basic.xml", "-o", out)
     assert done.exit_code == 0, done.stderr
-    return out, workdir / "c.pem"
+    return out, config_dir / "signing-cert.pem"
 
 
 def test_ok_and_fail_are_coloured_on_a_terminal_only(jux, workdir, signed) -> None:

@@ -7,13 +7,17 @@ import ast
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2] / "src"
+import juxsdk
+import juxsdk_backends
+
+#: The packages as imported (the code under test), not a path relative to this file.
+ROOTS = [Path(juxsdk.__file__).parent, Path(juxsdk_backends.__file__).parent]
 PYTHON_SPELLING = re.compile(r"\b[a-z_]+=(?![=])")
 
 
 def _calls_with_python_hints() -> list[str]:
     missing: list[str] = []
-    for path in sorted(ROOT.rglob("*.py")):
+    for path in sorted(p for root in ROOTS for p in root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         strings = {
             node.targets[0].id: node.value.value
@@ -32,7 +36,7 @@ def _calls_with_python_hints() -> list[str]:
             elif isinstance(hint, ast.Name):
                 text = strings.get(hint.id)
             if text and PYTHON_SPELLING.search(text) and "cli_hint" not in kw:
-                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text}")
+                missing.append(f"{path}:{node.lineno}: {text}")
     return missing
 
 

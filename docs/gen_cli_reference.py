@@ -36,6 +36,30 @@ file too; `NO_COLOR=1` disables colours.
 Console-script aliases run the same commands: `jux-keygen`, `jux-sign`, `jux-verify`,
 `jux-inspect`, `jux-cache`, `jux-config` and `jux-publish` are `jux keygen`, `jux sign`, … .
 
+## One vocabulary
+
+A flag means the same thing on every command:
+
+| flag | meaning | commands |
+|------|---------|----------|
+| `--key PEM` | the private key to sign with (file signer) | `sign`, `merge`, `attest` |
+| `--signing-cert PEM` | the certificate (chain) to embed in the signature's KeyInfo | `sign`, `merge`, `attest` |
+| `--signer NAME` | the signer backend to sign with | `sign`, `merge`, `attest` |
+| `--cert PEM`, `--pubkey PEM`, `--ca PEM` | trust anchors: a pinned certificate, a pinned public key, a CA bundle | `verify`, `verify-attestation`, `merge` (signed inputs), `audit`, `diff`, `index rebuild` |
+| `--trust-cert`, `--trust-pubkey`, `--trust-ca` | the same trust anchors, for the report `attest` reads (its `--cert` is still the deprecated spelling of `--signing-cert`) | `attest` |
+| `--out FILE`, `--cert-out FILE` | where `keygen` writes the new key and certificate | `keygen` |
+| `--json` | machine-readable output on stdout | every command |
+| `--force` | replace what exists (a signature, a stored copy, a file) | `sign`, `submit`, `keygen`, `config init`, … |
+
+Renamed in 0.1 and kept, hidden, for one release with a `warning:` line on stderr: `jux sign
+--cert` and `jux attest --cert` (now `--signing-cert`), `jux keygen --cert` (now `--cert-out`).
+Giving the old and the new spelling together is a usage error (exit 2).
+
+Results go to stdout, one line per file starting with `OK`, `FAIL`, `ERROR` or `PART`; summaries
+(`trust:` lines, tallies such as `3 verified, 1 failed`) go to stderr. On a terminal the status
+words are coloured; never when the output is not a terminal, with `--no-color` or with `NO_COLOR`
+set.
+
 ## Shell completion
 
 Completion comes from click. For bash, add to `~/.bashrc`:

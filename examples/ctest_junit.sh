@@ -23,7 +23,7 @@ ctest --test-dir "$build" --output-junit ctest-junit.xml || status=$?
 sign_args=()
 if [[ -n "${SIGNING_KEY:-}" ]]; then
   sign_args=(--key "$SIGNING_KEY")
-  [[ -n "${SIGNING_CERT:-}" ]] && sign_args+=(--cert "$SIGNING_CERT")
+  [[ -n "${SIGNING_CERT:-}" ]] && sign_args+=(--signing-cert "$SIGNING_CERT")
 fi
 "$jux" sign "$build/ctest-junit.xml" -o "$build/ctest-junit.signed.xml" "${sign_args[@]}"
 

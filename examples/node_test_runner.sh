@@ -25,7 +25,7 @@ node --test \
 sign_args=()
 if [[ -n "${SIGNING_KEY:-}" ]]; then
   sign_args=(--key "$SIGNING_KEY")
-  [[ -n "${SIGNING_CERT:-}" ]] && sign_args+=(--cert "$SIGNING_CERT")
+  [[ -n "${SIGNING_CERT:-}" ]] && sign_args+=(--signing-cert "$SIGNING_CERT")
 fi
 "$jux" sign "$out/node-junit.xml" -o "$out/node-junit.signed.xml" "${sign_args[@]}"
 

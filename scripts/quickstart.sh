@@ -28,7 +28,12 @@ $JUX inspect .jux-demo/spring-boot-tests.signed.xml
 step "3. submit (sign + store) every well-formed corpus report"
 mapfile -t files < <(find "$CORPUS/raw" "$CORPUS/enriched" "$CORPUS/edge-cases" -name '*.xml' \
   -not -path '*/malformed/*' -not -name nightly-build.xml | sort)
-$JUX submit "${files[@]}" | tail -n 3
+# every result goes to a log; the first two records are shown whole, then the tally
+# ("N of M reports submitted")
+$JUX submit "${files[@]}" > .jux-demo/submit.log 2> .jux-demo/submit.err
+awk '/^[^ ]/ { n++ } n > 2 { exit } { print }' .jux-demo/submit.log
+echo "… every result in .jux-demo/submit.log"
+cat .jux-demo/submit.err
 
 step "4. run the example pytest suite with the pytest-jux plugin (signs and stores its report)"
 .venv/bin/pytest -q -p no:cacheprovider examples/pytest-demo --jux --junitxml .jux-demo/pytest-demo.xml || true
@@ -36,9 +41,16 @@ $JUX verify --cert "$CERT" .jux-demo/pytest-demo.xml
 
 step "5. the store"
 $JUX cache stats
-$JUX cache list | tail -n 5
+$JUX cache list > .jux-demo/cache-list.txt
+head -n 6 .jux-demo/cache-list.txt               # the header and the newest five reports
 
 step "6. verify every stored report from disk"
-find "$JUX_DATA_DIR/reports" -name '*.xml' -print0 | xargs -0 $JUX verify --cert "$CERT" | tail -n 3
+# a directory, like sign/submit/merge: one line per report (logged), then "N verified, M failed"
+rc=0
+$JUX verify --cert "$CERT" "$JUX_DATA_DIR/reports" > .jux-demo/verify.log 2> .jux-demo/verify.err || rc=$?
+head -n 2 .jux-demo/verify.log
+echo "… every result in .jux-demo/verify.log"
+cat .jux-demo/verify.err                       # the trust line and the tally
+[ "$rc" -eq 0 ]
 echo
 echo "done: state in .jux-demo/ (delete it to start over)"

@@ -206,7 +206,8 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
         raise ReportTooLargeError(
             f"report is {len(data)} bytes, over the limit of {max_bytes} bytes",
             source=source,
-            hint="raise the limit with max_bytes= (library) if this report is genuine",
+            hint="raise the limit with max_bytes= if this report is genuine",
+            cli_hint="the limit guards against hostile input; split a genuine report this large",
         )
     if not data[:4096].strip(b" \t\r\n\xef\xbb\xbf") and not data.strip():
         raise ReportParseError("file is empty", source=source, hint="expected a JUnit XML report")

@@ -567,7 +567,7 @@ def attest_with(jux: Any, report: Report | SignedReport, *, source: str | None =
     if signer is None:
         raise ConfigError(
             "attesting needs a signer, and none is configured",
-            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --cert CERT',
+            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --signing-cert CERT',
         )
     submitted = None
     loaded = report

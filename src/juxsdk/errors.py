@@ -77,15 +77,19 @@ class JuxError(Exception):
 
     Args:
         message: One line saying what went wrong (no secrets, no traceback).
-        hint: Optional one line saying what to do about it.
+        hint: Optional one line saying what to do about it, for a caller of the library
+            (it may name a Python argument such as ``replace=True``).
+        cli_hint: The same advice for a user of the ``jux`` command (``use --force``), when it
+            differs; front ends show :attr:`cli_hint` when set, else :attr:`hint`.
     """
 
     exit_code: int = EXIT_ERROR
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, cli_hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.cli_hint = cli_hint
 
     def __str__(self) -> str:
         if self.hint:
@@ -171,13 +175,14 @@ class ReportParseError(ReportError):
         line: int | None = None,
         column: int | None = None,
         hint: str | None = None,
+        cli_hint: str | None = None,
     ) -> None:
         where = source or "<bytes>"
         if line is not None:
             where += f":{line}"
             if column is not None:
                 where += f":{column}"
-        super().__init__(f"{where}: {message}", hint=hint)
+        super().__init__(f"{where}: {message}", hint=hint, cli_hint=cli_hint)
         self.source = source
         self.line = line
         self.column = column
@@ -333,8 +338,10 @@ class StoreConflictError(StoreError):
         hint: What to do about it.
     """
 
-    def __init__(self, message: str, *, canonical_hash: str, reason: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(
+        self, message: str, *, canonical_hash: str, reason: str, hint: str | None = None, cli_hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint, cli_hint=cli_hint)
         self.canonical_hash = canonical_hash
         self.reason = reason
 

@@ -327,6 +327,7 @@ def add_properties(
         raise AlreadySignedError(
             "cannot add properties to a signed report: it would invalidate the signature",
             hint="add properties before signing, or re-sign with replace=True",
+            cli_hint="add properties before signing, or re-sign with --force",
         )
     def pairs(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         return list(values.items() if isinstance(values, Mapping) else values)

@@ -141,5 +141,6 @@ def _too_large(label: str, max_bytes: int, size: int | None) -> ReportTooLargeEr
     return ReportTooLargeError(
         f"report is over the limit of {max_bytes} bytes ({what})",
         source=label,
-        hint="raise the limit with max_bytes= (library) if this report is genuine",
+        hint="raise the limit with max_bytes= if this report is genuine",
+        cli_hint="the limit guards against hostile input; split a genuine report this large",
     )

@@ -65,7 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PutDecision", "decide_put", "find_submission", "idempotency_key"]
 
-_FORCE_HINT = "use `jux submit --force` (library: replace=True) to replace it, or delete the stored report first"
+_FORCE_HINT = "pass replace=True to replace it, or delete the stored report first"
+_FORCE_CLI_HINT = "use --force to replace it, or delete the stored report first"
 
 
 @attrs.frozen
@@ -189,6 +190,7 @@ def decide_put(
                     canonical_hash=key,
                     reason="different",
                     hint=_FORCE_HINT,
+                    cli_hint=_FORCE_CLI_HINT,
                 )
             else:
                 return PutDecision("replace", f"{key}: different bytes replaced on request (replace=True)")
@@ -198,6 +200,7 @@ def decide_put(
             canonical_hash=key,
             reason="damaged",
             hint=_FORCE_HINT,
+            cli_hint=_FORCE_CLI_HINT,
         )
     return PutDecision("repair", f"{key}: damaged stored bytes replaced on request ({damaged})")
 

@@ -312,7 +312,8 @@ def sign_report(
         if not replace:
             raise AlreadySignedError(
                 f"{report.source or 'report'} is already signed",
-                hint="use --force (replace=True) to replace the existing signature",
+                hint="pass replace=True to replace the existing signature",
+                cli_hint="use --force to replace the existing signature",
             )
         report = _strip_signatures(report)
     algorithm = signer.algorithm

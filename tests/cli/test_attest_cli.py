@@ -36,7 +36,7 @@ def test_attest_an_unsigned_report_through_the_pipeline_and_verify_it(jux: Jux, 
     head = git_repo(workdir)
     key, cert = keys(workdir)
     (workdir / "junit.xml").write_bytes(REPORT.read_bytes())
-    result = jux("attest", "junit.xml", "--key", key, "--cert", cert, "--signed-output", "signed.xml")
+    result = jux("attest", "junit.xml", "--key", key, "--signing-cert", cert, "--signed-output", "signed.xml")
     assert result.exit_code == 0, result.output + result.stderr
     assert "attested junit.xml -> junit.intoto.json: FAILED (3 passed, 1 warned, 1 failed)" in result.stdout
     statement = payload(workdir / "junit.intoto.json")
@@ -60,17 +60,17 @@ def test_attest_signed_report_with_trust_subject_and_cosign(jux: Jux, workdir: P
     ci_key, ci_cert = keys(workdir, "ci")
     rm_key, rm_cert = keys(workdir, "rm", key_type="ec")
     (workdir / "app.whl").write_bytes(b"artifact")
-    assert jux("sign", str(REPORT), "-o", "signed.xml", "--key", ci_key, "--cert", ci_cert).exit_code == 0
+    assert jux("sign", str(REPORT), "-o", "signed.xml", "--key", ci_key, "--signing-cert", ci_cert).exit_code == 0
     # a report signed by CI, attested by the release manager: the report's signer must be trusted
-    refused = jux("attest", "signed.xml", "--commit", COMMIT, "--key", rm_key, "--cert", rm_cert)
+    refused = jux("attest", "signed.xml", "--commit", COMMIT, "--key", rm_key, "--signing-cert", rm_cert)
     assert_clean_error(refused, 1, "not a pinned public key")
     made = jux(
         "attest", "signed.xml", "--commit", COMMIT, "--subject", "app.whl", "-o", "att.json",
-        "--key", ci_key, "--cert", ci_cert,
+        "--key", ci_key, "--signing-cert", ci_cert,
     )
     assert made.exit_code == 0, made.stderr
     assert payload(workdir / "att.json")["subject"][1]["name"] == "app.whl"
-    co = jux("attest", "--cosign", "att.json", "--key", rm_key, "--cert", rm_cert, "--trust-cert", ci_cert)
+    co = jux("attest", "--cosign", "att.json", "--key", rm_key, "--signing-cert", rm_cert, "--trust-cert", ci_cert)
     assert co.exit_code == 0 and "(2 signatures)" in co.stdout
     both = ["verify-attestation", "--pubkey", ci_cert, "--pubkey", rm_cert, "--threshold", "2"]
     assert jux(*both, "--subject", "app.whl", "att.json").exit_code == 0
@@ -117,8 +117,8 @@ def test_submit_attest_and_attach_an_existing_attestation(jux: Jux, workdir: Pat
     assert jux("verify-attestation", "--cert", cert, "a.intoto.json").exit_code == 0
 
     # the pytest plugin's flow: a signed report and its attestation, submitted later
-    assert jux("sign", str(REPORT), "-o", "b.xml", "--key", key, "--cert", cert).exit_code == 0
-    assert jux("attest", "b.xml", "--commit", COMMIT, "-o", "b.intoto.json", "--key", key, "--cert", cert).exit_code == 0
+    assert jux("sign", str(REPORT), "-o", "b.xml", "--key", key, "--signing-cert", cert).exit_code == 0
+    assert jux("attest", "b.xml", "--commit", COMMIT, "-o", "b.intoto.json", "--key", key, "--signing-cert", cert).exit_code == 0
     kept = jux("--config", "config.toml", "submit", "b.xml", "--attestation", "b.intoto.json")
     assert kept.exit_code == 0 and "attestation kept in filesystem" in kept.stdout
     wrong = jux("--config", "config.toml", "submit", "a.xml", "--attestation", "b.intoto.json", "--force")

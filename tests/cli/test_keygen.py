@@ -62,7 +62,7 @@ def test_refuses_to_overwrite_without_force(jux, config_dir):
 
 def test_refuses_when_only_the_certificate_exists(jux, workdir):
     (workdir / "c.pem").write_text("keep me")
-    result = jux("keygen", "--type", "ec", "--out", "k.pem", "--cert", "c.pem")
+    result = jux("keygen", "--type", "ec", "--out", "k.pem", "--cert-out", "c.pem")
     assert_clean_error(result, 2, "c.pem already exists")
     assert not (workdir / "k.pem").exists(), "nothing may be written when refusing"
     assert (workdir / "c.pem").read_text() == "keep me"

@@ -33,7 +33,7 @@ def test_cache_clean_days(jux) -> None:
         _usage_error(jux("cache", "clean", "--days", days, "--dry-run"), "--days")
     result = jux("cache", "clean", "--days", str(MAX_DAYS), "--dry-run")  # the limit itself works
     assert result.exit_code == 0, result.stderr
-    assert "would delete 0 report(s)" in result.stderr
+    assert "would delete 0 reports" in result.stderr
 
 
 def test_keygen_days(jux, tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_keygen_days(jux, tmp_path: Path) -> None:
         _usage_error(jux("keygen", "--days", days, "--out", tmp_path / "k.pem"), "--days")
         assert not (tmp_path / "k.pem").exists()
     result = jux("keygen", "--type", "ec", "--days", str(MAX_DAYS), "--out", tmp_path / "k-key.pem",
-                 "--cert", tmp_path / "k-cert.pem")  # the limit itself works
+                 "--cert-out", tmp_path / "k-cert.pem")  # the limit itself works
     assert result.exit_code == 0, result.stderr
     cert = x509.load_pem_x509_certificate((tmp_path / "k-cert.pem").read_bytes())
     assert cert.not_valid_after_utc - cert.not_valid_before_utc >= dt.timedelta(days=MAX_DAYS)

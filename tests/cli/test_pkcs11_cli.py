@@ -37,7 +37,7 @@ def test_token_keygen_sign_verify_and_check(jux, workdir, corpus_dir, softhsm, m
         "pkcs11",
         "--type",
         "ec",
-        "--cert",
+        "--cert-out",
         "token-cert.pem",
         "--csr",
         "token.csr",
@@ -69,7 +69,7 @@ def test_token_keygen_sign_verify_and_check(jux, workdir, corpus_dir, softhsm, m
     assert softhsm.pin not in check.stdout
 
     # the same label again: the token refuses, cleanly
-    again = jux("keygen", "--signer", "pkcs11", "--type", "ec", "--cert", "other.pem")
+    again = jux("keygen", "--signer", "pkcs11", "--type", "ec", "--cert-out", "other.pem")
     assert again.exit_code in (2, 3) and "Traceback" not in again.stderr
     assert again.stderr.startswith("error: ")
 

@@ -24,7 +24,7 @@ CORPUS_SAMPLES = [
 def keypair(request, jux, workdir):
     kind = request.param
     args = ["--type", "rsa", "--bits", "2048"] if kind == "rsa" else ["--type", "ec"]
-    result = jux("keygen", *args, "--out", f"{kind}-key.pem", "--cert", f"{kind}-cert.pem", "--subject", kind)
+    result = jux("keygen", *args, "--out", f"{kind}-key.pem", "--cert-out", f"{kind}-cert.pem", "--subject", kind)
     assert result.exit_code == 0, result.stderr
     return workdir / f"{kind}-key.pem", workdir / f"{kind}-cert.pem", kind
 
@@ -34,7 +34,7 @@ def test_round_trip_on_corpus(jux, workdir, corpus_dir, keypair, rel):
     key, cert, kind = keypair
     src = corpus_dir / rel
     out = workdir / "signed.xml"
-    signed = jux("sign", src, "-o", out, "--key", key, "--cert", cert)
+    signed = jux("sign", src, "-o", out, "--key", key, "--signing-cert", cert)
     assert signed.exit_code == 0, signed.stderr
     data = out.read_bytes()
     assert data.count(b"SignatureValue>") == 2  # one element: open + close tag
@@ -56,7 +56,7 @@ def test_round_trip_on_corpus(jux, workdir, corpus_dir, keypair, rel):
 def test_stdin_stdout_binary_round_trip(jux, corpus_dir, keypair):
     key, cert, _ = keypair
     original = (corpus_dir / "edge-cases" / "unicode-content.xml").read_bytes()
-    signed = jux("sign", "-", "--key", key, "--cert", cert, input=original)
+    signed = jux("sign", "-", "--key", key, "--signing-cert", cert, input=original)
     assert signed.exit_code == 0, signed.stderr
     out = signed.stdout_bytes
     # the output is the input plus the signature: everything before the signature is unchanged
@@ -72,7 +72,7 @@ def test_stdin_stdout_binary_round_trip(jux, corpus_dir, keypair):
 def test_signed_output_verifies_from_pubkey_and_unsafe(jux, workdir, corpus_dir, keypair):
     key, cert, _ = keypair
     out = workdir / "s.xml"
-    assert jux("sign", corpus_dir / "raw/generic/basic.xml", "-o", out, "--key", key, "--cert", cert).exit_code == 0
+    assert jux("sign", corpus_dir / "raw/generic/basic.xml", "-o", out, "--key", key, "--signing-cert", cert).exit_code == 0
     assert jux("verify", "--pubkey", cert, out).exit_code == 0
     unsafe = jux("verify", "--unsafe-accept-any-key", out)
     assert unsafe.exit_code == 0
@@ -80,11 +80,11 @@ def test_signed_output_verifies_from_pubkey_and_unsafe(jux, workdir, corpus_dir,
 
 
 def test_tampered_and_wrong_cert_fail_with_reason(jux, workdir, corpus_dir):
-    assert jux("keygen", "--type", "ec", "--out", "a-key.pem", "--cert", "a-cert.pem").exit_code == 0
-    assert jux("keygen", "--type", "ec", "--out", "b-key.pem", "--cert", "b-cert.pem").exit_code == 0
+    assert jux("keygen", "--type", "ec", "--out", "a-key.pem", "--cert-out", "a-cert.pem").exit_code == 0
+    assert jux("keygen", "--type", "ec", "--out", "b-key.pem", "--cert-out", "b-cert.pem").exit_code == 0
     out = workdir / "s.xml"
     src = corpus_dir / "raw" / "pytest" / "xunit2-basic.xml"
-    assert jux("sign", src, "-o", out, "--key", "a-key.pem", "--cert", "a-cert.pem").exit_code == 0
+    assert jux("sign", src, "-o", out, "--key", "a-key.pem", "--signing-cert", "a-cert.pem").exit_code == 0
 
     data = out.read_bytes()
     m = re.search(rb'<testcase [^>]*name="([^"]+)"', data)
@@ -147,10 +147,10 @@ def test_expired_certificate_and_at(jux, workdir, corpus_dir):
 def test_sign_refuses_signed_report_unless_force(jux, workdir, corpus_dir, keypair):
     key, cert, _ = keypair
     once = workdir / "once.xml"
-    assert jux("sign", corpus_dir / "raw/generic/basic.xml", "-o", once, "--key", key, "--cert", cert).exit_code == 0
-    again = jux("sign", once, "--key", key, "--cert", cert)
+    assert jux("sign", corpus_dir / "raw/generic/basic.xml", "-o", once, "--key", key, "--signing-cert", cert).exit_code == 0
+    again = jux("sign", once, "--key", key, "--signing-cert", cert)
     assert_clean_error(again, 3, "already")
-    forced = jux("sign", once, "-o", workdir / "twice.xml", "--force", "--key", key, "--cert", cert)
+    forced = jux("sign", once, "-o", workdir / "twice.xml", "--force", "--key", key, "--signing-cert", cert)
     assert forced.exit_code == 0, forced.stderr
     assert (workdir / "twice.xml").read_bytes().count(b"SignatureValue>") == 2
     assert jux("verify", "--cert", cert, workdir / "twice.xml").exit_code == 0
@@ -167,7 +167,7 @@ def test_verify_needs_exactly_one_trust_policy(jux, workdir, keypair):
 
 def test_missing_file_is_a_clear_error(jux, keypair):
     key, cert, _ = keypair
-    result = jux("sign", "does-not-exist.xml", "--key", key, "--cert", cert)
+    result = jux("sign", "does-not-exist.xml", "--key", key, "--signing-cert", cert)
     assert_clean_error(result, 3, "does-not-exist.xml", "no such file")
     verify = jux("verify", "--cert", cert, "does-not-exist.xml")
     assert verify.exit_code == 3

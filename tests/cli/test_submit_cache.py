@@ -70,7 +70,7 @@ def test_cache_show_by_prefix(submitted, jux):
     assert record["signature"]["algorithm"] == "ecdsa-sha256"
     assert jux("cache", "show", full).exit_code == 0
     assert_clean_error(jux("cache", "show", "ffffffffffff0000"), 3, "ffffffffffff0000")
-    assert jux("cache", "show", "not-hex").exit_code == 3
+    assert jux("cache", "show", "not-hex").exit_code == 2  # a usage error (issue 12)
 
 
 def test_cache_stats_and_clean(submitted, jux, data_dir):

@@ -79,7 +79,7 @@ def test_trust_anchors_as_pem_der_or_bundle(ca_pki, anchor) -> None:
     if option == "--ca":
         assert entry["trust"].endswith("chains to a trusted CA")
     text = CliRunner().invoke(main, ["verify", option, str(files[name]), "--at", at, str(signed)])
-    assert text.exit_code == 0 and text.output.startswith(f"OK   {signed}: signed by ")
+    assert text.exit_code == 0 and text.stdout.startswith(f"OK   {signed}: signed by ")
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def test_audit_table_and_exit_code_when_everything_complies(audited_store, tmp_p
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[0].split()[:3] == ["STATUS", "REPORT", "HASH"]
     assert sum(line.startswith("OK ") for line in proc.stdout.splitlines()) == 5
-    assert "audited 5 report(s)" in proc.stderr
+    assert "audited 5 reports" in proc.stderr
 
 
 def test_audit_selection_leaves_other_projects_unaudited(audited_store, tmp_path) -> None:

@@ -42,7 +42,7 @@ HOW_TOS = sorted((DOCS / "how-to").glob("*.md"))
 
 #: Commands a tutorial shows but the test cannot run (installation from an index). They must
 #: still be present verbatim, so that a change to them is a deliberate change to this list.
-NOT_RUN = {"pip install juxsdk"}
+NOT_RUN = {"git clone <this repository> juxsdk", "pip install ./juxsdk"}
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
 _FILE_MARK = re.compile(r"<!--\s*file:\s*(?P<name>[^\s>]+)\s*-->\s*$")
@@ -450,3 +450,46 @@ def test_bash_completion_function_completes_ca_to_cache(tmp_path: Path) -> None:
     proc = subprocess.run(["bash", "-c", driver], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["cache"]
+
+
+# --- every command is documented -----------------------------------------------------------
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    ctx = click.Context(cli)
+    paths: list[tuple[str, ...]] = []
+
+    def walk(cmd: click.Command, path: tuple[str, ...]) -> None:
+        if path:
+            paths.append(path)
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                if not sub.hidden:
+                    walk(sub, (*path, name))
+
+    walk(cli, ())
+    return paths
+
+
+def test_every_command_appears_in_the_readme_the_tutorial_and_the_cli_reference() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tutorial = (DOCS / "tutorials" / "first-signed-report.md").read_text(encoding="utf-8")
+    reference = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    readme_lines = [line.strip() for line in readme.splitlines()]
+    missing: list[str] = []
+    for path in _command_paths():
+        name = "jux " + " ".join(path)
+        if f"## `{name}`" not in reference:
+            missing.append(f"{name}: docs/reference/cli.md")
+        if len(path) == 1:
+            if not any(line.startswith(f"{name} ") or line == name for line in readme_lines):
+                missing.append(f"{name}: README.md (The CLI)")
+            if f"`{path[0]}`" not in tutorial:
+                missing.append(f"{name}: docs/tutorials/first-signed-report.md (Where next)")
+        else:  # a subcommand: named on its group's README line (`jux cache list | show …`)
+            group = f"jux {path[0]} "
+            if not any(line.startswith(group) and re.search(rf"\b{path[1]}\b", line) for line in readme_lines):
+                missing.append(f"{name}: README.md (The CLI)")
+    assert missing == []

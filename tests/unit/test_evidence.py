@@ -182,7 +182,7 @@ def test_submit_keeps_the_index_current_and_cache_clean_keeps_last_and_policy_ev
                       '[retention]\nkeep_last = 2\n', encoding="utf-8")
     out = runner.invoke(cli, ["--config", str(cfg), "cache", "clean", "--policy", str(policy), "--dry-run"])
     assert out.exit_code == 0, out.output
-    assert "would delete 2 report(s)" in out.output and "required by policy" in out.output
+    assert "would delete 2 reports" in out.output and "required by policy" in out.output
     assert len(list(store.list())) == 5
     assert out.output.count("keep ") == 1
     out = runner.invoke(cli, ["--config", str(cfg), "cache", "clean", "--policy", str(policy)])

@@ -128,8 +128,9 @@ def test_signature_value_tampering(rsa_signer, rsa_cert_path: Path, corpus_dir: 
 
 def test_already_signed_needs_replace(rsa_signer, ec_signer, corpus_dir: Path, ec_keys: KeyMaterial) -> None:
     signed = juxsdk.sign_report((corpus_dir / "raw/generic/basic.xml").read_bytes(), rsa_signer)
-    with pytest.raises(AlreadySignedError, match="--force"):
+    with pytest.raises(AlreadySignedError, match="replace=True") as refused:
         juxsdk.sign_report(signed.data, ec_signer)
+    assert refused.value.cli_hint is not None and "--force" in refused.value.cli_hint  # what `jux` shows
     resigned = juxsdk.sign_report(signed.data, ec_signer, replace=True)
     assert resigned.data.count(b"<ds:Signature xmlns") == 1
     assert resigned.canonical_hash == signed.canonical_hash

@@ -21,6 +21,7 @@ import click
 from juxsdk import __version__
 
 from ._common import CONTEXT_SETTINGS, JuxGroup, global_options, load_lazy
+from ._examples import examples
 from .backends_cmd import backends
 from .cache_cmd import cache
 from .config_cmd import config
@@ -62,6 +63,7 @@ LAZY_COMMANDS: dict[str, str] = {
     cls=JuxGroup,
     lazy_subcommands=LAZY_COMMANDS,
     context_settings=CONTEXT_SETTINGS,
+    epilog=examples(""),
 )
 @click.version_option(__version__, "--version", prog_name="jux", message="%(prog)s (juxsdk) %(version)s")
 @global_options

@@ -18,6 +18,8 @@ import click
 
 from juxsdk.errors import JuxError
 
+from ._common import hint_of
+
 T = TypeVar("T")
 
 #: Show a progress bar (on a terminal) from this many files on.
@@ -105,10 +107,10 @@ def exit_code_for(oks: Sequence[bool], failures: Sequence[JuxError]) -> int:
 
 def error_dict(exc: JuxError) -> dict[str, str | None]:
     """The JSON form of a per-file failure: ``{"type", "message", "hint"}``."""
-    return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    return {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
 
 
 def named(name: str, exc: JuxError) -> JuxError:
     """``exc`` with its message prefixed by the file ``name`` (unless it names it already)."""
     message = exc.message if name in exc.message else f"{name}: {exc.message}"
-    return JuxError(message, hint=exc.hint)
+    return JuxError(message, hint=hint_of(exc))

@@ -136,6 +136,56 @@ def global_options(f: F | None = None, *, hidden: bool = False) -> F | Callable[
     return decorate(f) if f is not None else decorate
 
 
+# --- renamed options (one vocabulary, old spellings kept for one release) ------------------
+
+
+def renamed_option(old: str, new: str, dest: str, *, meaning: str, **option: Any) -> Callable[[F], F]:
+    """Keep ``old`` as a hidden, deprecated spelling of the option ``new`` (stored in ``dest``).
+
+    The flag vocabulary is the same on every command (``docs/reference/cli.md``, "One
+    vocabulary"): ``--signing-cert`` embeds a certificate, ``--cert/--pubkey/--ca`` name trust
+    anchors. A command whose option was renamed keeps the old spelling for one release: it is
+    hidden from ``--help``, works as before, and prints one ``warning:`` line on stderr naming
+    the new spelling. Giving both spellings is a usage error (exit code 2).
+
+    Apply it below ``@click.command`` (like ``@click.option``), after the option ``new``.
+
+    Args:
+        old: The deprecated spelling, e.g. ``"--cert"``.
+        new: The spelling to use instead, e.g. ``"--signing-cert"``.
+        dest: The command parameter both spellings fill, e.g. ``"signing_cert"``.
+        meaning: What the option means, for the warning (``"the certificate to embed"``).
+        **option: Further :func:`click.option` arguments (``type``, ``multiple``, ``metavar``).
+
+    Returns:
+        A decorator for the command function.
+    """
+    import functools
+
+    hidden_dest = f"_deprecated_{dest}"
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(hidden_dest, None)
+            if value is not None and value != ():
+                if kwargs.get(dest) not in (None, ()):
+                    raise click.UsageError(f"give {new} only ({old} is its deprecated spelling here)")
+                ctx = click.get_current_context()
+                echo_err(
+                    "warning",
+                    f"{old} is deprecated in `{ctx.command_path}`: use {new} ({meaning}); {old} will be "
+                    "removed in the next release",
+                    fg="yellow",
+                )
+                kwargs[dest] = value
+            return func(*args, **kwargs)
+
+        return click.option(old, hidden_dest, hidden=True, **option)(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
 # --- error rendering -----------------------------------------------------------------------
 
 
@@ -148,6 +198,15 @@ def echo_err(label: str, message: str, *, fg: str | None = None) -> None:
     ctx = click.get_current_context(silent=True)
     color = None if ctx is None else ctx.color
     click.echo(click.style(f"{label}:", fg=fg, bold=True) + " " + _one_line(message), err=True, color=color)
+
+
+def hint_of(exc: BaseException) -> str | None:
+    """The advice to show a ``jux`` user: the error's ``cli_hint`` when it has one, else its ``hint``.
+
+    Library errors may phrase a hint for Python callers (``replace=True``); their ``cli_hint``
+    says the same with the command's options (``use --force``).
+    """
+    return getattr(exc, "cli_hint", None) or getattr(exc, "hint", None)
 
 
 def render_error(exc: JuxError) -> None:
@@ -164,8 +223,9 @@ def render_error(exc: JuxError) -> None:
     for line in rest:
         indent = len(line) - len(line.lstrip())
         click.echo(" " * indent + _one_line(line), err=True)
-    if exc.hint:
-        echo_err("hint", exc.hint, fg="yellow")
+    hint = hint_of(exc)
+    if hint:
+        echo_err("hint", hint, fg="yellow")
 
 
 def _handle(ctx: click.Context, exc: BaseException) -> NoReturn:
@@ -341,7 +401,7 @@ def make_signer(config: JuxConfig) -> Signer:
     if name is None:
         raise ConfigError(
             "no signer is configured (signer is unset or sign = false)",
-            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --cert CERT',
+            hint='set signer = "file" (after `jux keygen`), or pass --key KEY --signing-cert CERT',
         )
     return get_state().registry().create("signer", name, config)
 
@@ -492,6 +552,82 @@ def number_type(allowed: Range, *, integer: bool) -> click.IntRange | click.Floa
     return _FiniteFloatRange(allowed.low, allowed.high, min_open=allowed.low_open)
 
 
+def human_size(size: int) -> str:
+    """A byte count for people: ``"512 B"``, ``"1.5 KiB"``, ``"3.2 MiB"`` (IEC binary units, 1024).
+
+    Args:
+        size: A number of bytes (0 or more).
+    """
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``"1 failure"``, ``"2 failures"``: a count with the noun in the right number.
+
+    Args:
+        count: How many.
+        singular: The noun for one (``"failure"``, ``"report"``).
+        plural_form: The noun for any other count (default: ``singular + "s"``).
+    """
+    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+
+
+def counts(tests: int, failures: int, errors: int, skipped: int | None = None) -> str:
+    """``"3 tests, 1 failure, 0 errors, 2 skipped"``: a report summary's counts, plurals right."""
+    text = f"{plural(tests, 'test')}, {plural(failures, 'failure')}, {plural(errors, 'error')}"
+    return text if skipped is None else f"{text}, {skipped} skipped"
+
+
+#: Colours of the status words (``OK``, ``FAIL``…) at the start of a result line.
+_STATUS_COLOURS = {
+    "OK": "green",
+    "FAIL": "red",
+    "FAILED": "red",
+    "ERROR": "red",
+    "VIOLATION": "red",
+    "PART": "yellow",
+    "SKIP": "yellow",
+}
+
+
+def status_word(word: str, *, width: int = 4) -> str:
+    """``word`` padded to ``width`` and coloured (OK green, FAIL/ERROR/VIOLATION red, PART/SKIP yellow).
+
+    The ANSI codes are removed by :func:`click.echo` when the output is not a terminal, and
+    never written with ``--no-color`` or ``NO_COLOR`` set (the context's ``color`` is False).
+    """
+    return click.style(word, fg=_STATUS_COLOURS.get(word), bold=True) + " " * max(0, width - len(word))
+
+
+class HashPrefixType(click.ParamType[str]):
+    """A canonical-hash prefix argument (``3fa9``, ``sha256:3FA9``), checked when parsed.
+
+    Text that is not leading hex digits is a usage error (exit code 2) naming the argument,
+    like any other bad value; the value itself is passed on unchanged.
+    """
+
+    name = "hash_prefix"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from juxsdk.models import hash_prefix_digits
+
+        try:
+            hash_prefix_digits(value)
+        except JuxError as exc:
+            hint = hint_of(exc)
+            self.fail(f"{exc.message} ({hint})" if hint else exc.message, param, ctx)
+        return value
+
+
+#: The parameter type of every HASH / HASH_PREFIX argument.
+HASH_PREFIX = HashPrefixType()
+
+
 def short_hash(canonical_hash: str, length: int = 16) -> str:
     """``sha256:abcdef…`` → ``abcdef…`` (first ``length`` hex digits)."""
     return canonical_hash.partition(":")[2][:length] or canonical_hash[:length]
@@ -504,20 +640,27 @@ def usage_error(message: str) -> NoReturn:
 
 __all__ = [
     "EXIT_USAGE",
+    "HASH_PREFIX",
     "JuxCommand",
     "JuxGroup",
     "State",
+    "counts",
     "echo_err",
     "echo_json",
     "get_state",
     "global_options",
+    "hint_of",
+    "human_size",
     "load_config",
     "make_client",
     "number_type",
     "parse_datetime",
     "parse_properties",
+    "plural",
     "read_input",
+    "renamed_option",
     "render_error",
     "short_hash",
+    "status_word",
     "write_output",
 ]

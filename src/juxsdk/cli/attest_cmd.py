@@ -16,11 +16,14 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     make_client,
     parse_datetime,
     read_input,
+    renamed_option,
     short_hash,
+    status_word,
     write_output,
 )
 from .sign_cmd import signer_overrides, with_configured_signer
@@ -115,7 +118,19 @@ def _say(message: str, to_stderr: bool) -> None:
 @click.option("--trust-ca", "trust_cas", type=_PEM, multiple=True, metavar="PEM", help="… a CA bundle.")
 @click.option("--signer", "signer_name", metavar="NAME", help="Signer backend (default: from configuration).")
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="Private key (file signer).")
-@click.option("--cert", type=click.Path(path_type=Path, dir_okay=False), help="Signing certificate (file signer).")
+@click.option(
+    "--signing-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PEM",
+    help="Certificate (chain) to embed in the envelope's signature (file signer).",
+)
+@renamed_option(
+    "--cert",
+    "--signing-cert",
+    "signing_cert",
+    meaning="the certificate to embed; trust anchors are --trust-cert/--trust-pubkey/--trust-ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @global_options(hidden=True)
 def attest(
@@ -133,7 +148,7 @@ def attest(
     trust_cas: tuple[Path, ...],
     signer_name: str | None,
     key: Path | None,
-    cert: Path | None,
+    signing_cert: Path | None,
     as_json: bool,
 ) -> None:
     """Attest REPORT's test results: an in-toto test-result Statement in a DSSE envelope.
@@ -154,14 +169,14 @@ def attest(
       jux attest junit.xml                                  # -> junit.intoto.json
       jux attest junit.xml --subject dist/app-1.0.whl -o tests.intoto.json
       jux attest signed.xml --trust-cert ci-cert.pem        # report signed by another key
-      jux attest --cosign tests.intoto.json --key rm-key.pem --cert rm-cert.pem
+      jux attest --cosign tests.intoto.json --key rm-key.pem --signing-cert rm-cert.pem
       jux verify-attestation --cert cert.pem --report junit.xml junit.intoto.json
 
     Exit 0 on success, 1 when a signed REPORT (or, with --cosign and trust options, the
     envelope) does not verify, 2 for usage or configuration errors, 3 otherwise.
     """
     get_state()
-    overrides = signer_overrides(signer_name, key, cert)
+    overrides = signer_overrides(signer_name, key, signing_cert)
     policy = _report_trust(trust_certs, trust_pubkeys, trust_cas)
     if cosign_path is not None:
         if report is not None:
@@ -351,16 +366,17 @@ def verify_attestation(
             echo_json({"file": envelope, "verified": False, "error": _error_dict(exc)})
         else:
             label = "FAIL" if failed else "ERROR"
-            click.echo(f"{label} {envelope}: {_reason(exc.message, envelope)}")
-            if exc.hint:
-                click.echo(f"{' ' * len(label)} hint: {exc.hint}")
+            click.echo(f"{status_word(label)} {envelope}: {_reason(exc.message, envelope)}")
+            if hint_of(exc):
+                click.echo(f"{' ' * len(label)} hint: {hint_of(exc)}")
         raise click.exceptions.Exit(EXIT_VERIFICATION_FAILED if failed else EXIT_ERROR) from None
     if as_json:
         echo_json({"file": envelope, **verified.to_dict()})
         return
     s = verified.statement
     click.echo(
-        f"OK   {envelope}: test-result {s.result} ({len(s.passed_tests)} passed, {len(s.warned_tests)} warned, "
+        f"{status_word('OK')} {envelope}: test-result {s.result} ({len(s.passed_tests)} passed, "
+        f"{len(s.warned_tests)} warned, "
         f"{len(s.failed_tests)} failed)"
     )
     for info, why in zip(verified.signatures, verified.trust, strict=True):

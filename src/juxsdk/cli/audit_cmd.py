@@ -7,7 +7,17 @@ from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, load_config, short_hash
+from ._common import (
+    CONTEXT_SETTINGS,
+    JuxCommand,
+    echo_json,
+    get_state,
+    global_options,
+    load_config,
+    plural,
+    short_hash,
+    status_word,
+)
 from ._evidence import (
     at_option,
     build_trust,
@@ -55,7 +65,7 @@ def _print_table(result: Any) -> None:
         table(rows, ["STATUS", "REPORT", "HASH", "PROJECT", "TESTS/FAIL/ERR", "SIGNER"])
     for r in reports:
         if r.reasons:
-            click.echo(f"{_LABELS[r.status]} {r.source}:")
+            click.echo(f"{status_word(_LABELS[r.status], width=0)} {r.source}:")
             for reason in r.reasons:
                 click.echo(f"  - {reason}")
 
@@ -154,8 +164,9 @@ def audit(
         _print_table(result)
     c = result.counts
     click.echo(
-        f"audited {c['audited']} report(s) in {result.duration:.1f} s with {result.jobs} worker(s): {c['ok']} ok, "
-        f"{c['violation']} policy violation(s), {c['failed']} failed verification, {c['error']} unreadable"
+        f"audited {plural(c['audited'], 'report')} in {result.duration:.1f} s with "
+        f"{plural(result.jobs, 'worker')}: {c['ok']} ok, {plural(c['violation'], 'policy violation')}, "
+        f"{c['failed']} failed verification, {c['error']} unreadable"
         + (f"; {c['unselected']} outside the selection" if c["unselected"] else ""),
         err=True,
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options
+from ._examples import examples
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("backends"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of backends.")
 @global_options(hidden=True)
 def backends(as_json: bool) -> None:

@@ -26,16 +26,21 @@ from juxsdk.sidecars import STORE_LOGGER
 
 from ._common import (
     CONTEXT_SETTINGS,
+    HASH_PREFIX,
     JuxGroup,
     echo_err,
     echo_json,
     global_options,
+    hint_of,
+    human_size,
     load_config,
     make_backend,
     number_type,
     parse_datetime,
+    plural,
     short_hash,
 )
+from ._examples import examples
 
 
 @contextmanager
@@ -140,13 +145,13 @@ def _record_dict(record: Any, state: str | None) -> dict[str, Any]:
     return d
 
 
-@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS, epilog=examples("cache"))
 @global_options(hidden=True)
 def cache() -> None:
     """Reports kept in the configured stores (the local cache)."""
 
 
-@cache.command("list")
+@cache.command("list", epilog=examples("cache list"))
 @click.option("--project", help="Only reports of this project.")
 @click.option("--since", metavar="DATE", help="Only reports stored at or after this ISO 8601 date/time.")
 @click.option("--until", metavar="DATE", help="Only reports stored before this ISO 8601 date/time.")
@@ -210,8 +215,8 @@ def _attachments(store: Any, canonical_hash: str) -> list[dict[str, Any]] | None
     return [a.to_dict() for a in store.attachments(canonical_hash)]
 
 
-@cache.command("show")
-@click.argument("hash_prefix", metavar="HASH_PREFIX")
+@cache.command("show", epilog=examples("cache show"))
+@click.argument("hash_prefix", type=HASH_PREFIX, metavar="HASH_PREFIX")
 @click.option("--xml", "as_xml", is_flag=True, help="Write the exact stored bytes to stdout instead.")
 @click.option(
     "--attachment",
@@ -219,8 +224,9 @@ def _attachments(store: Any, canonical_hash: str) -> list[dict[str, Any]] | None
     metavar="KIND",
     help="Write the exact bytes of this attachment (e.g. intoto.json, the attestation) to stdout instead.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON (what is printed by default).")
 @global_options(hidden=True)
-def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
+def show(hash_prefix: str, as_xml: bool, attachment: str | None, as_json: bool) -> None:
     """Show one stored report, found by a unique prefix of its canonical hash.
 
     HASH_PREFIX is leading hex digits, with or without "sha256:" (3fa9, sha256:3fa9). Prints the
@@ -229,8 +235,8 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
     --attachment KIND the exact bytes of that attachment. A corrupt sidecar is an error
     (exit 3); --xml still prints the bytes.
     """
-    if as_xml and attachment:
-        raise click.UsageError("give --xml or --attachment, not both")
+    if sum((as_xml, attachment is not None, as_json)) > 1:
+        raise click.UsageError("give one of --xml, --attachment and --json")
     with store_warnings(), configured_stores() as stores:
         last: JuxError | None = None
         for store in stores:
@@ -251,7 +257,7 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
             except CorruptSidecarError as exc:
                 hint = f"`jux cache show --xml {hash_prefix}` still prints the stored bytes"
                 raise CorruptSidecarError(
-                    exc.message, where=exc.where, hint=f"{hint}; {exc.hint}" if exc.hint else hint
+                    exc.message, where=exc.where, hint=f"{hint}; {hint_of(exc)}" if hint_of(exc) else hint
                 ) from exc
             data = record.to_dict()
             listed = _attachments(store, full)
@@ -263,7 +269,7 @@ def show(hash_prefix: str, as_xml: bool, attachment: str | None) -> None:
         raise last
 
 
-@cache.command("stats")
+@cache.command("stats", epilog=examples("cache stats"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @global_options(hidden=True)
 def stats(as_json: bool) -> None:
@@ -292,12 +298,14 @@ def stats(as_json: bool) -> None:
             if isinstance(value, list):
                 for item in value or ["none"]:
                     click.echo(f"  {key:<15} {item}")
+            elif key == "bytes" or key.endswith("_bytes"):
+                click.echo(f"  {key:<15} {human_size(value)}" + (f" ({value} bytes)" if value >= 1024 else ""))
             elif key != "store":
                 click.echo(f"  {key:<15} {value}")
     _partial_if(warned)
 
 
-@cache.command("clean")
+@cache.command("clean", epilog=examples("cache clean"))
 @click.option(
     "--days",
     type=number_type(DAYS, integer=True),
@@ -308,8 +316,9 @@ def stats(as_json: bool) -> None:
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
               help="Evidence policy: never delete what its [select] matches; its [retention] gives defaults.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {deleted: [{store, canonical_hash, stored_at}], …}.")
 @global_options(hidden=True)
-def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_run: bool) -> None:
+def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_run: bool, as_json: bool) -> None:
     """Delete old reports from the configured stores.
 
     Reports whose sidecar is corrupt are skipped (their age is unknown) and warned about (exit 4).
@@ -320,12 +329,12 @@ def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_
     the reports' signed properties) and takes keep_last/keep_days from its [retention] table.
     """
     if keep_last is not None or policy_file is not None:
-        _clean_with_retention(days, keep_last, policy_file, dry_run)
+        _clean_with_retention(days, keep_last, policy_file, dry_run, as_json)
         return
     if days is None:
         raise click.UsageError("give --days N, --keep-last N or --policy FILE")
     age = dt.timedelta(days=days)
-    total = 0
+    deleted: list[dict[str, Any]] = []
     with store_warnings() as warned, configured_stores() as stores:
         for store in stores:
             cleaner = getattr(store, "clean", None)
@@ -338,14 +347,28 @@ def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_
                     for r in victims:
                         store.delete(r.canonical_hash)
             for r in victims:
-                verb = "would delete" if dry_run else "deleted"
-                click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
-            total += len(victims)
-    click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
+                deleted.append(_deleted(store.name, r, dry_run=dry_run, as_json=as_json))
+    _clean_summary(deleted, [], dry_run=dry_run, as_json=as_json)
     _partial_if(warned)
 
 
-def _clean_with_retention(days: int | None, keep_last: int | None, policy_file: str | None, dry_run: bool) -> None:
+def _deleted(store: str, record: Any, *, dry_run: bool, as_json: bool) -> dict[str, Any]:
+    if not as_json:
+        verb = "would delete" if dry_run else "deleted"
+        click.echo(f"{verb} {short_hash(record.canonical_hash)} stored {record.stored_at:%Y-%m-%d} from {store}")
+    return {"store": store, "canonical_hash": record.canonical_hash, "stored_at": record.stored_at.isoformat()}
+
+
+def _clean_summary(deleted: list[dict[str, Any]], kept: list[dict[str, Any]], *, dry_run: bool, as_json: bool) -> None:
+    if as_json:
+        echo_json({"dry_run": dry_run, "deleted": deleted, "kept_by_policy": kept})
+        return
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {plural(len(deleted), 'report')}", err=True)
+
+
+def _clean_with_retention(
+    days: int | None, keep_last: int | None, policy_file: str | None, dry_run: bool, as_json: bool
+) -> None:
     """``jux cache clean`` with --keep-last and/or --policy (see :mod:`juxsdk.evidence.retention`)."""
     from juxsdk.evidence.policy import load_policy
     from juxsdk.evidence.retention import apply_retention, plan_retention
@@ -358,17 +381,19 @@ def _clean_with_retention(days: int | None, keep_last: int | None, policy_file: 
     if keep_last is None and days is None:
         raise click.UsageError("give --days N or --keep-last N (or a policy with a [retention] table)")
     age = dt.timedelta(days=days) if days is not None else None
-    total = 0
+    deleted: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     with store_warnings() as warned, configured_stores() as stores:
         for store in stores:
             decisions = plan_retention(store, keep_last=keep_last, older_than=age, policy=policy)
             for r in apply_retention(store, decisions, dry_run=dry_run):
-                verb = "would delete" if dry_run else "deleted"
-                click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
-                total += 1
+                deleted.append(_deleted(store.name, r, dry_run=dry_run, as_json=as_json))
             if dry_run:
                 for d in decisions:
                     if not d.delete and d.reason.startswith("required by policy"):
-                        click.echo(f"keep {short_hash(d.record.canonical_hash)}: {d.reason}")
-    click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
+                        chash = d.record.canonical_hash
+                        kept.append({"store": store.name, "canonical_hash": chash, "reason": d.reason})
+                        if not as_json:
+                            click.echo(f"keep {short_hash(chash)}: {d.reason}")
+    _clean_summary(deleted, kept, dry_run=dry_run, as_json=as_json)
     _partial_if(warned)

@@ -15,18 +15,20 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     options_classes,
 )
+from ._examples import examples
 
 
-@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS, epilog=examples("config"))
 @global_options(hidden=True)
 def config() -> None:
     """Show, check and create the configuration."""
 
 
-@config.command("show")
+@config.command("show", epilog=examples("config show"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {key, value, source}.")
 @global_options(hidden=True)
 def show(as_json: bool) -> None:
@@ -54,7 +56,7 @@ def show(as_json: bool) -> None:
         click.echo(f"{r['key']:<{width}} = {r['value']}{source}")
 
 
-@config.command("check")
+@config.command("check", epilog=examples("config check"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @global_options(hidden=True)
 def check(as_json: bool) -> None:
@@ -103,7 +105,7 @@ def check(as_json: bool) -> None:
         except JuxError as exc:
             failed = True
             code = max(code, exc.exit_code)
-            entry.update(status="failed", detail=exc.message, hint=exc.hint)
+            entry.update(status="failed", detail=exc.message, hint=hint_of(exc))
         finally:
             close = getattr(backend, "close", None)
             if callable(close):
@@ -123,7 +125,47 @@ def check(as_json: bool) -> None:
         raise click.exceptions.Exit(code or EXIT_ERROR)
 
 
-@config.command("init")
+@config.command("list", epilog="""\b
+Examples:
+  jux config list                       # every option: type, default, description
+  jux config list --json | jq '.[] | select(.key | startswith("outbox."))'
+""")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of {key, type, default, description, …}.")
+@global_options(hidden=True)
+def list_options(as_json: bool) -> None:
+    """List every configuration option with its type, default and description.
+
+    The core options ([metadata], [outbox], [index] included), then the options of every
+    installed backend as backends.<name>.<option>. Types and defaults come from the
+    configuration model and each backend's Options class, the descriptions from their
+    documentation; a default computed on each machine (a path under the user's directories)
+    is shown with <user config dir>, <user data dir> or ~. `jux config show` gives the values
+    in effect here.
+    """
+    from juxsdk import config as _config
+
+    get_state()
+    docs = _config.describe_options(options_classes())
+    if as_json:
+        echo_json([d.to_dict() for d in docs])
+        return
+    import textwrap
+
+    for d in docs:
+        if d.required:
+            default = "REQUIRED"
+        elif d.secret and d.default is None:
+            default = 'unset; a secret reference such as { env = "VAR" }'
+        elif d.default is None:
+            default = "unset"
+        else:
+            default = f"default {d.default}" + (" on each machine" if d.computed else "")
+        click.echo(f"{click.style(d.key, bold=True)}  ({d.type}; {default})")
+        for line in textwrap.wrap(d.description, 92, break_on_hyphens=False):
+            click.echo(f"    {line}")
+
+
+@config.command("init", epilog=examples("config init"))
 @click.option(
     "--path",
     "path",
@@ -133,8 +175,9 @@ def check(as_json: bool) -> None:
     help="File to write ('-' prints it).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {path, text} (with --path -: the text only).")
 @global_options(hidden=True)
-def init(path: Path, force: bool) -> None:
+def init(path: Path, force: bool, as_json: bool) -> None:
     """Write a commented starter configuration file (jux.toml), or print it with --path -.
 
     With --path pyproject.toml the [tool.jux] tables are appended to that file (refused when it
@@ -147,7 +190,10 @@ def init(path: Path, force: bool) -> None:
     pyproject = path.name == "pyproject.toml"
     text = _config.init_config_text(options_classes=options_classes(), pyproject=pyproject)
     if str(path) == "-":
-        click.echo(text, nl=False)
+        if as_json:
+            echo_json({"path": None, "text": text})
+        else:
+            click.echo(text, nl=False)
         return
     if pyproject and path.exists():
         try:
@@ -162,4 +208,7 @@ def init(path: Path, force: bool) -> None:
         text = current + ("" if current.endswith("\n") else "\n") + "\n" + text
         force = True
     write_private_file(path, text.encode("utf-8"), overwrite=force, mode=0o644)
-    click.echo(f"wrote {path}", err=True)
+    if as_json:
+        echo_json({"path": str(path), "text": text})
+    else:
+        click.echo(f"wrote {path}", err=True)

@@ -17,6 +17,7 @@ from ._common import (
     get_state,
     global_options,
     load_config,
+    plural,
     short_hash,
 )
 from ._evidence import (
@@ -31,9 +32,10 @@ from ._evidence import (
     table,
     trust_options,
 )
+from ._examples import examples
 
 
-@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS, epilog=examples("index"))
 @global_options(hidden=True)
 def index() -> None:
     """The evidence index: verified reports and per-test outcomes (SQLite)."""
@@ -44,6 +46,7 @@ def index() -> None:
 @trust_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the machine's cores).")
 @index_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the index counts and the audit counts.")
 @global_options(hidden=True)
 def rebuild(
     sources: tuple[str, ...],
@@ -54,6 +57,7 @@ def rebuild(
     at: str | None,
     jobs: int | None,
     index_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Empty the index and fill it again by verifying every report of the sources.
 
@@ -79,16 +83,19 @@ def rebuild(
     finally:
         close_all(stores)
     c = result.counts
-    click.echo(
-        f"indexed {stats['verified']} verified report(s) ({stats['outcomes']} test outcomes) in {stats['path']}; "
-        f"{c['failed']} failed verification, {c['error']} unreadable",
-        err=True,
-    )
+    if as_json:
+        echo_json({"index": stats, "audit": dict(c)})
+    else:
+        click.echo(
+            f"indexed {plural(stats['verified'], 'verified report')} ({plural(stats['outcomes'], 'test outcome')}) "
+            f"in {stats['path']}; {c['failed']} failed verification, {c['error']} unreadable",
+            err=True,
+        )
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
 
 
-@index.command("info")
+@index.command("info", epilog=examples("index info"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @index_option
 @global_options(hidden=True)

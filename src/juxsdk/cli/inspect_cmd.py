@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, read_input
+from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, plural, read_input
+from ._examples import examples
 
 NOT_VERIFIED = "NOT VERIFIED: signature details are read from the document, not checked (use `jux verify`)"
 
@@ -66,11 +67,31 @@ def describe_signatures(data: bytes, source: str) -> list[dict[str, Any]]:
     return out
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+#: ``jux inspect`` shows a property value whole up to this many characters (``--full``: always).
+SHORT_VALUE = 100
+
+
+def shorten(value: str, *, limit: int = SHORT_VALUE) -> str:
+    """A property value on one line of at most about ``limit`` characters.
+
+    A longer or multi-line value is cut and ends with ``… (N characters; --full shows it)``.
+    """
+    first = value.split("\n", 1)[0]
+    if len(value) <= limit and first == value:
+        return value
+    return f"{first[:limit].rstrip()}… ({len(value)} characters; --full shows it)"
+
+
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("inspect"))
 @click.argument("file", metavar="FILE|-")
+@click.option(
+    "--full",
+    is_flag=True,
+    help=f"Show long property values whole (else cut at {SHORT_VALUE} characters; --json is always whole).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @global_options(hidden=True)
-def inspect(file: str, as_json: bool) -> None:
+def inspect(file: str, full: bool, as_json: bool) -> None:
     """Show a report's summary, properties, canonical hash and signature — without verifying.
 
     Everything shown is what the document claims. A signature's signer and algorithm are read,
@@ -100,8 +121,8 @@ def inspect(file: str, as_json: bool) -> None:
     click.echo(f"file:            {file} ({len(data)} bytes)")
     click.echo(f"canonical hash:  {report.canonical_hash}")
     click.echo(
-        f"summary:         {s.tests} tests, {s.passed} passed, {s.failures} failures, {s.errors} errors, "
-        f"{s.skipped} skipped, {s.time:.3f} s, {s.suites} suites"
+        f"summary:         {plural(s.tests, 'test')}, {s.passed} passed, {plural(s.failures, 'failure')}, "
+        f"{plural(s.errors, 'error')}, {s.skipped} skipped, {s.time:.3f} s, {plural(s.suites, 'suite')}"
     )
     if report.project:
         click.echo(f"project:         {report.project}")
@@ -109,7 +130,7 @@ def inspect(file: str, as_json: bool) -> None:
         click.echo("properties:")
         width = min(max(len(k) for k, _ in report.properties), 32)
         for key, value in report.properties:
-            click.echo(f"  {key:<{width}}  {value}")
+            click.echo(f"  {key:<{width}}  {value if full else shorten(value)}")
     else:
         click.echo("properties:      (none)")
     if not signatures:

@@ -19,7 +19,9 @@ from ._common import (
     global_options,
     load_config,
     number_type,
+    renamed_option,
 )
+from ._examples import examples
 
 DEFAULT_KEY_NAME = "signing-key.pem"
 DEFAULT_CERT_NAME = "signing-cert.pem"
@@ -54,7 +56,7 @@ def _passphrase(env_var: str | None, prompt: bool) -> str | None:
     return None
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("keygen"))
 @click.option(
     "--type", "key_type", type=click.Choice(["rsa", "ec"]), default="rsa", show_default=True, help="Key type."
 )
@@ -79,10 +81,17 @@ def _passphrase(env_var: str | None, prompt: bool) -> str | None:
     help="Private key file (default: signing-key.pem in the user config dir).",
 )
 @click.option(
-    "--cert",
+    "--cert-out",
     "cert_out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Certificate file (default: signing-cert.pem next to the key).",
+    help="Certificate file to write (default: signing-cert.pem next to the key).",
+)
+@renamed_option(
+    "--cert",
+    "--cert-out",
+    "cert_out",
+    meaning="where to write the certificate; --cert names a trust anchor in `jux verify`",
+    type=click.Path(path_type=Path, dir_okay=False),
 )
 @click.option(
     "--subject",

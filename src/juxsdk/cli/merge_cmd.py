@@ -10,14 +10,17 @@ import click
 from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
+    counts,
     echo_json,
     get_state,
     global_options,
     load_config,
     parse_datetime,
     parse_properties,
+    plural,
     write_output,
 )
+from ._examples import examples
 
 _PEM = click.Path(path_type=Path, dir_okay=False, exists=True)
 
@@ -53,7 +56,7 @@ def provenance(report: Any, *, project: str | None, config: Any) -> Any:
     return juxsdk.add_properties(report, collected, replace=False)
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("merge"))
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|DIR|GLOB…")
 @click.option(
     "-o",
@@ -155,7 +158,7 @@ def merge(
         return
     signed = f"signed by {signature.signer}" if signature is not None else "unsigned"
     click.echo(
-        f"merged {len(paths)} reports -> {output}: {s.tests} tests, {s.failures} failures, "
-        f"{s.errors} errors, {s.skipped} skipped; {signed}; {result.canonical_hash}",
+        f"merged {plural(len(paths), 'report')} -> {output}: {counts(s.tests, s.failures, s.errors, s.skipped)}; "
+        f"{signed}; {result.canonical_hash}",
         err=True,
     )

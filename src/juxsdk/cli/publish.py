@@ -23,16 +23,21 @@ from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, ConfigError, JuxErr
 
 from ._common import (
     CONTEXT_SETTINGS,
+    HASH_PREFIX,
     JuxCommand,
     JuxGroup,
     echo_err,
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
+    plural,
     read_input,
     short_hash,
+    status_word,
 )
+from ._examples import examples
 
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.config import JuxConfig
@@ -106,7 +111,7 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
     if exc is None:
         return None
     if isinstance(exc, JuxError):
-        d: dict[str, Any] = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        d: dict[str, Any] = {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
         status = getattr(exc, "status", None)
         if status is not None:
             d["status"] = status
@@ -117,7 +122,7 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
 # --- jux publish -----------------------------------------------------------------------------
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("publish"))
 @click.argument("files", nargs=-1, metavar="FILE…")
 @click.option(
     "--queue", "drain", is_flag=True,
@@ -216,7 +221,7 @@ def _publish_files(
     mode = StorageMode.CACHE if queue_failures else StorageMode.BOTH
     results: list[dict[str, Any]] = []
     ok_count = 0
-    with configured_publishers(config, required=not dry_run) as pubs:
+    with configured_publishers(config) as pubs:  # --dry-run fails like a real publish
         outbox = None if dry_run else _outbox(config)
         for name in files:
             entry: dict[str, Any] = {"file": name, "ok": False}
@@ -226,7 +231,8 @@ def _publish_files(
                 report = parse_report(data, source=source)
             except JuxError as exc:
                 entry["error"] = _err(exc)
-                _say(as_json, f"FAIL {name}: {exc.message}", exc.hint)
+                said = exc.message if name in exc.message else f"{name}: {exc.message}"  # the file named once
+                _say(as_json, f"{status_word('FAIL')} {said}", hint_of(exc))
                 continue
             entry.update(
                 canonical_hash=report.canonical_hash,
@@ -242,7 +248,7 @@ def _publish_files(
                 }
                 _say(
                     as_json,
-                    f"FAIL {name}: not signed; refusing to publish",
+                    f"{status_word('FAIL')} {name}: not signed; refusing to publish",
                     "sign it first (jux sign), or pass --allow-unsigned",
                 )
                 continue
@@ -294,7 +300,7 @@ def _say(as_json: bool, line: str, hint: str | None = None) -> None:
 
 
 def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: bool) -> None:
-    click.echo(f"{'OK  ' if ok else 'FAIL'} {name}: sha256:{short_hash(chash)}")
+    click.echo(f"{status_word('OK' if ok else 'FAIL')} {name}: sha256:{short_hash(chash)}")
     for o in outcomes:
         if o.receipt is not None:
             run = f", run {o.receipt.run_id}" if o.receipt.run_id else ""
@@ -308,8 +314,8 @@ def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: b
             click.echo("     kept in the outbox as a dead letter (`jux queue list`, `jux queue retry`)")
         elif o.error is not None:
             click.echo(f"     {o.publisher} failed: {o.error.message}")
-            if o.error.hint:
-                click.echo(f"     hint: {o.error.hint}")
+            if hint_of(o.error):
+                click.echo(f"     hint: {hint_of(o.error)}")
 
 
 def _drain(config: JuxConfig, *, mode: DrainMode, jobs: int, dry_run: bool, as_json: bool) -> None:
@@ -348,7 +354,7 @@ def _drain_dry_run(config: JuxConfig, outbox: Outbox, mode: DrainMode, as_json: 
         echo_json({"mode": mode.value, "due": [e.to_dict() for e in due], "queued": len(items),
                    "skipped": [s.to_dict() for s in skipped]})
         return
-    click.echo(f"{len(due)} of {len(items)} queued report(s) would be sent")
+    click.echo(f"{len(due)} of {plural(len(items), 'queued report')} would be sent")
     for e in due:
         click.echo(f"     sha256:{short_hash(e.canonical_hash)} -> {e.publisher}")
     for s in skipped:
@@ -373,7 +379,7 @@ def _print_drain(result: DrainResult, outbox: Outbox) -> None:
     for entry, receipt in result.published:
         what = "already there" if receipt.status == "duplicate" else "published"
         run = f", run {receipt.run_id}" if receipt.run_id else ""
-        click.echo(f"OK   sha256:{short_hash(entry.canonical_hash)} {what} on {entry.publisher}{run}")
+        click.echo(f"{status_word('OK')} sha256:{short_hash(entry.canonical_hash)} {what} on {entry.publisher}{run}")
     for entry in result.retrying:
         click.echo(
             f"WAIT sha256:{short_hash(entry.canonical_hash)} {entry.publisher}: {entry.last_error} "
@@ -382,7 +388,7 @@ def _print_drain(result: DrainResult, outbox: Outbox) -> None:
     for entry in result.dead:
         click.echo(f"DEAD sha256:{short_hash(entry.canonical_hash)} {entry.publisher}: {entry.dead_reason}")
     for broken in result.broken:
-        click.echo(f"FAIL {broken.key}: {broken.reason}")
+        click.echo(f"{status_word('FAIL')} {broken.key}: {broken.reason}")
     for skipped in result.skipped:
         _print_skipped(skipped)
     click.echo(
@@ -403,7 +409,7 @@ _SKIP_LABELS = {"retry-after": "waiting for the server's Retry-After", "backoff"
 
 def _print_skipped(skipped: SkippedEntry) -> None:
     e = skipped.entry
-    click.echo(f"SKIP sha256:{short_hash(e.canonical_hash)} {e.publisher}: {skipped.message}")
+    click.echo(f"{status_word('SKIP')} sha256:{short_hash(e.canonical_hash)} {e.publisher}: {skipped.message}")
 
 
 def _skip_tally(skipped: tuple[SkippedEntry, ...] | list[SkippedEntry]) -> str:
@@ -424,13 +430,13 @@ def _skip_hint(skipped: tuple[SkippedEntry, ...] | list[SkippedEntry]) -> None:
 # --- jux queue -------------------------------------------------------------------------------
 
 
-@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=JuxGroup, context_settings=CONTEXT_SETTINGS, epilog=examples("queue"))
 @global_options
 def queue() -> None:
     """The outbox: reports waiting to be published (list, retry, drop)."""
 
 
-@queue.command("list")
+@queue.command("list", epilog=examples("queue list"))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @global_options
 def queue_list(as_json: bool) -> None:
@@ -463,28 +469,36 @@ def _prefix_arg(hash_prefix: str | None, all_: bool) -> str | None:
     return hash_prefix
 
 
-@queue.command("retry")
-@click.argument("hash_prefix", required=False, metavar="[HASH]")
+@queue.command("retry", epilog=examples("queue retry"))
+@click.argument("hash_prefix", required=False, type=HASH_PREFIX, metavar="[HASH]")
 @click.option("--all", "all_", is_flag=True, help="Every queued and dead entry.")
-@global_options
-def queue_retry(hash_prefix: str | None, all_: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {retried: N}.")
+@global_options(hidden=True)
+def queue_retry(hash_prefix: str | None, all_: bool, as_json: bool) -> None:
     """Make entries due now (dead ones go back to the queue); then run `jux publish --queue`."""
     prefix = _prefix_arg(hash_prefix, all_)
     n = _outbox(load_config()).retry(prefix)
-    click.echo(f"{n} entr{'y' if n == 1 else 'ies'} ready to retry; run `jux publish --queue`")
+    if as_json:
+        echo_json({"retried": n})
+    else:
+        click.echo(f"{n} entr{'y' if n == 1 else 'ies'} ready to retry; run `jux publish --queue`")
     if n == 0 and prefix is not None:
         raise click.exceptions.Exit(EXIT_ERROR)
 
 
-@queue.command("drop")
-@click.argument("hash_prefix", required=False, metavar="[HASH]")
+@queue.command("drop", epilog=examples("queue drop"))
+@click.argument("hash_prefix", required=False, type=HASH_PREFIX, metavar="[HASH]")
 @click.option("--all", "all_", is_flag=True, help="Every entry.")
 @click.option("--dead", "dead_only", is_flag=True, help="Only dead-lettered entries.")
-@global_options
-def queue_drop(hash_prefix: str | None, all_: bool, dead_only: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {dropped: N}.")
+@global_options(hidden=True)
+def queue_drop(hash_prefix: str | None, all_: bool, dead_only: bool, as_json: bool) -> None:
     """Delete entries from the outbox without publishing them (stores are not touched)."""
     prefix = _prefix_arg(hash_prefix, all_)
     n = _outbox(load_config()).drop(prefix, dead_only=dead_only)
-    click.echo(f"dropped {n} entr{'y' if n == 1 else 'ies'}")
+    if as_json:
+        echo_json({"dropped": n})
+    else:
+        click.echo(f"dropped {n} entr{'y' if n == 1 else 'ies'}")
     if n == 0 and prefix is not None:
         raise click.exceptions.Exit(EXIT_ERROR)

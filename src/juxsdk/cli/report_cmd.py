@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, get_state, global_options
+from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, plural
 from ._evidence import dates, filter_options, index_option, open_index
 
 
@@ -16,6 +16,7 @@ from ._evidence import dates, filter_options, index_option, open_index
 @filter_options
 @click.option("--title", default="Evidence report", show_default=True, help="Title of the report.")
 @index_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the page written and its counts.")
 @global_options(hidden=True)
 def report(
     html_dir: Path,
@@ -25,6 +26,7 @@ def report(
     until: str | None,
     title: str,
     index_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Write a static HTML evidence report from the evidence index.
 
@@ -44,8 +46,11 @@ def report(
     with open_index(index_path) as idx:
         summary = write_report(idx, html_dir, project=project, branch=branch, since=since_dt, until=until_dt,
                                title=title)
+    if as_json:
+        echo_json({"index_html": str(html_dir / "index.html"), **summary})
+        return
     click.echo(
-        f"wrote {html_dir / 'index.html'}: {summary['projects']} project(s), {summary['evidence']} report(s) as "
-        f"evidence, {summary['flagged']} flagged",
+        f"wrote {html_dir / 'index.html'}: {plural(summary['projects'], 'project')}, "
+        f"{plural(summary['evidence'], 'report')} as evidence, {summary['flagged']} flagged",
         err=True,
     )

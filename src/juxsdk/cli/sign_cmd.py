@@ -22,16 +22,18 @@ from ._common import (
     load_config,
     make_signer,
     read_input,
+    renamed_option,
     render_error,
     write_output,
 )
+from ._examples import examples
 
 if TYPE_CHECKING:  # pragma: no cover
     from juxsdk.protocols import Signer
 
 
 def signer_overrides(signer_name: str | None, key: Path | None, cert: Path | None) -> dict[str, Any]:
-    """Configuration overrides for ``--signer/--key/--cert`` (``--key`` implies the file signer)."""
+    """Configuration overrides for ``--signer/--key/--signing-cert`` (either implies the file signer)."""
     overrides: dict[str, Any] = {}
     name = signer_name or ("file" if key is not None or cert is not None else None)
     if name is not None:
@@ -116,7 +118,7 @@ def _with_signer(config: Any, action: Any) -> Any:
         signer.close()
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("sign"))
 @click.argument("files", nargs=-1, metavar="[FILE|DIR|GLOB…|-]")
 @click.option(
     "-o",
@@ -130,11 +132,24 @@ def _with_signer(config: Any, action: Any) -> Any:
 @click.option("--signer", "signer_name", metavar="NAME", help="Signer backend (default: from configuration).")
 @click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="Private key (file signer).")
 @click.option(
-    "--cert",
+    "--signing-cert",
     type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PEM",
     help="Certificate (chain) to embed in KeyInfo (file signer).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Several reports: print the per-file results as JSON.")
+@renamed_option(
+    "--cert",
+    "--signing-cert",
+    "signing_cert",
+    meaning="the certificate to embed",
+    type=click.Path(path_type=Path, dir_okay=False),
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as JSON (with one report, -o OUT is then required: stdout carries the JSON).",
+)
 @global_options(hidden=True)
 def sign(
     files: tuple[str, ...],
@@ -142,13 +157,13 @@ def sign(
     force: bool,
     signer_name: str | None,
     key: Path | None,
-    cert: Path | None,
+    signing_cert: Path | None,
     as_json: bool,
 ) -> None:
     """Sign a JUnit XML report with an enveloped XMLDSig signature.
 
     Reads FILE (or stdin with '-' or no argument) and writes exactly the signed bytes to OUT
-    (default stdout). The signer comes from configuration unless --signer/--key/--cert override
+    (default stdout). The signer comes from configuration unless --signer/--key/--signing-cert override
     it; by default the file signer uses the key `jux keygen` wrote. An encrypted key's
     passphrase comes from the configured secret reference, else from a prompt on a terminal.
 
@@ -156,6 +171,9 @@ def sign(
     ('build/**/*.xml') sign each report into the directory OUT (-o is then required), keeping
     the paths relative to the inputs' common directory; a failing report is reported by name
     and does not stop the others (exit 4 when some failed).
+
+    With --json, one report prints one JSON object (file, output, canonical_hash, signature),
+    several print a list of them (with ok and error per file).
     """
     import juxsdk
 
@@ -164,21 +182,37 @@ def sign(
     get_state()
     if len(files) > 1 or (files and needs_expansion(files[0])):
         code = sign_many(
-            files, output=output, force=force, overrides=signer_overrides(signer_name, key, cert), as_json=as_json
+            files,
+            output=output,
+            force=force,
+            overrides=signer_overrides(signer_name, key, signing_cert),
+            as_json=as_json,
         )
         if code:
             raise click.exceptions.Exit(code)
         return
+    if as_json and output == "-":
+        raise click.UsageError("--json prints to stdout: write the signed report elsewhere with -o OUT")
     file = files[0] if files else "-"
     data, source = read_input(file)
     report = juxsdk.parse_report(data, source=source)
     signed = with_configured_signer(
-        signer_overrides(signer_name, key, cert),
+        signer_overrides(signer_name, key, signing_cert),
         reading_stdin=file == "-",
         action=lambda signer: juxsdk.sign_report(report, signer, replace=force, source=source),
     )
     write_output(output, signed.data)
-    if output != "-":
+    if as_json:
+        echo_json(
+            {
+                "file": file,
+                "ok": True,
+                "output": output,
+                "canonical_hash": signed.canonical_hash,
+                "signature": signed.signature.to_dict(),
+            }
+        )
+    elif output != "-":
         click.echo(
             f"signed {source} -> {output} ({signed.signature.algorithm}, {signed.signature.signer}, "
             f"{signed.canonical_hash})",
@@ -206,6 +240,7 @@ def sign_many(
     from juxsdk.limits import read_bounded
 
     from ._batch import error_dict, exit_code_for, expand_args, named, progress, progress_wanted
+    from ._common import plural, status_word
 
     if output == "-":
         raise click.UsageError("signing several reports: give an output directory with -o DIR")
@@ -268,11 +303,11 @@ def sign_many(
     else:
         for entry in entries:
             if entry["ok"]:
-                click.echo(f"OK   {entry['file']} -> {entry['output']}")
+                click.echo(f"{status_word('OK')} {entry['file']} -> {entry['output']}")
             else:
                 err = entry["error"]
                 assert isinstance(err, dict)
                 render_error(named(str(entry["file"]), JuxError(str(err["message"]), hint=err["hint"])))
         done = sum(oks)
-        click.echo(f"signed {done} of {len(oks)} reports into {output}", err=True)
+        click.echo(f"signed {done} of {plural(len(oks), 'report')} into {output}", err=True)
     return exit_code_for(oks, failures)

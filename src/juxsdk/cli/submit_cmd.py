@@ -12,17 +12,22 @@ from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, ConfigError, JuxErr
 from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
+    counts,
     echo_json,
     get_state,
     global_options,
+    hint_of,
     load_config,
     make_client,
     parse_properties,
+    plural,
     read_input,
     render_error,
     short_hash,
+    status_word,
     write_output,
 )
+from ._examples import examples
 
 
 def _name(backend: Any) -> str:
@@ -35,7 +40,7 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
     if exc is None:
         return None
     if isinstance(exc, JuxError):
-        return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        return {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
     return {"type": type(exc).__name__, "message": str(exc), "hint": None}
 
 
@@ -79,7 +84,7 @@ def result_to_dict(file: str, result: Any) -> dict[str, Any]:
 def _print_result(entry: dict[str, Any]) -> None:
     s = entry["summary"]
     sig = entry["signature"]
-    status = "OK  " if entry["ok"] else "PART" if _partly_done(entry) else "FAIL"
+    status = status_word("OK" if entry["ok"] else "PART" if _partly_done(entry) else "FAIL")
     verified = entry.get("verified")
     if verified:
         who = verified["signature"]["certificate_subject"] or verified["signature"]["key_fingerprint"][:23]
@@ -92,7 +97,7 @@ def _print_result(entry: dict[str, Any]) -> None:
         signed = "unsigned"
     click.echo(
         f"{status} {entry['file']}: sha256:{short_hash(entry['canonical_hash'])} {signed}; "
-        f"{s['tests']} tests, {s['failures']} failures, {s['errors']} errors"
+        f"{counts(s['tests'], s['failures'], s['errors'], s['skipped'])}"
     )
     if entry.get("already_stored"):
         click.echo(f"     already stored as {entry['already_stored']} (nothing new stored; --force stores anew)")
@@ -181,7 +186,7 @@ def _partly_done(entry: dict[str, Any]) -> bool:
     return any(o["ok"] for o in entry["stored"]) or any(o["ok"] for o in entry["published"])
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("submit"))
 @click.argument("files", nargs=-1, required=True, metavar="FILE|DIR|GLOB…")
 @click.option("--project", help="Project name written into the report (overrides configuration and detection).")
 @click.option(
@@ -277,7 +282,7 @@ def submit(
             shown.append((name, entry, error))
         elif error is not None:
             message = error.message if name in error.message else f"{name}: {error.message}"
-            render_error(JuxError(message, hint=error.hint))
+            render_error(JuxError(message, hint=hint_of(error)))
         else:
             _print_result(entry)
 
@@ -319,7 +324,7 @@ def submit(
             show(name, entry, error)
         if len(entries) > 1:
             done = sum(1 for e in entries if e["ok"])
-            click.echo(f"{done} of {len(entries)} reports submitted", err=True)
+            click.echo(f"{done} of {plural(len(entries), 'report')} submitted", err=True)
     if all(e["ok"] for e in entries):
         code = EXIT_OK
     elif any(e["ok"] or ("stored" in e and _partly_done(e)) for e in entries):

@@ -10,7 +10,7 @@ import click
 
 from juxsdk.errors import JuxError
 
-from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, read_input
+from ._common import CONTEXT_SETTINGS, JuxCommand, echo_json, get_state, global_options, plural, read_input
 from ._evidence import at_option, build_trust, dates, filter_options, index_option, open_index, table, trust_options
 
 
@@ -140,7 +140,7 @@ def diff(
     if as_json:
         echo_json({"a": label_a, "b": label_b, **result.to_dict()})
     else:
-        click.echo(f"A: {label_a} ({len(tests_a)} tests)   B: {label_b} ({len(tests_b)} tests)")
+        click.echo(f"A: {label_a} ({plural(len(tests_a), 'test')})   B: {label_b} ({plural(len(tests_b), 'test')})")
         for title, names in (("newly failing", result.newly_failing), ("fixed", result.fixed),
                              ("added", result.added), ("removed", result.removed)):
             click.echo(f"{title} ({len(names)}):")

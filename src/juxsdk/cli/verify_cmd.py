@@ -13,15 +13,26 @@ from juxsdk.errors import EXIT_ERROR, EXIT_OK, EXIT_VERIFICATION_FAILED, JuxErro
 from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
+    counts,
     echo_json,
     get_state,
     global_options,
+    hint_of,
     parse_datetime,
     read_input,
+    status_word,
 )
 
 _PEM = click.Path(path_type=Path, dir_okay=False, exists=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+EXAMPLES = """\b
+Examples:
+  jux verify --cert signing-cert.pem junit.signed.xml
+  jux verify --ca ca-bundle.pem 'build/**/*.signed.xml'      # every report a glob matches
+  jux verify --pubkey key.pub.pem reports/ --json             # a directory, as JSON
+  jux verify --cert old-cert.pem --at 2025-01-31T12:00:00Z old.signed.xml
+"""
 
 
 def trust_policy(certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path, ...], unsafe: bool) -> Any:
@@ -96,12 +107,25 @@ def _reason(message: str, name: str) -> str:
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, JuxError):
-        return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        return {"type": type(exc).__name__, "message": exc.message, "hint": hint_of(exc)}
     return {"type": type(exc).__name__, "message": f"internal error: {exc}", "hint": None}
 
 
-@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
-@click.argument("files", nargs=-1, required=True, metavar="FILE…")
+def describe_trust(
+    certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path, ...], unsafe: bool
+) -> str:
+    """The trust policy the options give, in words (the ``trust:`` line of ``jux verify``)."""
+    if unsafe:
+        return "UNSAFE: any key accepted (signer identity not checked)"
+    if certs:
+        return "pinned certificates in " + ", ".join(map(str, certs))
+    if pubkeys:
+        return "pinned public keys in " + ", ".join(map(str, pubkeys))
+    return "certificates that chain to a CA in " + ", ".join(map(str, cas))
+
+
+@click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=EXAMPLES)
+@click.argument("files", nargs=-1, required=True, metavar="FILE|DIR|GLOB…|-")
 @trust_options
 @click.option(
     "--unsafe-allow-weak-keys",
@@ -124,20 +148,52 @@ def verify(
 ) -> None:
     """Verify the XMLDSig signature of each FILE ('-' reads stdin) against a trust policy.
 
-    Prints one line per file: OK with the signer and the signed counts (which come only from the
-    signed content), or FAIL with the reason; a file that cannot be read or parsed prints ERROR,
-    and every file is checked whatever happened to the others. Exit 0 when every file verified,
-    1 when any signature failed (and nothing worse happened), 3 when a file could not be read or
-    parsed.
+    A FILE may be a directory (its TEST-*.xml, else every *.xml below it) or a quoted glob
+    ('build/**/*.signed.xml'), as in `jux sign`, `jux submit` and `jux merge`. Prints the trust
+    policy once (on stderr), then one line per file on stdout: OK with the signer and the signed counts (which come
+    only from the signed content), or FAIL with the reason; a file that cannot be read or parsed
+    (or a directory/glob that holds no report) prints ERROR. Every file is checked whatever
+    happened to the others, and a last line on stderr gives the tally (N verified, M failed). Exit 0 when
+    every file verified, 1 when any signature failed (and nothing worse happened), 3 when a file
+    could not be read or parsed.
     """
     import juxsdk
+
+    from ._batch import expand_args
 
     get_state()
     when = parse_datetime(at, option="--at") if at else None
     policy = trust_policy(certs, pubkeys, cas, unsafe)
+    names, bad_args = expand_args(files)
+    if "-" in names and len(names) > 1:
+        raise click.UsageError("'-' (stdin) cannot be combined with other inputs")
+    if not as_json:
+        click.echo(f"trust: {describe_trust(certs, pubkeys, cas, unsafe)}", err=True)
     results: list[dict[str, Any]] = []
     code = EXIT_OK
-    for name in files:
+
+    def failed(name: str, exc: BaseException) -> None:
+        # VerificationError: FAIL (exit 1); any other error, even a bug: ERROR (exit 3)
+        nonlocal code
+        is_fail = isinstance(exc, VerificationError)
+        if not isinstance(exc, JuxError) and get_state().verbose:
+            import traceback
+
+            traceback.print_exc()
+        code = max(code, EXIT_VERIFICATION_FAILED if is_fail else EXIT_ERROR)
+        results.append({"file": name, "verified": False, "error": _error_dict(exc)})
+        if as_json:
+            return
+        label = "FAIL" if is_fail else "ERROR"
+        message = exc.message if isinstance(exc, JuxError) else f"internal error: {type(exc).__name__}: {exc}"
+        click.echo(f"{status_word(label)} {name}: {_reason(message, name)}")
+        hint = hint_of(exc) if isinstance(exc, JuxError) else "this is a bug in juxsdk; rerun with -v and report it"
+        if hint:
+            click.echo(f"{' ' * len(label)} hint: {hint}")
+
+    for arg, exc in bad_args:
+        failed(arg, exc)
+    for name in names:
         try:
             data, source = read_input(name)
             verified = juxsdk.verify_report(
@@ -146,21 +202,7 @@ def verify(
         except click.UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
-            # VerificationError: FAIL (exit 1); any other error, even a bug: ERROR (exit 3)
-            failed = isinstance(exc, VerificationError)
-            if not isinstance(exc, JuxError) and get_state().verbose:
-                import traceback
-
-                traceback.print_exc()
-            code = max(code, EXIT_VERIFICATION_FAILED if failed else EXIT_ERROR)
-            results.append({"file": name, "verified": False, "error": _error_dict(exc)})
-            if not as_json:
-                label = "FAIL" if failed else "ERROR"
-                message = exc.message if isinstance(exc, JuxError) else f"internal error: {type(exc).__name__}: {exc}"
-                click.echo(f"{label} {name}: {_reason(message, name)}")
-                hint = exc.hint if isinstance(exc, JuxError) else "this is a bug in juxsdk; rerun with -v and report it"
-                if hint:
-                    click.echo(f"{' ' * len(label)} hint: {hint}")
+            failed(name, exc)
             continue
         entry = verified.to_dict()
         entry["file"] = name
@@ -169,13 +211,16 @@ def verify(
             s = verified.summary
             sig = verified.signature
             click.echo(
-                f"OK   {name}: signed by {sig.signer} ({sig.algorithm}); "
-                f"{s.tests} tests, {s.failures} failures, {s.errors} errors, {s.skipped} skipped"
+                f"{status_word('OK')} {name}: signed by {sig.signer} ({sig.algorithm}); "
+                f"{counts(s.tests, s.failures, s.errors, s.skipped)}"
+                + ("; UNSAFE: signer identity not checked" if unsafe else "")
             )
-            click.echo(f"     trust: {verified.trust}")
             for warning in verified.warnings:
                 click.echo(f"     warning: {warning}")
     if as_json:
         echo_json(results)
+    else:
+        ok = sum(1 for r in results if r["verified"])
+        click.echo(f"{ok} verified, {len(results) - ok} failed", err=True)
     if code:
         raise click.exceptions.Exit(code)

@@ -59,11 +59,13 @@ __all__ = [
     "IndexConfig",
     "JuxConfig",
     "MetadataConfig",
+    "OptionDoc",
     "OutboxConfig",
     "Range",
     "Secret",
     "StorageMode",
     "TrustConfig",
+    "describe_options",
     "dump_config",
     "find_project_file",
     "init_config_text",
@@ -87,7 +89,9 @@ _LAZY: dict[str, str] = {
     "TrustConfig": "model",
     "dump_config": "render",
     "find_project_file": "load",
-    "init_config_text": "render",
+    "init_config_text": "template",
+    "OptionDoc": "template",
+    "describe_options": "template",
     "load_config": "load",
     "render_toml": "render",
     "structure_options": "convert",
@@ -114,5 +118,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .load import ENV_PREFIX, find_project_file, load_config
     from .model import IndexConfig, JuxConfig, MetadataConfig, OutboxConfig, StorageMode, TrustConfig
     from .paths import SYSTEM_CONFIG_FILE, user_config_dir, user_data_dir
-    from .render import dump_config, init_config_text, render_toml
+    from .render import dump_config, render_toml
     from .secret import Secret
+    from .template import OptionDoc, describe_options, init_config_text

@@ -1,4 +1,4 @@
-"""Showing a configuration: ``dump_config`` (rows), ``render_toml`` and the starter file.
+"""Showing a configuration: ``dump_config`` (rows) and ``render_toml`` (see ``template`` for the starter file).
 
 Secrets are masked everywhere: a :class:`~juxsdk.config.secret.Secret` option shows its reference
 (``{env = "VAR"}``) or ``****``; an option whose name looks secret is masked too.
@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
-from .convert import _env_backend_key, _from_env, _resolved_fields, _secret_fields
-from .model import JuxConfig, StorageMode
-from .problems import SOURCE_DEFAULT, _describe, _Invalid, _source_for
+from .convert import _from_env, _resolved_fields, _secret_fields
+from .model import JuxConfig
+from .problems import SOURCE_DEFAULT, _Invalid, _source_for
 from .secret import MASK, Secret, is_secret_ref, looks_secret, toml_str
 
-__all__ = ["dump_config", "init_config_text", "render_toml"]
+__all__ = ["dump_config", "render_toml"]
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -119,26 +119,6 @@ def dump_config(config: JuxConfig, *, show_sources: bool = True,
     return rows
 
 
-_CORE_DOCS: Final[Mapping[str, str]] = {
-    "project": "project name recorded in every report and sent to the Jux API",
-    "signer": 'signer backend ("file", "pkcs11"…); remove it or set sign = false to not sign',
-    "sign": "sign reports at all",
-    "stores": 'store backends, in order ("filesystem", "s3"…)',
-    "publishers": 'publisher backends ("http"…)',
-    "storage_mode": "local | api | both | cache",
-    "metadata.env_allowlist": "environment variables copied into reports as env:<NAME> properties",
-    "metadata.include_username": "record the local user name",
-    "metadata.git": "record git commit, branch, dirty state and remote",
-    "metadata.properties": "extra properties added to every report",
-    "outbox.path": "publish queue directory (default: <user data dir>/outbox)",
-    "outbox.max_attempts": "publish attempts before an entry becomes a dead letter",
-    "outbox.backoff_base": "seconds before the first retry (doubles each attempt)",
-    "outbox.backoff_max": "upper bound of the retry delay, in seconds",
-    "index.path": "evidence index file (default: <user data dir>/index.sqlite3)",
-    "index.on_submit": "record reports signed by `jux submit` in the evidence index",
-}
-
-
 def render_toml(config: JuxConfig, *, options_classes: Mapping[str, type[Any]] | None = None,
                 show_sources: bool = True, pyproject: bool = False) -> str:
     """Render the effective configuration as a TOML document, secrets masked.
@@ -201,107 +181,3 @@ def _field_default(f: attrs.Attribute[Any]) -> tuple[bool, Any]:
         fac: Any = default
         return True, None if fac.takes_self else fac.factory()
     return True, default
-
-
-def init_config_text(
-    *,
-    project: str | None = None,
-    signer: str | None = "file",
-    stores: Sequence[str] = ("filesystem",),
-    publishers: Sequence[str] = (),
-    storage_mode: StorageMode | str = StorageMode.LOCAL,
-    options_classes: Mapping[str, type[Any]] | None = None,
-    values: Mapping[str, Mapping[str, Any]] | None = None,
-    pyproject: bool = False,
-) -> str:
-    """Produce a commented starter configuration (for ``jux config init``).
-
-    Every selected backend whose ``Options`` class is known gets a ``[backends.<name>]`` table:
-    options given in ``values`` are written, the others are commented out with their default
-    (required ones are marked ``REQUIRED``). Secret options are suggested as
-    ``{ env = "JUX_<BACKEND>_<OPTION>" }``. A field's ``metadata["help"]`` becomes its comment.
-
-    Args:
-        project: Project name (commented out when ``None``).
-        signer: Signer backend name, or ``None`` for ``sign = false``.
-        stores: Store backend names.
-        publishers: Publisher backend names.
-        storage_mode: One of :class:`StorageMode`.
-        options_classes: Backend name → ``Options`` class (e.g. from the registry).
-        values: Backend name → option values to write (plain values; secrets must be
-            :class:`Secret` references, plain-text secrets are refused).
-        pyproject: Write ``[tool.jux]`` tables to paste into ``pyproject.toml``.
-
-    Returns:
-        TOML text that :func:`load_config` accepts.
-
-    Raises:
-        ValueError: ``storage_mode`` is not a storage mode, or a plain-text secret is in ``values``.
-    """
-    mode = StorageMode(storage_mode)
-    root = "tool.jux" if pyproject else ""
-    defaults = JuxConfig()
-    out: list[str] = [
-        "# juxsdk configuration (TOML). Precedence, lowest first: defaults < /etc/jux/config.toml",
-        "# < user config.toml < this file < JUX_* environment < command-line flags / API arguments.",
-        "# Reference: docs/reference/configuration.md",
-    ]
-    if root:
-        out.append(f"[{root}]")
-    out.append(f"# {_CORE_DOCS['project']}")
-    out.append(f"project = {toml_str(project)}" if project else '# project = "my-project"')
-    out.append(f"# {_CORE_DOCS['signer']}")
-    if signer:
-        out.append(f"signer = {toml_str(signer)}")
-    else:
-        out.append("sign = false")
-    out.append(f"# {_CORE_DOCS['stores']}")
-    out.append(f"stores = {_render(list(stores))}")
-    out.append(f"# {_CORE_DOCS['publishers']}")
-    out.append(f"publishers = {_render(list(publishers))}")
-    out.append(f"# {_CORE_DOCS['storage_mode']}")
-    out.append(f"storage_mode = {toml_str(mode.value)}")
-    for section in ("metadata", "outbox", "index"):
-        out += ["", f"[{'.'.join(p for p in (root, section) if p)}]"]
-        obj = getattr(defaults, section)
-        for f in attrs.fields(type(obj)):
-            key = f"{section}.{f.name}"
-            shown = _render(getattr(obj, f.name))
-            out.append(f"# {f.name} = {shown}    # {_CORE_DOCS.get(key, '')}".rstrip())
-    classes = options_classes or {}
-    given = values or {}
-    selected = [n for n in (signer, *stores, *publishers) if n]
-    for name in dict.fromkeys([*selected, *given]):
-        cls = classes.get(name)
-        opts = dict(given.get(name, {}))
-        if cls is None and not opts:
-            continue
-        out += ["", f"[{'.'.join(p for p in (root, 'backends', _toml_key(name)) if p)}]"]
-        secret_fields = _secret_fields(cls)
-        fields = list(_resolved_fields(cls)) if cls is not None else []
-        names = [f.name for f in fields]
-        for key in [*names, *(k for k in opts if k not in names)]:
-            f = next((x for x in fields if x.name == key), None)
-            help_text = f.metadata.get("help") if f is not None else None
-            if help_text:
-                out.append(f"# {help_text}")
-            if key in opts:
-                value = opts[key]
-                if (key in secret_fields or isinstance(value, Secret)) and not (
-                        isinstance(value, Secret) and value.value is None) and not is_secret_ref(value):
-                    raise ValueError(f"option {key!r} of backend {name!r} is a secret: pass a "
-                                     "Secret(env=…) or Secret(file=…) reference, not its value")
-                out.append(f"{_toml_key(key)} = {_render(value)}")
-                continue
-            if f is None:
-                continue
-            has_default, default = _field_default(f)
-            if key in secret_fields:
-                var = f"JUX_{_env_backend_key(name).upper()}_{key.upper()}"
-                out.append(f"# {_toml_key(key)} = {{ env = {toml_str(var)} }}")
-            elif has_default:
-                shown = _render(default) if default is not None else "(not set)"
-                out.append(f"# {_toml_key(key)} = {shown}")
-            else:
-                out.append(f"# {_toml_key(key)} = …    # REQUIRED ({_describe(f.type)})")
-    return "\n".join(out) + "\n"

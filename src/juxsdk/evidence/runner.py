@@ -306,7 +306,8 @@ def effective_trust(trust: Any, policy: EvidencePolicy | None) -> Any:
     if trust is None and signers is None:
         raise ConfigError(
             "an audit needs a trust policy: who may have signed the reports",
-            hint="give --cert/--pubkey/--ca (trust=... in the library), or [signers] in the evidence policy",
+            hint="pass trust=..., or [signers] in the evidence policy",
+            cli_hint="give --cert/--pubkey/--ca, or [signers] in the evidence policy",
         )
     if trust is None:
         return signers

@@ -19,12 +19,14 @@ transient publish failure queue the report in the outbox for ``jux publish --que
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import _telemetry
 from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
 from .limits import read_bounded
@@ -36,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
 __all__ = ["STORAGE_MODES", "Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
+
+log = logging.getLogger("juxsdk.pipeline")
 
 #: Valid storage modes.
 STORAGE_MODES = ("local", "api", "both", "cache")
@@ -158,6 +162,8 @@ class Jux:
         registry: Registry used for metadata hooks.
         index: Evidence index (path or :class:`~juxsdk.Index`) that records each report this
             pipeline signs, or None.
+        signing_log: :class:`~juxsdk.signing_log.SigningLog` recording each sign and store
+            (publish outcomes are recorded by the publishers built from configuration), or None.
 
     Raises:
         ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
@@ -176,6 +182,7 @@ class Jux:
         outbox: Any = None,
         registry: Any = None,
         index: Any = None,
+        signing_log: Any = None,
     ) -> None:
         mode = str(getattr(storage_mode, "value", storage_mode))
         if mode not in STORAGE_MODES:
@@ -202,6 +209,7 @@ class Jux:
         self._outbox = outbox
         self.registry = registry
         self._index = index
+        self.signing_log = signing_log
         self._closed = False
 
     # -- construction -------------------------------------------------------------------
@@ -262,6 +270,10 @@ class Jux:
                 from .outbox import Outbox
 
                 outbox = Outbox.from_config(config)
+                if _telemetry.enabled():
+                    _telemetry.observe("jux.outbox.depth", outbox.__len__)
+            from .signing_log import SigningLog
+
             md = config.metadata
             metadata_kwargs: dict[str, Any] | bool = False
             if metadata is None or metadata:
@@ -280,6 +292,7 @@ class Jux:
                 outbox=outbox,
                 registry=registry,
                 index=_submit_index(config),
+                signing_log=SigningLog.from_config(config),
             )
         except BaseException:
             for obj in built:
@@ -328,7 +341,17 @@ class Jux:
 
         if self.signer is None:
             raise ConfigError("no signer is configured", hint='set signer = "file" (and run `jux keygen`)')
-        return sign_report(report, self.signer, replace=replace, source=source)
+        try:
+            signed = sign_report(report, self.signer, replace=replace, source=source)
+        except JuxError as exc:
+            if self.signing_log is not None:
+                self.signing_log.record("sign", canonical_hash=getattr(report, "canonical_hash", None),
+                                        backend=self.signer.name, outcome="failed", detail=type(exc).__name__)
+            raise
+        if self.signing_log is not None:
+            self.signing_log.record("sign", canonical_hash=signed.canonical_hash, signature=signed.signature,
+                                    backend=self.signer.name)
+        return signed
 
     def submit(
         self,
@@ -356,33 +379,47 @@ class Jux:
             juxsdk.errors.SigningError / ConfigError: signing failed.
             juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
         """
-        loaded = self._load(report, source)
-        signed_here = False
-        if isinstance(loaded, Report) and (not loaded.signed or replace):
-            if self.signer is not None and not loaded.signed:
-                loaded = self._provenance(loaded, properties)
-            if self.signer is not None:
-                loaded = self.sign(loaded, replace=replace)
-                signed_here = True
-        stored = self._store(loaded, replace=replace)
-        if signed_here and self._index is not None and isinstance(loaded, SignedReport):
-            from .evidence.submitted import record_submitted
+        with _telemetry.operation("submit", log, storage_mode=self.storage_mode,
+                                  backend=self.signer.name if self.signer is not None else None) as op:
+            loaded = self._load(report, source)
+            signed_here = False
+            if isinstance(loaded, Report) and (not loaded.signed or replace):
+                if self.signer is not None and not loaded.signed:
+                    loaded = self._provenance(loaded, properties)
+                if self.signer is not None:
+                    loaded = self.sign(loaded, replace=replace)
+                    signed_here = True
+            op.set(canonical_hash=loaded.canonical_hash, size=len(loaded.data), tests=loaded.summary.tests,
+                   signed=bool(loaded.signed))
+            stored = self._store(loaded, replace=replace)
+            if signed_here and self._index is not None and isinstance(loaded, SignedReport):
+                from .evidence.submitted import record_submitted
 
-            self._index = record_submitted(self._index, loaded, self.signer, stored)
-        published = self._publish(loaded)
-        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
+                self._index = record_submitted(self._index, loaded, self.signer, stored)
+            published = self._publish(loaded)
+            result = SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode)
+            op.set(outcome="ok" if result.ok else "partial")
+            return result
 
     def _store(self, report: Report | SignedReport, *, replace: bool = False) -> list[StoreOutcome]:
         if self.storage_mode == "api":
             return []
         out: list[StoreOutcome] = []
+        signature = getattr(report, "signature", None)
         for store in self.stores:
             try:
-                # replace only when asked, so stores written before put() had it keep working
-                record = store.put(report, replace=True) if replace else store.put(report)
+                with _telemetry.operation("store", log, backend=store.name, canonical_hash=report.canonical_hash,
+                                          size=len(report.data)):
+                    # replace only when asked, so stores written before put() had it keep working
+                    record = store.put(report, replace=True) if replace else store.put(report)
                 out.append(StoreOutcome(store.name, record))
+                outcome, detail = "ok", None
             except JuxError as exc:
                 out.append(StoreOutcome(store.name, error=exc))
+                outcome, detail = "failed", type(exc).__name__
+            if self.signing_log is not None:
+                self.signing_log.record("store", canonical_hash=report.canonical_hash, signature=signature,
+                                        backend=store.name, outcome=outcome, detail=detail)
         return out
 
     @property

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lxml import etree
 
+from . import _telemetry
 from .canonical import DS_NS, digest_without_signatures
 from .errors import AlreadySignedError, DoctypeForbiddenError, ReportError, ReportLimitError, ReportParseError
 from .limits import (
@@ -39,6 +41,8 @@ from .limits import (
     MAX_NAMESPACE_DECLARATIONS_IN_SCOPE,
 )
 from .models import Report, ReportSummary
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -457,6 +461,12 @@ def properties_of(root: Any) -> tuple[tuple[str, str], ...]:
     return scan(root)[1]
 
 
+def _report_fields(report: Report) -> dict[str, Any]:
+    """What an instrumented step knows about a report (:mod:`juxsdk._telemetry` fields)."""
+    return {"canonical_hash": report.canonical_hash, "size": len(report.data), "tests": report.summary.tests}
+
+
+@_telemetry.traced("parse", log, result=_report_fields)
 def parse_report(
     data: bytes,
     *,

@@ -32,6 +32,7 @@ import codecs
 import copy
 import datetime as dt
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any, cast
@@ -47,6 +48,7 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
+from . import _telemetry
 from .canonical import DS_NS, remove_signature, remove_signatures
 from .errors import (
     AlgorithmMismatchError,
@@ -64,7 +66,7 @@ from .errors import (
     UnsupportedKeyError,
     WeakKeyError,
 )
-from .junit import _check_root, _report_from_tree, parse_report, parse_xml, scan_report
+from .junit import _check_root, _report_fields, _report_from_tree, parse_report, parse_xml, scan_report
 from .limits import (
     DEFAULT_MAX_BYTES,
     MAX_ATTRIBUTES_PER_ELEMENT,
@@ -81,6 +83,8 @@ from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint, key_st
 __all__ = ["sign_report", "signature_info", "verify_report"]
 
 DSIG11_NS = "http://www.w3.org/2009/xmldsig11#"
+log = logging.getLogger(__name__)
+
 _DS = f"{{{DS_NS}}}"
 _DSIG11 = f"{{{DSIG11_NS}}}"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -280,6 +284,13 @@ def signature_info(
     )
 
 
+def _signed_fields(report: SignedReport | VerifiedReport) -> dict[str, Any]:
+    sig = report.signature
+    return {"canonical_hash": report.canonical_hash, "tests": report.summary.tests,
+            "algorithm": sig.algorithm, "signer": sig.signer}
+
+
+@_telemetry.traced("sign", log, result=lambda signed: {**_report_fields(signed), **_signed_fields(signed)})
 def sign_report(
     report: Report | SignedReport | bytes,
     signer: Signer,
@@ -639,6 +650,7 @@ def _find_signature(root: Any, label: str) -> Any:
     raise NoSignatureError(f"{label} has no XML signature", hint="sign it with `jux sign`")
 
 
+@_telemetry.traced("verify", log, result=_signed_fields)
 def verify_report(
     data: bytes,
     trust: TrustPolicy,

@@ -56,12 +56,14 @@ __all__ = [
     "POSITIVE_SECONDS",
     "SECONDS",
     "SYSTEM_CONFIG_FILE",
+    "CircuitBreakerConfig",
     "IndexConfig",
     "JuxConfig",
     "MetadataConfig",
     "OutboxConfig",
     "Range",
     "Secret",
+    "SigningLogConfig",
     "StorageMode",
     "dump_config",
     "find_project_file",
@@ -77,11 +79,13 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "ENV_PREFIX": "load",
     "SYSTEM_CONFIG_FILE": "paths",
+    "CircuitBreakerConfig": "model",
     "IndexConfig": "model",
     "JuxConfig": "model",
     "MetadataConfig": "model",
     "OutboxConfig": "model",
     "Secret": "secret",
+    "SigningLogConfig": "model",
     "StorageMode": "model",
     "dump_config": "render",
     "find_project_file": "load",
@@ -110,7 +114,15 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .convert import structure_options
     from .load import ENV_PREFIX, find_project_file, load_config
-    from .model import IndexConfig, JuxConfig, MetadataConfig, OutboxConfig, StorageMode
+    from .model import (
+        CircuitBreakerConfig,
+        IndexConfig,
+        JuxConfig,
+        MetadataConfig,
+        OutboxConfig,
+        SigningLogConfig,
+        StorageMode,
+    )
     from .paths import SYSTEM_CONFIG_FILE, user_config_dir, user_data_dir
     from .render import dump_config, init_config_text, render_toml
     from .secret import Secret

@@ -136,6 +136,14 @@ _CORE_DOCS: Final[Mapping[str, str]] = {
     "outbox.backoff_max": "upper bound of the retry delay, in seconds",
     "index.path": "evidence index file (default: <user data dir>/index.sqlite3)",
     "index.on_submit": "record reports signed by `jux submit` in the evidence index",
+    "signing_log.enabled": "append every sign, store, publish, delete and verification to the signing log",
+    "signing_log.path": "signing log file (default: <user data dir>/signing-log.jsonl)",
+    "signing_log.include_user": "record the local user name in every signing-log line",
+    "signing_log.max_bytes": "rotate the signing log at this size, in bytes (the hash chain continues)",
+    "signing_log.fsync": "fsync every signing-log line (survives a power cut, costs a disk flush)",
+    "circuit_breaker.enabled": "stop waiting on a publisher endpoint that keeps failing",
+    "circuit_breaker.failure_threshold": "consecutive transient failures that open the circuit",
+    "circuit_breaker.cooldown": "seconds reports are queued at once before one probe is let through",
 }
 
 
@@ -261,7 +269,7 @@ def init_config_text(
     out.append(f"publishers = {_render(list(publishers))}")
     out.append(f"# {_CORE_DOCS['storage_mode']}")
     out.append(f"storage_mode = {toml_str(mode.value)}")
-    for section in ("metadata", "outbox", "index"):
+    for section in ("metadata", "outbox", "index", "signing_log", "circuit_breaker"):
         out += ["", f"[{'.'.join(p for p in (root, section) if p)}]"]
         obj = getattr(defaults, section)
         for f in attrs.fields(type(obj)):

@@ -418,9 +418,12 @@ class SigningLog:
                     problems.append(LogProblem(path, entry.number, "not a JSON object (edited, or a writer "
                                                                    "was interrupted mid-line)"))
                 elif data.get("prev") != prev_hash:
-                    what = ("the first line of the log does not start the chain" if prev_file is None and first
-                            else "prev does not match the hash of the line before it: that line was edited, "
-                                 "or lines were removed, inserted or reordered here")
+                    if prev_file is None and first:
+                        what = "the first line of the log does not start the chain (lines before it were removed)"
+                    else:
+                        before = f"line {entry.number - 1}" if not first else f"the last line of {prev_file.name}"
+                        what = (f"prev is not the hash of {before}: {before} was edited, or lines were removed, "
+                                "inserted or reordered here")
                     problems.append(LogProblem(path, entry.number, what))
                 elif entry.seq is not None and prev_seq and entry.seq != prev_seq + 1:
                     problems.append(LogProblem(path, entry.number, f"seq {entry.seq} does not follow {prev_seq}"))

@@ -132,7 +132,7 @@ def sign_many(
     import juxsdk
     from juxsdk.limits import read_bounded
 
-    from ._common import echo_json, render_error, write_output
+    from ._common import echo_json, journal, render_error, write_output
     from .sign_cmd import with_configured_signer
 
     if output == "-":
@@ -165,6 +165,8 @@ def sign_many(
                         )
                     data = read_bounded(name)
                     signed = juxsdk.sign_report(data, signer, replace=force, source=name)  # type: ignore[arg-type]
+                    journal("sign", canonical_hash=signed.canonical_hash, signature=signed.signature,
+                            backend=getattr(signer, "name", None))
                     target.parent.mkdir(parents=True, exist_ok=True)
                     write_output(str(target), signed.data)
                 except OSError as exc:

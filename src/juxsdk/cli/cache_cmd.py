@@ -28,6 +28,7 @@ from ._common import (
     echo_err,
     echo_json,
     global_options,
+    journal,
     load_config,
     make_backend,
     number_type,
@@ -338,6 +339,8 @@ def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_
                         store.delete(r.canonical_hash)
             for r in victims:
                 verb = "would delete" if dry_run else "deleted"
+                if not dry_run:
+                    journal("delete", canonical_hash=r.canonical_hash, signature=r.signature, backend=store.name)
                 click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
             total += len(victims)
     click.echo(f"{'would delete' if dry_run else 'deleted'} {total} report(s)", err=True)
@@ -363,6 +366,8 @@ def _clean_with_retention(days: int | None, keep_last: int | None, policy_file: 
             decisions = plan_retention(store, keep_last=keep_last, older_than=age, policy=policy)
             for r in apply_retention(store, decisions, dry_run=dry_run):
                 verb = "would delete" if dry_run else "deleted"
+                if not dry_run:
+                    journal("delete", canonical_hash=r.canonical_hash, signature=r.signature, backend=store.name)
                 click.echo(f"{verb} {short_hash(r.canonical_hash)} stored {r.stored_at:%Y-%m-%d} from {store.name}")
                 total += 1
             if dry_run:

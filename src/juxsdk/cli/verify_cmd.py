@@ -16,6 +16,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    journal,
     parse_datetime,
     read_input,
 )
@@ -100,6 +101,16 @@ def _error_dict(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": f"internal error: {exc}", "hint": None}
 
 
+def _hash_of(data: bytes) -> str | None:
+    """The canonical hash of a report that failed verification (for the signing log), if it parses."""
+    import juxsdk
+
+    try:
+        return juxsdk.parse_report(data).canonical_hash
+    except JuxError:
+        return None
+
+
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, required=True, metavar="FILE…")
 @trust_options
@@ -138,6 +149,7 @@ def verify(
     results: list[dict[str, Any]] = []
     code = EXIT_OK
     for name in files:
+        data = b""
         try:
             data, source = read_input(name)
             verified = juxsdk.verify_report(
@@ -148,6 +160,9 @@ def verify(
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
             # VerificationError: FAIL (exit 1); any other error, even a bug: ERROR (exit 3)
             failed = isinstance(exc, VerificationError)
+            if failed:
+                journal("verify", canonical_hash=_hash_of(data), backend="jux verify", outcome="failed",
+                        detail=type(exc).__name__)
             if not isinstance(exc, JuxError) and get_state().verbose:
                 import traceback
 
@@ -162,6 +177,8 @@ def verify(
                 if hint:
                     click.echo(f"{' ' * len(label)} hint: {hint}")
             continue
+        journal("verify", canonical_hash=verified.canonical_hash, signature=verified.signature,
+                backend="jux verify")
         entry = verified.to_dict()
         entry["file"] = name
         results.append(entry)

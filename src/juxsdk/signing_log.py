@@ -421,7 +421,8 @@ class SigningLog:
                     if prev_file is None and first:
                         what = "the first line of the log does not start the chain (lines before it were removed)"
                     else:
-                        before = f"line {entry.number - 1}" if not first else f"the last line of {prev_file.name}"
+                        before = (f"line {entry.number - 1}" if not first or prev_file is None
+                                  else f"the last line of {prev_file.name}")
                         what = (f"prev is not the hash of {before}: {before} was edited, or lines were removed, "
                                 "inserted or reordered here")
                     problems.append(LogProblem(path, entry.number, what))

@@ -56,7 +56,10 @@ def test_same_program_file_key_then_hsm(tmp_path, softhsm, rsa_keys):
     program.write_text(PROGRAM)
     report = CORPUS / "raw" / "maven-surefire"
     report = sorted(report.glob("*.xml"))[0]
-    store_root = tmp_path / "store"
+    # Each step stores into its own root: both runs can fall in the same second, and then the two
+    # reports have the same canonical hash (same content, same jux:timestamp) but different signatures,
+    # which one content-addressed store rightly refuses to hold twice (StoreConflictError).
+    store_root = tmp_path / "store-file"
     config = project / "jux.toml"
     env = {**os.environ, "JUX_PKCS11_PIN": softhsm.pin, "SOFTHSM2_CONF": str(softhsm.conf)}
 
@@ -73,7 +76,9 @@ def test_same_program_file_key_then_hsm(tmp_path, softhsm, rsa_keys):
 
     # 2. the HSM: only the configuration changes
     hsm_cert = softhsm.keys["rsa2048"].certificate_pem
-    config.write_text('signer = "pkcs11"\n' + _common_toml(store_root) + "\n" + softhsm.toml_table("rsa2048"))
+    config.write_text(
+        'signer = "pkcs11"\n' + _common_toml(tmp_path / "store-hsm") + "\n" + softhsm.toml_table("rsa2048")
+    )
     out_hsm = tmp_path / "signed-hsm.xml"
     proc = _run([sys.executable, str(program), str(report), str(out_hsm)], cwd=project, env=env)
     assert proc.returncode == 0, proc.stderr

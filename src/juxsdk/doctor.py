@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -253,10 +254,10 @@ def certificate_checks(signer: Any, prefix: str, *, now: dt.datetime | None = No
         chain = list(signer.certificate_chain())
         if len(chain) < 2:
             return skip("no intermediate certificates configured")
-        for child, parent in zip(chain, chain[1:], strict=False):
+        for child, parent in itertools.pairwise(chain):
             try:
                 child.verify_directly_issued_by(parent)
-            except (ValueError, TypeError, Exception) as exc:  # noqa: BLE001 - cryptography raises several
+            except Exception as exc:  # noqa: BLE001 - cryptography raises ValueError, TypeError, InvalidSignature
                 return fail(f"{_describe(child)} is not issued by {_describe(parent)} ({type(exc).__name__})",
                             "list the signing certificate first, then each issuer in order")
         return ok(f"{len(chain)} certificates, each issued by the next")

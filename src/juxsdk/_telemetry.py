@@ -247,7 +247,7 @@ class Operation:
         duration = time.perf_counter() - self._start
         fields = self.fields
         if exc is not None:
-            fields["outcome"] = "error"
+            fields["outcome"] = fields.get("outcome") or "error"  # an outcome set before raising wins
             fields["error_class"] = type(exc).__name__
         else:
             fields.setdefault("outcome", "ok")

@@ -48,6 +48,7 @@ class State:
         self.log_level: str | None = None
         self._registry: Registry | None = None
         self._signing_log: Any = _UNSET
+        self._logging_reset = False
         _start_telemetry()
 
     def registry(self) -> Registry:
@@ -115,9 +116,13 @@ def _set_log_level(ctx: click.Context, _param: click.Parameter, value: str | Non
 
 
 def _configure_logging(state: State) -> None:
-    from ._logging import configure_logging
+    from ._logging import configure_logging, reset_logging
 
     configure_logging(state.log_format, state.log_level, verbose=state.verbose)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and not state._logging_reset:
+        state._logging_reset = True
+        ctx.find_root().call_on_close(reset_logging)
 
 
 def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from juxsdk.scrub import process_scrubber
 
-__all__ = ["FORMATS", "LEVELS", "JsonFormatter", "TextFormatter", "configure_logging"]
+__all__ = ["FORMATS", "LEVELS", "JsonFormatter", "TextFormatter", "configure_logging", "reset_logging"]
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -115,11 +115,9 @@ def configure_logging(fmt: str | None, level: str | None, *, verbose: bool = Fal
         verbose: ``-v``: debug for every logger.
     """
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_jux_cli", False):
-            root.removeHandler(handler)
+    saved = _remove_handler()
     handler = _StderrHandler()
-    handler._jux_cli = True  # type: ignore[attr-defined]
+    handler._jux_cli = saved or (root.level, logging.getLogger("juxsdk").level)  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     chosen = getattr(logging, (level or ("debug" if verbose else "warning")).upper())
@@ -128,3 +126,24 @@ def configure_logging(fmt: str | None, level: str | None, *, verbose: bool = Fal
     if not verbose:
         # other libraries stay at WARNING whatever juxsdk's level is
         handler.addFilter(lambda r: r.name.startswith(("juxsdk", "pytest_jux")) or r.levelno >= logging.WARNING)
+
+
+def _remove_handler() -> tuple[int, int] | None:
+    """Remove the CLI's handler; return the (root, juxsdk) levels it saved, if there was one."""
+    root = logging.getLogger()
+    saved = None
+    for handler in list(root.handlers):
+        levels = getattr(handler, "_jux_cli", None)
+        if levels:
+            root.removeHandler(handler)
+            saved = levels
+    return saved
+
+
+def reset_logging() -> None:
+    """Undo :func:`configure_logging` (at the end of an invocation: a program that runs ``jux``
+    in-process, e.g. click's test runner, gets its logging back as it was)."""
+    saved = _remove_handler()
+    if saved is not None:
+        logging.getLogger().setLevel(saved[0])
+        logging.getLogger("juxsdk").setLevel(saved[1])

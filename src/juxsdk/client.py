@@ -280,6 +280,7 @@ class Jux:
                 metadata_kwargs = {
                     "env_allowlist": tuple(md.env_allowlist),
                     "include_username": md.include_username,
+                    "git": md.git,
                 }
             return cls(
                 signer=signer,

@@ -33,9 +33,9 @@ from ..junit import DEFAULT_MAX_BYTES
 from ..models import StoredReport
 from .policy import EvidencePolicy, Selection, evaluate, run_time
 from .results import AuditResult, ReportAudit
+from .trustspec import AllOf, portable, rebuild, signer_trust
 
 log = logging.getLogger(__name__)
-from .trustspec import AllOf, portable, rebuild, signer_trust
 
 __all__ = ["audit", "default_jobs", "effective_trust", "iter_audit"]
 

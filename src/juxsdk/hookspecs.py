@@ -101,11 +101,13 @@ def juxsdk_collect_metadata(context: Mapping[str, Any]) -> Mapping[str, str] | N
 
 @hookspec
 def juxsdk_doctor_checks(kind: str, name: str, backend: Any, config: Any) -> Sequence[Any] | None:
-    """Return the health checks of one configured backend (``jux doctor``, ``jux config check``).
+    """Return the health checks of one configured backend (``jux doctor``, :func:`juxsdk.doctor.diagnose`).
 
     Called for every selected backend once it is built; an implementation returns checks for
     the backends it knows (its own) and None for the others. The core adds generic checks
-    (a signer's certificate and a test signature, a publisher's circuit) around them.
+    (a signer's certificate and a test signature, a publisher's circuit) after them. A check
+    that raises fails with the error's message (a :class:`~juxsdk.errors.JuxError`) or as
+    ``check crashed (<class>)``; it never stops the other checks.
 
     Args:
         kind: ``"signer"``, ``"store"`` or ``"publisher"``.

@@ -116,6 +116,7 @@ def _reports(directory: Path, n: int) -> list[Path]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "n"), [("outage", 1000), ("outage-drop", 100)])
 def test_submit_1000_reports_with_the_server_down(tmp_path, monkeypatch, mode, n):
     """1,000 reports while every submission fails: the circuit opens after 5, the rest are queued at once.

@@ -286,3 +286,31 @@ def test_pkcs11_token_and_missing_pin_variable(jux, workdir, tmp_path, monkeypat
     found = checks["signer.pkcs11.pin"]
     assert found["status"] == "fail" and "JUX_PKCS11_PIN" in found["message"], found
     assert "export JUX_PKCS11_PIN" in found["hint"]
+
+
+def test_kms_key_reachable_then_server_stopped(jux, workdir, monkeypatch):
+    from juxsdk_backends.awskms import signer as kms_signer_module
+    from tests.kmssupport import ACCESS_KEY, SECRET_KEY, SECRETS, KmsServer
+    from tests.s3support import kms_client, start_moto_server
+
+    server, url = start_moto_server()
+    env = KmsServer(server=server, url=url, client=kms_client(url, ACCESS_KEY, SECRET_KEY)).env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    key_id = kms_client(url, ACCESS_KEY, SECRET_KEY).create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")[
+        "KeyMetadata"]["KeyId"]
+    (workdir / "jux.toml").write_text(
+        f'signer = "awskms"\nstores = []\n[backends.awskms]\nkey_id = "{key_id}"\nmax_attempts = 1\n', encoding="utf-8")
+    kms_signer_module._CACHE.clear()
+    try:
+        code, checks = _doctor(jux)
+        assert code == 0, checks
+        assert key_id in checks["signer.awskms.signature"]["message"]
+    finally:
+        server.stop()
+    kms_signer_module._CACHE.clear()
+    code, checks = _doctor(jux)
+    found = checks.get("signer.awskms.signature") or checks["signer.awskms"]
+    assert code == 1 and found["status"] == "fail" and "cannot reach KMS" in found["message"], found
+    assert not any(secret in json.dumps(checks) for secret in SECRETS)
+    kms_signer_module._CACHE.clear()

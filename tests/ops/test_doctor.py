@@ -314,3 +314,23 @@ def test_kms_key_reachable_then_server_stopped(jux, workdir, monkeypatch):
     assert code == 1 and found["status"] == "fail" and "cannot reach KMS" in found["message"], found
     assert not any(secret in json.dumps(checks) for secret in SECRETS)
     kms_signer_module._CACHE.clear()
+
+
+def test_untrusted_tls_certificate(jux, workdir, tmp_path, monkeypatch):
+    """The reference server behind TLS with a self-signed certificate the client does not trust."""
+    import ssl
+
+    monkeypatch.setenv("JUX_API_TOKEN", TOKEN)
+    server_key = pki.new_key("p256")
+    cert_path = pki.write_certs(tmp_path / "server-cert.pem", pki.make_cert(server_key, "127.0.0.1"))
+    key_path = pki.write_key(tmp_path / "server-key.pem", server_key)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_path, key_path)
+    key, cert = _keys(tmp_path)
+    with JuxApiServer(tokens={TOKEN}) as srv:
+        srv._httpd.socket = ctx.wrap_socket(srv._httpd.socket, server_side=True)
+        _config(workdir, key, cert, url=srv.url.replace("http://", "https://"))
+        code, checks = _doctor(jux)
+    found = checks["publisher.http.endpoint"]
+    assert code == 1 and found["status"] == "fail" and "TLS verification" in found["message"], found
+    assert "ca_bundle" in found["hint"]

@@ -57,12 +57,13 @@ run_pytest -q examples/jux-sqlite-store/tests
 
 # The pytest plugin uses only public pytest API: its tests also run against the oldest pytest it
 # supports (7.4) and the previous major (8.x), each in a small venv next to .venv (the main venv
-# has the newest pytest). Re-running reuses the venvs; pip only checks what is installed.
+# has the newest pytest). The sslib extra serves the attestation test that checks with
+# securesystemslib. Re-running reuses the venvs; pip only checks what is installed.
 for series in 7.4 8; do
   venv=".venv-pytest$series"
   [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"
   "$venv/bin/python" -m pip install -q "pytest==$series.*" pytest-xdist pytest-metadata \
-    -e . -e plugins/pytest-jux 2>&1 | grep -v "WARNING: Location" || true
+    -e ".[sslib]" -e plugins/pytest-jux 2>&1 | grep -v "WARNING: Location" || true
   echo "+ pytest (pytest-jux plugin, pytest $("$venv/bin/python" -c 'import pytest; print(pytest.__version__)'))"
   run_pytest_in "$venv" -q -p pytester plugins/pytest-jux/tests
 done

@@ -140,6 +140,7 @@ _LAZY: dict[str, str] = {
             "SignatureInfo",
             "SignedReport",
             "StoredReport",
+            "SubmitResult",
             "VerifiedReport",
         )
     },
@@ -163,7 +164,6 @@ _LAZY: dict[str, str] = {
     "collect_metadata": "juxsdk.metadata",
     "merge_reports": "juxsdk.merge",
     "Jux": "juxsdk.client",
-    "SubmitResult": "juxsdk.client",
     # evidence: audit, policy, index
     "audit": "juxsdk.evidence.runner",
     "AuditResult": "juxsdk.evidence.results",
@@ -190,7 +190,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .attestation import Attestation, VerifiedAttestation, attest, verify_attestation
     from .canonical import canonical_hash
-    from .client import Jux, SubmitResult
+    from .client import Jux
     from .config import JuxConfig, Secret, load_config
     from .errors import (
         AlreadySignedError,
@@ -235,6 +235,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SignatureInfo,
         SignedReport,
         StoredReport,
+        SubmitResult,
         VerifiedReport,
     )
     from .protocols import Publisher, Signer, Store

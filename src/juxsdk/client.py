@@ -12,9 +12,12 @@ Or with explicit backends, no configuration at all::
 
     jux = juxsdk.Jux(signer=my_signer, stores=[my_store])
 
-Storage modes (``storage_mode``): ``local`` store only; ``api`` publish only, a failure is an
-error; ``both`` store and publish, failures reported; ``cache`` store, publish, and on a
-transient publish failure queue the report in the outbox for ``jux publish --queue``.
+Storage modes (``storage_mode``, :class:`juxsdk.config.StorageMode`): ``local`` store only;
+``api`` publish only, a failure is an error; ``both`` store and publish, failures reported;
+``cache`` store, publish, and keep whatever fails in the outbox for ``jux publish --queue``.
+Publishing goes through the one publish step, :func:`juxsdk.storage_mode.publish_with_mode`.
+The outcome types (:class:`StoreOutcome`, :class:`PublishOutcome`, :class:`SubmitResult`) live in
+:mod:`juxsdk.models` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -24,126 +27,22 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from . import _telemetry
 from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
 from .limits import read_bounded
-from .models import PublishReceipt, Report, SignedReport, StoredReport
+from .models import PublishOutcome, Report, SignedReport, StoreOutcome, SubmitResult
 from .protocols import Publisher, Signer, Store
+from .storage_mode import StorageMode, publish_with_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import JuxConfig
+    from .outbox import Outbox
     from .registry import Registry
 
-__all__ = ["STORAGE_MODES", "Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
+__all__ = ["Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
 
 log = logging.getLogger("juxsdk.pipeline")
-
-#: Valid storage modes.
-STORAGE_MODES = ("local", "api", "both", "cache")
-
-
-@attrs.frozen
-class StoreOutcome:
-    """What one store did with a report.
-
-    Attributes:
-        store: Store backend name.
-        record: The stored record, when it worked.
-        error: The error, when it did not.
-    """
-
-    store: str
-    record: StoredReport | None = None
-    error: JuxError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the report is stored."""
-        return self.error is None
-
-
-@attrs.frozen
-class PublishOutcome:
-    """What one publisher did with a report.
-
-    Attributes:
-        publisher: Publisher backend name.
-        receipt: The receipt, when published (or already there).
-        error: The error, when it failed.
-        queued: True when the report was queued in the outbox for a later retry.
-        dead: True when the report was kept in the outbox as a dead letter (the server
-            rejected it; ``jux queue list`` shows why, ``jux queue retry`` sends it again).
-    """
-
-    publisher: str
-    receipt: PublishReceipt | None = None
-    error: JuxError | None = None
-    queued: bool = False
-    dead: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when published (or already on the server)."""
-        return self.error is None and self.receipt is not None
-
-
-@attrs.frozen
-class SubmitResult:
-    """Result of :meth:`Jux.submit`.
-
-    Attributes:
-        report: The signed report (exact bytes in ``.data``), or the unsigned report when no
-            signer is configured.
-        stored: One outcome per configured store.
-        published: One outcome per configured publisher.
-        storage_mode: The mode that was applied.
-    """
-
-    report: SignedReport | Report
-    stored: tuple[StoreOutcome, ...] = ()
-    published: tuple[PublishOutcome, ...] = ()
-    storage_mode: str = "local"
-
-    @property
-    def ok(self) -> bool:
-        """True when every store worked and every publish succeeded (or was queued in cache mode)."""
-        return all(o.ok for o in self.stored) and all(o.ok or o.queued for o in self.published)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (no document bytes)."""
-        sig = getattr(self.report, "signature", None)
-        return {
-            "source": self.report.source,
-            "canonical_hash": self.report.canonical_hash,
-            "signed": bool(self.report.signed),
-            "signature": sig.to_dict() if sig is not None else None,
-            "summary": self.report.summary.to_dict(),
-            "storage_mode": self.storage_mode,
-            "stored": [
-                {
-                    "store": o.store,
-                    "ok": o.ok,
-                    "location": o.record.location if o.record else None,
-                    "error": str(o.error) if o.error else None,
-                }
-                for o in self.stored
-            ],
-            "published": [
-                {
-                    "publisher": o.publisher,
-                    "ok": o.ok,
-                    "queued": o.queued,
-                    "dead": o.dead,
-                    "receipt": o.receipt.to_dict() if o.receipt else None,
-                    "error": str(o.error) if o.error else None,
-                }
-                for o in self.published
-            ],
-            "ok": self.ok,
-        }
 
 
 class Jux:
@@ -153,12 +52,15 @@ class Jux:
         signer: Signer backend, or None to not sign.
         stores: Store backends, in order.
         publishers: Publisher backends, in order.
-        storage_mode: One of :data:`STORAGE_MODES`.
+        storage_mode: A :class:`~juxsdk.config.StorageMode` (or its value).
         project: Explicit ``project`` property (beats a detected one and the report's own).
         properties: Extra properties to add before signing (explicit; they win).
         metadata: Provenance collection: False (none), True (defaults), or a mapping of
             keyword arguments for :func:`juxsdk.metadata.collect_metadata`.
-        outbox: Durable publish queue (used in ``cache`` mode); default: the user outbox.
+        outbox: Durable publish queue (:class:`juxsdk.outbox.Outbox`), written in ``cache`` mode
+            and where receipts are recorded (:meth:`from_config` gives the configured one in every
+            mode that publishes); default in ``cache`` mode: ``Outbox()`` (the
+            :class:`~juxsdk.config.OutboxConfig` defaults, in the user data directory).
         registry: Registry used for metadata hooks.
         index: Evidence index (path or :class:`~juxsdk.Index`) that records each report this
             pipeline signs, or None.
@@ -175,28 +77,24 @@ class Jux:
         signer: Signer | None = None,
         stores: Sequence[Store] = (),
         publishers: Sequence[Publisher] = (),
-        storage_mode: str = "local",
+        storage_mode: StorageMode | str = StorageMode.LOCAL,
         project: str | None = None,
         properties: Mapping[str, str] | None = None,
         metadata: bool | Mapping[str, Any] = False,
-        outbox: Any = None,
+        outbox: Outbox | None = None,
         registry: Any = None,
         index: Any = None,
         signing_log: Any = None,
     ) -> None:
-        mode = str(getattr(storage_mode, "value", storage_mode))
-        if mode not in STORAGE_MODES:
+        mode = StorageMode.parse(storage_mode)
+        if mode.publishes and not publishers:
             raise ConfigError(
-                f"unknown storage_mode {mode!r}", hint="use one of " + ", ".join(STORAGE_MODES)
-            )
-        if mode in ("api", "both", "cache") and not publishers:
-            raise ConfigError(
-                f"storage_mode {mode!r} publishes reports, but no publisher is configured",
+                f"storage_mode {mode.value!r} publishes reports, but no publisher is configured",
                 hint='add publishers = ["http"] and [tool.jux.backends.http] url = …, or use storage_mode = "local"',
             )
-        if mode in ("local", "both", "cache") and not stores:
+        if mode.stores and not stores:
             raise ConfigError(
-                f"storage_mode {mode!r} stores reports, but no store is configured",
+                f"storage_mode {mode.value!r} stores reports, but no store is configured",
                 hint='add stores = ["filesystem"]',
             )
         self.signer = signer
@@ -250,7 +148,7 @@ class Jux:
             config = load_config(**load_kwargs)
         if registry is None:
             registry = Registry()
-        mode = str(getattr(config.storage_mode, "value", config.storage_mode))
+        mode = StorageMode.parse(config.storage_mode)
         built: list[Signer | Store | Publisher] = []
 
         def make(kind: str, name: str) -> Any:
@@ -261,12 +159,12 @@ class Jux:
         try:
             signer_name = config.active_signer
             signer: Signer | None = make("signer", signer_name) if signer_name else None
-            stores: list[Store] = [make("store", n) for n in config.stores] if mode != "api" else []
+            stores: list[Store] = [make("store", n) for n in config.stores] if mode.stores else []
             publishers: list[Publisher] = (
-                [make("publisher", n) for n in config.publishers] if mode != "local" else []
+                [make("publisher", n) for n in config.publishers] if mode.publishes else []
             )
             outbox = None
-            if mode == "cache":
+            if mode.publishes:  # the configured outbox: the queue of cache mode, receipts in every mode
                 from .outbox import Outbox
 
                 outbox = Outbox.from_config(config)
@@ -403,7 +301,7 @@ class Jux:
             return result
 
     def _store(self, report: Report | SignedReport, *, replace: bool = False) -> list[StoreOutcome]:
-        if self.storage_mode == "api":
+        if not self.storage_mode.stores:
             return []
         out: list[StoreOutcome] = []
         signature = getattr(report, "signature", None)
@@ -424,8 +322,10 @@ class Jux:
         return out
 
     @property
-    def outbox(self) -> Any:
-        """The durable publish queue (created on first use)."""
+    def outbox(self) -> Outbox:
+        """The durable publish queue: the one given (``from_config`` gives the configured one),
+        else ``Outbox()`` with the :class:`~juxsdk.config.OutboxConfig` defaults (created on
+        first use)."""
         if self._outbox is None:
             from .outbox import Outbox
 
@@ -433,23 +333,16 @@ class Jux:
         return self._outbox
 
     def _publish(self, report: Report | SignedReport) -> list[PublishOutcome]:
-        """Publish per the storage mode, through the one publish step (:func:`juxsdk.outbox.publish_with_mode`).
+        """Publish per the storage mode, through the one publish step (:func:`juxsdk.storage_mode.publish_with_mode`).
 
         In ``cache`` mode whatever goes wrong after the report was stored leaves it in the
         outbox (queued, or dead-lettered when the server rejected it); in ``api`` mode the first
         failure is raised once every publisher was tried.
         """
-        if self.storage_mode == "local":
+        if not self.storage_mode.publishes:
             return []
-        from .outbox import publish_with_mode
-
-        outbox = self.outbox if self.storage_mode == "cache" else self._outbox
-        out = publish_with_mode(report, list(self.publishers), self.storage_mode, outbox)
-        if self.storage_mode == "api":
-            for outcome in out:
-                if outcome.error is not None:
-                    raise outcome.error
-        return out
+        outbox = self.outbox if self.storage_mode is StorageMode.CACHE else self._outbox
+        return publish_with_mode(report, list(self.publishers), self.storage_mode, outbox)
 
     def attest(
         self,
@@ -498,7 +391,7 @@ class Jux:
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every backend. Idempotent."""
+        """Close every backend and the outbox's database connection. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -508,6 +401,8 @@ class Jux:
         for backend in (self.signer, *self.stores, *self.publishers):
             if backend is not None:
                 backend.close()
+        if self._outbox is not None:
+            self._outbox.close()  # its database connection (it reopens if used again)
 
     def __enter__(self) -> Jux:
         return self

@@ -327,8 +327,11 @@ def outbox_checks(config: Any, *, now: dt.datetime | None = None) -> list[Check]
         from .outbox import Outbox
 
         box = Outbox.from_config(config)
-        queued = box.entries()
-        dead = box.dead_entries()
+        try:
+            queued = box.entries()
+            dead = box.dead_entries()
+        finally:
+            box.close()
         at = now or _utcnow()
         oldest = min((e.created_at for e in queued), default=None)
         age = (at - oldest).total_seconds() if oldest is not None else 0.0

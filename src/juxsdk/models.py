@@ -10,27 +10,33 @@ import datetime as _dt
 import json
 import logging
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .errors import CorruptSidecarError, ReportNotFoundError, StoreError
+from .errors import CorruptSidecarError, JuxError, PublishError, StoreError
+from .hashes import HASH_RE as _HASH_RE
+from .hashes import canonical_hex, hash_prefix_digits, resolve_hash_prefix
+from .hashes import shown as _shown
 
 __all__ = [
     "MAX_SIDECAR_BYTES",
     "STORE_LOGGER",
+    "PublishOutcome",
     "PublishReceipt",
     "Report",
     "ReportSummary",
     "SignatureInfo",
     "SignedReport",
+    "StoreOutcome",
     "StoredReport",
+    "SubmitResult",
     "VerifiedReport",
     "canonical_hex",
     "encode_sidecar",
     "hash_prefix_digits",
+    "jsonable",
     "read_sidecar",
     "report_store_problem",
     "resolve_hash_prefix",
@@ -230,11 +236,6 @@ def _json_type(value: object) -> str:
         if isinstance(value, kind):
             return name
     return "a number" if isinstance(value, int | float) else type(value).__name__
-
-
-def _shown(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _KINDS = {str: "a string", int: "an integer", bool: "a boolean"}
@@ -505,88 +506,114 @@ def stored_record(
     )
 
 
-_HASH_RE = re.compile(r"sha256:([0-9a-f]{64})")
+# --- outcomes of the pipeline (Jux.submit, jux publish) -------------------------------------
 
 
-def canonical_hex(canonical_hash: object) -> str:
-    """Validate a canonical hash and return its 64 hex digits.
+@attrs.frozen
+class StoreOutcome:
+    """What one store did with a report.
 
-    Stores use the hex digits in file names and object keys, so anything else (path
-    separators, ``..``, upper case) is refused here.
-
-    Args:
-        canonical_hash: ``"sha256:"`` followed by 64 lowercase hex digits.
-
-    Returns:
-        The hex digits.
-
-    Raises:
-        juxsdk.errors.StoreError: the value is not a canonical hash.
+    Attributes:
+        store: Store backend name.
+        record: The stored record, when it worked.
+        error: The error, when it did not.
     """
-    match = _HASH_RE.fullmatch(canonical_hash) if isinstance(canonical_hash, str) else None
-    if match is None:
-        shown = repr(canonical_hash)[:80]
-        raise StoreError(
-            f"invalid canonical hash {shown}", hint="expected 'sha256:' followed by 64 lowercase hex digits"
-        )
-    return match.group(1)
+
+    store: str
+    record: StoredReport | None = None
+    error: JuxError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the report is stored."""
+        return self.error is None
 
 
-_PREFIX_RE = re.compile(r"[0-9a-f]{1,64}")
+@attrs.frozen
+class PublishOutcome:
+    """What one publisher did with a report (see :func:`juxsdk.storage_mode.publish_with_mode`).
 
-
-def hash_prefix_digits(prefix: object) -> str:
-    """Normalise a canonical-hash prefix as users type it (``jux cache show 3FA9``).
-
-    Args:
-        prefix: Leading hex digits of a canonical hash, with or without ``sha256:``, any case.
-
-    Returns:
-        The lowercase hex digits (1 to 64), for a store to narrow its search.
-
-    Raises:
-        juxsdk.errors.StoreError: not hex digits.
+    Attributes:
+        publisher: Publisher backend name.
+        receipt: The receipt, when published (or already there).
+        error: The error, when it failed.
+        queued: True when the report was queued in the outbox for a later retry.
+        dead: True when the report was kept in the outbox as a dead letter (the server
+            rejected it; ``jux queue list`` shows why, ``jux queue retry`` sends it again).
     """
-    text = prefix.strip().lower().removeprefix("sha256:") if isinstance(prefix, str) else ""
-    if not _PREFIX_RE.fullmatch(text):
-        raise StoreError(
-            f"invalid hash prefix {_shown(prefix)}",
-            hint="give leading hex digits of a canonical hash, e.g. 'sha256:3fa9' or '3fa9'",
-        )
-    return text
+
+    publisher: str
+    receipt: PublishReceipt | None = None
+    error: JuxError | None = None
+    queued: bool = False
+    dead: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when published (or already on the server)."""
+        return self.error is None and self.receipt is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``jux publish --json``): the error as type, message, hint (and
+        ``status``/``details`` for a :class:`~juxsdk.errors.PublishError`)."""
+        err: dict[str, Any] | None = None
+        if self.error is not None:
+            err = {"type": type(self.error).__name__, "message": self.error.message, "hint": self.error.hint}
+            if isinstance(self.error, PublishError):
+                err["status"] = self.error.status
+                err["details"] = jsonable(self.error.details)
+        return {"publisher": self.publisher, "ok": self.ok, "queued": self.queued, "dead": self.dead,
+                "receipt": self.receipt.to_dict() if self.receipt else None, "error": err}
 
 
-def resolve_hash_prefix(prefix: object, hashes: Iterable[str], *, where: str) -> str:
-    """Return the one canonical hash among ``hashes`` that starts with ``prefix``.
+@attrs.frozen
+class SubmitResult:
+    """Result of :meth:`juxsdk.Jux.submit`.
 
-    Args:
-        prefix: As for :func:`hash_prefix_digits`.
-        hashes: Candidate ``sha256:<hex>`` hashes (the stored reports, or a superset).
-        where: The store, for the not-found message (e.g. ``"the filesystem store at /x"``).
-
-    Returns:
-        The full ``sha256:<hex>`` hash.
-
-    Raises:
-        juxsdk.errors.ReportNotFoundError: none matches.
-        juxsdk.errors.StoreError: the prefix is not hex, or several match (the message lists
-            up to five).
+    Attributes:
+        report: The signed report (exact bytes in ``.data``), or the unsigned report when no
+            signer is configured.
+        stored: One outcome per configured store.
+        published: One outcome per configured publisher.
+        storage_mode: The mode that was applied (a :class:`juxsdk.config.StorageMode`, which is
+            a ``str``).
     """
-    text = hash_prefix_digits(prefix)
-    matches = sorted({h for h in hashes if h.removeprefix("sha256:").startswith(text)})
-    if not matches:
-        raise ReportNotFoundError(
-            f"no report matching {prefix!r} in {where}", hint="`jux cache list` shows the stored reports"
-        )
-    if len(matches) > 1:
-        width = min(64, max(16, len(text) + 8))
-        shown = ", ".join(f"sha256:{h.removeprefix('sha256:')[:width]}" for h in matches[:5])
-        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
-        raise StoreError(
-            f"hash prefix {prefix!r} is ambiguous: {len(matches)} reports match ({shown}{more})",
-            hint="give more hex digits",
-        )
-    return matches[0]
+
+    report: SignedReport | Report
+    stored: tuple[StoreOutcome, ...] = ()
+    published: tuple[PublishOutcome, ...] = ()
+    storage_mode: str = "local"
+
+    @property
+    def ok(self) -> bool:
+        """True when every store worked and every publish succeeded (or was queued in cache mode)."""
+        return all(o.ok for o in self.stored) and all(o.ok or o.queued for o in self.published)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no document bytes)."""
+        sig = getattr(self.report, "signature", None)
+        return {
+            "source": self.report.source,
+            "canonical_hash": self.report.canonical_hash,
+            "signed": bool(self.report.signed),
+            "signature": sig.to_dict() if sig is not None else None,
+            "summary": self.report.summary.to_dict(),
+            "storage_mode": str(self.storage_mode),
+            "stored": [{"store": o.store, "ok": o.ok, "location": o.record.location if o.record else None,
+                        "error": str(o.error) if o.error else None} for o in self.stored],
+            "published": [{"publisher": o.publisher, "ok": o.ok, "queued": o.queued, "dead": o.dead,
+                           "receipt": o.receipt.to_dict() if o.receipt else None,
+                           "error": str(o.error) if o.error else None} for o in self.published],
+            "ok": self.ok,
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (anything else becomes its ``str``), e.g. error details."""
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
 
 
 def _utc(value: _dt.datetime | None) -> _dt.datetime | None:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import attrs
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -22,14 +22,10 @@ from juxsdk.config.paths import user_config_dir
 from juxsdk.config.secret import Secret
 from juxsdk.errors import ConfigError, SecretRequiredError, SigningError
 
-__all__ = ["FileKeySigner", "default_algorithm"]
+from . import _algorithms
+from ._certificates import load_chain, spki
 
-_HASHES: dict[str, hashes.HashAlgorithm] = {
-    "sha256": hashes.SHA256(),
-    "sha384": hashes.SHA384(),
-    "sha512": hashes.SHA512(),
-}
-_EC_DEFAULTS = {"secp256r1": "ecdsa-sha256", "secp384r1": "ecdsa-sha384", "secp521r1": "ecdsa-sha512"}
+__all__ = ["FileKeySigner", "default_algorithm"]
 
 
 def default_key_path() -> Path:
@@ -43,17 +39,13 @@ def default_algorithm(key: PublicKeyTypes) -> str:
     Raises:
         ConfigError: unsupported key type or size.
     """
-    if isinstance(key, rsa.RSAPublicKey):
-        if not 2048 <= key.key_size <= 4096:
-            raise ConfigError(
-                f"RSA key of {key.key_size} bits is not supported", hint="use RSA 2048 to 4096 bits"
-            )
-        return "rsa-sha256"
+    if isinstance(key, rsa.RSAPublicKey) and not 2048 <= key.key_size <= 4096:
+        raise ConfigError(f"RSA key of {key.key_size} bits is not supported", hint="use RSA 2048 to 4096 bits")
+    algorithm = _algorithms.default_algorithm(key)
+    if algorithm is not None:
+        return algorithm
     if isinstance(key, ec.EllipticCurvePublicKey):
-        alg = _EC_DEFAULTS.get(key.curve.name)
-        if alg is None:
-            raise ConfigError(f"EC curve {key.curve.name} is not supported", hint="use P-256 or P-384")
-        return alg
+        raise ConfigError(f"EC curve {key.curve.name} is not supported", hint="use P-256 or P-384")
     raise ConfigError(f"{type(key).__name__} keys are not supported", hint="use an RSA or EC key")
 
 
@@ -106,25 +98,25 @@ class FileKeySigner:
         self._key, certs = self._load()
         cert_path = self.options.certificate or (None if certs else _sibling_cert(self.options.key))
         if cert_path is not None:
-            certs = self._load_certs(cert_path)
+            certs = list(load_chain(cert_path, backend="file"))
         self._chain: tuple[x509.Certificate, ...] = tuple(certs)
         public = self._key.public_key()
         self._public: PublicKeyTypes = public
         if self._chain:
-            der = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            if self._chain[0].public_key().public_bytes(*der) != public.public_bytes(*der):
+            if spki(self._chain[0].public_key()) != spki(public):
                 raise ConfigError(
                     f"certificate {cert_path or self.options.key} does not match the key {self.options.key}",
                     hint="configure the certificate issued for this key (or regenerate both with `jux keygen`)",
                 )
         self._algorithm = self.options.algorithm or default_algorithm(public)
-        kind = "ecdsa" if isinstance(public, ec.EllipticCurvePublicKey) else "rsa"
-        if not self._algorithm.startswith(kind + "-") or self._algorithm.split("-")[1] not in _HASHES:
+        family = "ec" if isinstance(public, ec.EllipticCurvePublicKey) else "rsa"
+        if _algorithms.ALGORITHMS.get(self._algorithm, ("", ""))[0] != family:
+            kind = "ecdsa" if family == "ec" else "rsa"
             raise ConfigError(
                 f"algorithm {self._algorithm!r} does not fit a {kind.upper()} key",
                 hint=f"use one of {kind}-sha256, {kind}-sha384, {kind}-sha512",
             )
-        self._hash = _HASHES[self._algorithm.split("-")[1]]
+        self._hash = _algorithms.hash_of(self._algorithm)
 
     def __repr__(self) -> str:
         return f"FileKeySigner(key={str(self.options.key)!r}, algorithm={self._algorithm!r})"
@@ -178,19 +170,6 @@ class FileKeySigner:
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ConfigError(f"{path}: {type(key).__name__} keys are not supported", hint="use RSA or EC")
         return key, certs
-
-    @staticmethod
-    def _load_certs(path: Path) -> list[x509.Certificate]:
-        path = Path(path).expanduser()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read certificate {path}: {exc.strerror}") from exc
-        try:
-            certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
-            raise ConfigError(f"{path} holds no PEM certificate") from exc
-        return list(certs)
 
     # -- Signer protocol ------------------------------------------------------------------
 

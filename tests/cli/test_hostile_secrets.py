@@ -4,8 +4,8 @@
 reference server in its token-echoing hostile mode: the server sends the bearer token back in
 error body keys and nested values (raw, percent-encoded, base64, JSON-escaped), in the reason
 phrase, in a redirect's Location and in success bodies. Afterwards the whole data directory
-(store, outbox queue, dead letters, receipts), every command's stdout and stderr, and every log
-record are searched for the token.
+(store, the outbox database with its queue, dead letters and receipts), every command's stdout and
+stderr, and every log record are searched for the token.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import os
+import sqlite3
 import urllib.parse
 from pathlib import Path
 
@@ -34,6 +35,17 @@ FILES = ["raw/generic/basic.xml", "raw/generic/api-tests.xml", "raw/generic/comp
 def _grep(blob: bytes, where: str) -> None:
     for leak in LEAKS:
         assert leak not in blob, f"token form {leak[:20]!r}… found in {where}"
+
+
+def _grep_tree(root: Path) -> int:
+    """Search every file under ``root``; the number of files searched."""
+    seen = 0
+    for base, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(base) / name
+            _grep(path.read_bytes(), str(path))
+            seen += 1
+    return seen
 
 
 def test_echoed_token_reaches_no_file_terminal_or_log(jux, workdir, data_dir, corpus_dir, monkeypatch, caplog):
@@ -67,6 +79,11 @@ def test_echoed_token_reaches_no_file_terminal_or_log(jux, workdir, data_dir, co
             run("submit", path)
             run("submit", path, "--json", "--force")
         run("queue", "list")
+        # the outbox now holds dead letters and queued entries with the server's (scrubbed) answers
+        with sqlite3.connect(data_dir / "outbox" / "outbox.sqlite3") as db:
+            kept = db.execute("SELECT count(*) FROM entries WHERE details LIKE '%****%'").fetchone()[0]
+        assert kept >= 1
+        _grep_tree(data_dir)
         run("queue", "list", "--json")
         run("cache", "list")
         srv.inject(echo_token=True, count=20)  # the drain's successes echo too
@@ -76,14 +93,10 @@ def test_echoed_token_reaches_no_file_terminal_or_log(jux, workdir, data_dir, co
         run("queue", "list", "--json")
         assert any(s.bearer for s in srv.submissions)  # the token did go out, in the header
 
-    files_seen = 0
-    for root, _dirs, names in os.walk(data_dir):
-        for name in names:
-            path = Path(root) / name
-            _grep(path.read_bytes(), str(path))
-            files_seen += 1
-    assert files_seen >= 10  # stored reports, outbox states, dead letters, receipts
-    assert (data_dir / "outbox" / "published" / "receipts.jsonl").is_file()
+    files_seen = _grep_tree(data_dir)
+    assert files_seen >= 10  # stored reports and sidecars, the outbox database
+    with sqlite3.connect(data_dir / "outbox" / "outbox.sqlite3") as db:  # it was among the files searched
+        assert db.execute("SELECT count(*) FROM published").fetchone()[0] >= 4  # receipts (run ids)
     for command, output in outputs:
         _grep(output, f"the output of `jux {command}`")
     _grep(caplog.text.encode(), "the log records")

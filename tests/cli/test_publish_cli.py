@@ -214,22 +214,33 @@ def test_publish_alias(tmp_path, signed_files, capsys):
     assert srv.runs[0]["id"] in capsys.readouterr().out
 
 
-def test_queue_drain_goes_past_corrupt_entries_and_reports_them(runner, tmp_path, signed_files):
+def test_queue_drain_goes_past_corrupt_entries_and_reports_them(runner, tmp_path, signed_files, monkeypatch):
+    import sqlite3
+
+    from juxsdk.outbox import drain as drain_module
+
     port = _free_port()
     cfg = _config(tmp_path, f"http://127.0.0.1:{port}/api/v1", mode="cache")
     runner.invoke(cli, ["publish", "--config", str(cfg), *map(str, signed_files)])
     entries = json.loads(runner.invoke(cli, ["queue", "list", "--config", str(cfg), "--json"]).stdout)
     keys = [f"{e['canonical_hash'].split(':')[1]}.{e['publisher']}" for e in entries]
-    queue_dir = tmp_path / "outbox" / "queue"
-    (queue_dir / keys[0] / "state.json").write_text("{ not json")
-    (queue_dir / keys[1] / "report.xml").unlink()
-    (queue_dir / keys[1] / "report.xml").mkdir()  # unreadable, even for root
+    with sqlite3.connect(tmp_path / "outbox" / "outbox.sqlite3") as db:  # someone edits the database
+        db.execute("UPDATE entries SET summary = '{ not json' WHERE canonical_hash = ?",
+                   (entries[0]["canonical_hash"],))
+    real_claim = drain_module.Drain._claim
+
+    def locked_claim(self, conn, row):  # the database refuses this one entry
+        if row.key == keys[1]:
+            raise sqlite3.OperationalError("database is locked")
+        return real_claim(self, conn, row)
+
+    monkeypatch.setattr(drain_module.Drain, "_claim", locked_claim)
     with JuxApiServer(port=port) as srv:
         res = runner.invoke(cli, ["publish", "--config", str(cfg), "--queue", "--force"])
         assert res.exit_code == 4, res.output  # some published, some not
         assert len(srv.runs) == 1
         assert f"DEAD sha256:{keys[0][:16]}" in res.output and "corrupt outbox entry" in res.output
-        assert f"FAIL {keys[1]}: IsADirectoryError" in res.output
+        assert f"FAIL {keys[1]}: OperationalError: database is locked" in res.output
         assert "1 could not be processed" in res.output and "Traceback" not in res.output
         again = runner.invoke(cli, ["publish", "--config", str(cfg), "--queue", "--force", "--json"])
     assert again.exit_code == 3

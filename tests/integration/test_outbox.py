@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -18,9 +18,14 @@ from pathlib import Path
 import pytest
 
 from juxsdk.client import PublishOutcome
-from juxsdk.errors import ConfigError, PermanentPublishError, TransientPublishError
+from juxsdk.config import OutboxConfig
+from juxsdk.errors import ConfigError, JuxError, PermanentPublishError, TransientPublishError
 from juxsdk.junit import add_properties, parse_report
-from juxsdk.outbox import Outbox, default_outbox_dir, outcome_to_dict, publish_with_mode
+from juxsdk.models import PublishReceipt
+from juxsdk.outbox import Outbox, default_outbox_dir
+from juxsdk.outbox.db import new_owner, release_owner
+from juxsdk.storage_mode import StorageMode, publish_with_mode
+from juxsdk.testing.samples import generate_report
 from juxsdk.testing.server import JuxApiServer
 from juxsdk_backends.http_api import HttpApiPublisher, HttpApiPublisherOptions
 
@@ -51,9 +56,21 @@ def reports(base_report):
     return [add_properties(base_report, {"project": f"proj-{i}"}) for i in range(6)]
 
 
+def _box(path: Path, **config) -> Outbox:
+    config.setdefault("backoff_base", 0.01)
+    config.setdefault("backoff_max", 0.05)
+    return Outbox(OutboxConfig(path=path, **config), busy_timeout=20)
+
+
 @pytest.fixture
 def outbox(tmp_path):
-    return Outbox(tmp_path / "outbox", backoff_base=0.01, backoff_max=0.05, max_attempts=3, lock_timeout=20)
+    return _box(tmp_path / "outbox", max_attempts=3)
+
+
+def _sql(box: Outbox, statement: str, *args) -> list[tuple]:
+    """Run one statement on the outbox database as another program would (tests only)."""
+    with sqlite3.connect(box.database) as conn:
+        return conn.execute(statement, args).fetchall()
 
 
 def _down_url() -> str:
@@ -66,6 +83,79 @@ def test_default_dir_is_in_user_data_dir(monkeypatch, tmp_path):
     assert Outbox().path == tmp_path / "data" / "outbox"
 
 
+def test_one_set_of_defaults_the_outbox_config(tmp_path, monkeypatch, reports):
+    monkeypatch.setenv("JUX_DATA_DIR", str(tmp_path / "data"))
+    defaults = OutboxConfig()
+    box = Outbox()
+    assert (box.max_attempts, box.config.backoff_base, box.config.backoff_max) == (8, 2.0, 3600.0)
+    assert box.config == defaults
+    with pytest.raises(TypeError, match="path="):
+        Outbox(tmp_path / "ob")  # type: ignore[arg-type]
+    # the facade without an outbox, and from configuration: the configured one
+    from juxsdk.client import Jux
+    from juxsdk.config import load_config
+
+    class Down:
+        name = "http"
+
+        def publish(self, report):
+            raise TransientPublishError("down")
+
+        def close(self):
+            pass
+
+    jux = Jux(publishers=[Down()], storage_mode="api")
+    assert jux.outbox.config == defaults and jux.outbox.path == tmp_path / "data" / "outbox"
+    (tmp_path / "jux.toml").write_text(
+        'sign = false\nstorage_mode = "cache"\npublishers = ["http"]\n[backends.http]\nurl = "http://127.0.0.1:9/api/v1"\n'
+        f'[outbox]\npath = "{(tmp_path / "configured").as_posix()}"\nmax_attempts = 3\nbackoff_base = 7\n',
+        encoding="utf-8")
+    config = load_config(config_file=tmp_path / "jux.toml")
+    with Jux.from_config(config, metadata=False) as configured:
+        assert configured.outbox.path == tmp_path / "configured"
+        assert (configured.outbox.max_attempts, configured.outbox.config.backoff_base) == (3, 7.0)
+        # the first failure waits backoff_base (80-100 % of it): the configured number, not a default
+        entry = configured.outbox.enqueue(reports[0], "http", TransientPublishError("down"))
+        assert 0.8 * 7 <= (entry.next_attempt_at - entry.updated_at).total_seconds() <= 7
+    assert Outbox.from_config(config).config == config.outbox
+    # in every mode that publishes (receipts for `jux cache list`), not only in cache mode
+    for mode in ("both", "api"):
+        stores = {"stores": ["filesystem"], "backends.filesystem.root": str(tmp_path / "store")}
+        other = load_config(config_file=tmp_path / "jux.toml", overrides={"storage_mode": mode, **stores})
+        with Jux.from_config(other, metadata=False) as jux:
+            assert jux.outbox.path == tmp_path / "configured" and jux.outbox.max_attempts == 3
+
+
+def test_a_drained_outbox_gives_its_space_back(tmp_path):
+    box = _box(tmp_path / "ob")
+    big = [parse_report(generate_report(2000, project=f"big-{i}")) for i in range(8)]  # ~1.3 MB in all
+    for r in big:
+        box.enqueue(r, "http")
+    box.close()
+    full = box.database.stat().st_size
+    assert full > 1_000_000
+
+    class Instant:
+        name = "http"
+
+        def publish(self, report):
+            return PublishReceipt("http", report.canonical_hash, run_id="r")
+
+    assert len(box.drain({"http": Instant()}).published) == len(big)
+    box.close()
+    assert box.database.stat().st_size < full // 10
+    assert len(box.published_records()) == len(big)  # what was kept is still there
+
+
+def test_close_releases_the_database_and_the_outbox_reopens(outbox, reports):
+    outbox.enqueue(reports[0], "http")
+    outbox.close()
+    outbox.close()  # idempotent
+    assert not outbox.database.with_name("outbox.sqlite3-wal").exists()  # last connection: checkpointed
+    with outbox:
+        assert len(outbox.entries()) == 1
+
+
 def test_enqueue_keeps_exact_bytes_and_state(outbox, reports):
     r = reports[0]
     err = TransientPublishError("server error", status=503, details={"retry_after": 120})
@@ -74,14 +164,31 @@ def test_enqueue_keeps_exact_bytes_and_state(outbox, reports):
     assert e.attempts == 1 and e.last_status == 503 and e.last_error == "server error"
     assert e.next_attempt_at >= now + dt.timedelta(seconds=120)
     assert outbox.read_bytes(e) == r.data
-    state = json.loads((outbox.queue_dir / e.key / "state.json").read_text())
-    assert state["canonical_hash"] == r.canonical_hash and state["created_at"].startswith("2030-01-01")
+    [(h, created)] = _sql(outbox, "SELECT canonical_hash, created_at FROM entries")
+    assert h == r.canonical_hash and created == round(now.timestamp() * 1e6)  # microseconds since the epoch
+    assert outbox.entries()[0].created_at == now
     # idempotent per (hash, publisher): a second enqueue updates the same entry
     e2 = outbox.enqueue(r, "http", err, now=now)
     assert e2.attempts == 2 and len(outbox.entries()) == 1
     outbox.enqueue(r, "other", None, now=now)
     assert len(outbox.entries()) == 2
-    assert not list(outbox.queue_dir.rglob("*.tmp"))
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(1,)]  # the bytes once, for both publishers
+
+
+def test_enqueue_is_all_or_nothing(outbox, reports, monkeypatch):
+    from juxsdk.outbox import db
+
+    outbox.enqueue(reports[0], "http")
+
+    def broken_upsert(conn, entry):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(db, "upsert_entry", broken_upsert)
+    with pytest.raises(JuxError, match="disk I/O error"):
+        outbox.enqueue(reports[1], "http")
+    monkeypatch.undo()
+    assert [e.canonical_hash for e in outbox.entries()] == [reports[0].canonical_hash]
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(1,)]  # the second report's bytes rolled back
 
 
 def test_refused_then_server_started_drain_gives_one_run_each(outbox, reports):
@@ -112,7 +219,7 @@ def test_refused_then_server_started_drain_gives_one_run_each(outbox, reports):
 
 
 def test_backoff_then_retry_makes_entries_due(tmp_path, reports):
-    ob = Outbox(tmp_path / "ob", backoff_base=3600, backoff_max=7200, max_attempts=5)
+    ob = _box(tmp_path / "ob", backoff_base=3600, backoff_max=7200, max_attempts=5)
     with _pub(_down_url()) as down:
         ob.enqueue(reports[0], "http")  # attempts 0: due now
         res = ob.drain({"http": down})
@@ -167,7 +274,7 @@ def test_transient_failures_dead_letter_after_max_attempts(outbox, reports):
 
 
 def test_retry_after_3600_is_queued_with_that_delay(tmp_path, reports):
-    ob = Outbox(tmp_path / "ob", backoff_base=1, backoff_max=10)
+    ob = _box(tmp_path / "ob", backoff_base=1, backoff_max=10)
     with JuxApiServer() as srv, _pub(srv.url, retry_after_cap=1.0) as pub:
         srv.inject(status=429, retry_after=3600)
         t0 = time.monotonic()
@@ -182,13 +289,16 @@ def test_storage_modes(outbox, reports):
     r = reports[0]
     with _pub(_down_url()) as down:
         assert publish_with_mode(r, {"http": down}, "local", outbox) == []
-        [api] = publish_with_mode(r, {"http": down}, "api", outbox)
+        with pytest.raises(TransientPublishError):  # api: a failure is an error
+            publish_with_mode(r, {"http": down}, StorageMode.API, outbox)
         [both] = publish_with_mode(r, {"http": down}, "both", outbox)
-        assert not api.ok and not api.queued and not both.queued
+        assert not both.ok and not both.queued
         assert outbox.entries() == []
         [cache] = publish_with_mode(r, [down], "cache", outbox)
         assert cache.queued and len(outbox.entries()) == 1
-    with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match="needs an outbox"):
+            publish_with_mode(r, [down], "cache", None)
+    with pytest.raises(ConfigError, match="use one of: local, api, both, cache"):
         publish_with_mode(r, {}, "sometimes", outbox)
 
 
@@ -202,7 +312,8 @@ def test_several_publishers_report_each_outcome(outbox, reports, corpus_dir):
     st = outbox.states()[reports[1].canonical_hash]
     assert st.state == "queued" and st.publishers == {"up": "published", "down": "queued"}
     assert isinstance(outcomes[0], PublishOutcome)
-    assert outcome_to_dict(outcomes[0])["receipt"]["status"] == "created"
+    assert outcomes[0].to_dict()["receipt"]["status"] == "created"
+    assert outcomes[1].to_dict()["error"]["type"] == "TransientPublishError"
 
 
 def test_permanent_error_in_cache_mode_is_not_queued(outbox, corpus_dir):
@@ -215,7 +326,7 @@ def test_permanent_error_in_cache_mode_is_not_queued(outbox, corpus_dir):
 
 def test_two_concurrent_drains_never_publish_the_same_item(tmp_path, reports):
     path = tmp_path / "ob"
-    seed = Outbox(path)
+    seed = Outbox(path=path)
     for r in reports:
         seed.enqueue(r, "http")
     with JuxApiServer() as srv:
@@ -224,7 +335,7 @@ def test_two_concurrent_drains_never_publish_the_same_item(tmp_path, reports):
 
         def run():
             with _pub(srv.url) as pub:
-                results.append(Outbox(path, lock_timeout=30).drain({"http": pub}))
+                results.append(Outbox(path=path, busy_timeout=30).drain({"http": pub}))
 
         threads = [threading.Thread(target=run) for _ in range(2)]
         for t in threads:
@@ -239,22 +350,30 @@ def test_two_concurrent_drains_never_publish_the_same_item(tmp_path, reports):
     assert seed.entries() == []
 
 
-def test_entry_lock_makes_a_concurrent_drain_skip_it(outbox, reports):
+def test_an_entry_claimed_by_a_live_drain_is_skipped_until_its_claim_lapses(outbox, reports):
     outbox.enqueue(reports[0], "http")
     outbox.enqueue(reports[1], "http")
-    import filelock
-
     key = outbox.entries()[0].key
-    held = filelock.FileLock(str(outbox.locks_dir / f"{key}.lock"))
-    held.acquire()
+    owner = new_owner()  # another drain of this process, still running
+    far = int((time.time() + 3600) * 1e6)
+    _sql(outbox, "UPDATE entries SET claim = ?, claim_until = ? WHERE canonical_hash = ?", owner, far,
+         "sha256:" + key.split(".")[0])
     try:
         with JuxApiServer() as srv, _pub(srv.url) as pub:
             res = outbox.drain({"http": pub})
             assert len(res.published) == 1 and len(res.skipped) == 1
             assert len(srv.runs) == 1
+            assert [e.key for e in outbox.entries()] == [key]
+            release_owner(owner)  # that drain ended without settling the entry: it is free at once
+            res = outbox.drain({"http": pub})
+            assert [e.key for e, _ in res.published] == [key] and len(srv.runs) == 2
     finally:
-        held.release()
-    assert [e.key for e in outbox.entries()] == [key]
+        release_owner(owner)
+    # a claim whose lease ran out is taken over too, whoever holds it
+    outbox.enqueue(reports[2], "http")
+    _sql(outbox, "UPDATE entries SET claim = 'elsewhere/1/x', claim_until = 1")
+    with JuxApiServer() as srv, _pub(srv.url) as pub:
+        assert len(outbox.drain({"http": pub}).published) == 1
 
 
 DRAIN_SCRIPT = textwrap.dedent(
@@ -264,14 +383,14 @@ DRAIN_SCRIPT = textwrap.dedent(
     from juxsdk_backends.http_api import HttpApiPublisher, HttpApiPublisherOptions
     pub = HttpApiPublisher(HttpApiPublisherOptions(url=sys.argv[2], backoff_base=0.01))
     print("draining", flush=True)
-    Outbox(sys.argv[1]).drain({"http": pub}, force=True)
+    Outbox(path=sys.argv[1]).drain({"http": pub}, force=True)
     """
 )
 
 
 def test_drain_killed_with_sigkill_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, base_report):
     path = tmp_path / "ob"
-    ob = Outbox(path)
+    ob = Outbox(path=path)
     reports = [add_properties(base_report, {"project": f"same-{i}"}) for i in range(10)]
     for r in reports:
         ob.enqueue(r, "http")
@@ -293,12 +412,81 @@ def test_drain_killed_with_sigkill_then_rerun_loses_nothing_and_duplicates_nothi
         assert 3 <= len(srv.runs) < len(reports)
         srv.inject(delay=0, count=0)
         with _pub(srv.url) as pub:
-            res = Outbox(path, lock_timeout=10).drain({"http": pub}, force=True)
+            res = Outbox(path=path, busy_timeout=10).drain({"http": pub}, force=True)
         assert res.ok
-        assert Outbox(path).entries() == []
+        assert Outbox(path=path).entries() == []
         hashes = Counter(r["canonical_hash"] for r in srv.runs)
         assert hashes == Counter(r.canonical_hash for r in reports)  # one run each, none lost
         assert all(n == 1 for n in hashes.values())
+
+
+def test_two_drain_processes_send_each_entry_exactly_once(tmp_path, base_report):
+    path = tmp_path / "ob"
+    reports = [add_properties(base_report, {"project": f"procs-{i}"}) for i in range(8)]
+    seed = Outbox(path=path)
+    for r in reports:
+        seed.enqueue(r, "http")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    with JuxApiServer() as srv:
+        srv.inject(delay=0.2, count=100)  # 1.6 s for one process alone: the two overlap
+        procs = [subprocess.Popen([sys.executable, "-c", DRAIN_SCRIPT, str(path), srv.url], env=env,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        try:
+            for proc in procs:
+                assert proc.wait(timeout=60) == 0
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+        posted = Counter(s.canonical_hash for s in srv.submissions)
+        assert posted == Counter(r.canonical_hash for r in reports)  # each POSTed exactly once
+    assert seed.entries() == [] and len(seed.published_records()) == len(reports)
+
+
+ENQUEUE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from juxsdk.errors import TransientPublishError
+    from juxsdk.junit import parse_report
+    from juxsdk.outbox import Outbox
+    from juxsdk.testing.samples import generate_report
+    path, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    shared = parse_report(generate_report(2, project="shared"))
+    mine = [parse_report(generate_report(2, project=f"{tag}-{i}")) for i in range(n)]
+    print("ready", flush=True)
+    sys.stdin.readline()  # all processes start together, on a fresh outbox
+    box = Outbox(path=path)
+    for r in mine:
+        box.enqueue(r, "http", TransientPublishError("down"))
+        box.enqueue(shared, "http", TransientPublishError("down"))
+    """
+)
+
+
+def test_concurrent_enqueues_from_several_processes_lose_nothing(tmp_path):
+    path, procs, n = tmp_path / "ob", 4, 8
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    running = [subprocess.Popen([sys.executable, "-c", ENQUEUE_SCRIPT, str(path), str(n), f"p{i}"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(procs)]
+    try:
+        for proc in running:
+            assert proc.stdout.readline().strip() == "ready"
+        for proc in running:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        for proc in running:
+            assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()
+    box = Outbox(path=path)
+    entries = {e.project: e for e in box.entries()}
+    assert len(entries) == procs * n + 1
+    assert entries["shared"].attempts == procs * n  # every increment kept: each enqueue is one transaction
+    assert all(entries[f"p{i}-{j}"].attempts == 1 for i in range(procs) for j in range(n))
+    assert all(box.read_bytes(e) for e in entries.values())
 
 
 def test_drop_and_ambiguous_prefix(outbox, reports):
@@ -313,21 +501,16 @@ def test_drop_and_ambiguous_prefix(outbox, reports):
     assert outbox.drop(h[:20]) == 1
     assert h not in {e.canonical_hash for e in outbox.entries()}
     assert outbox.drop(None) == 2 and outbox.entries() == []
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(0,)]
 
 
 def test_corrupted_queued_bytes_are_dead_lettered(outbox, reports):
-    e = outbox.enqueue(reports[0], "http")
-    (outbox.queue_dir / e.key / "report.xml").write_bytes(b"<testsuites/>")
+    outbox.enqueue(reports[0], "http")
+    _sql(outbox, "UPDATE blobs SET data = ?", b"<testsuites/>")
     with JuxApiServer() as srv, _pub(srv.url) as pub:
         res = outbox.drain({"http": pub})
         assert len(res.dead) == 1 and "SHA-256 mismatch" in res.dead[0].dead_reason
         assert not srv.submissions
-
-
-def test_entry_without_state_is_ignored(outbox, reports):
-    e = outbox.enqueue(reports[0], "http")
-    (outbox.queue_dir / e.key / "state.json").unlink()  # as after a crash mid-enqueue
-    assert outbox.entries() == []
 
 
 def test_unknown_publisher_entries_are_skipped(outbox, reports):
@@ -337,7 +520,7 @@ def test_unknown_publisher_entries_are_skipped(outbox, reports):
     assert len(outbox.entries()) == 1
 
 
-def test_drain_with_workers_posts_each_entry_once_and_empties_trash(outbox, reports):
+def test_drain_with_workers_posts_each_entry_once_and_deletes_the_bytes(outbox, reports):
     for r in reports:
         outbox.enqueue(r, "http")
     with JuxApiServer() as srv, _pub(srv.url) as pub:
@@ -348,4 +531,7 @@ def test_drain_with_workers_posts_each_entry_once_and_empties_trash(outbox, repo
         assert sorted(seen) == ["published"] * len(reports)
         assert Counter(s.canonical_hash for s in srv.submissions) == Counter(r.canonical_hash for r in reports)
     assert outbox.entries() == []
-    assert list(outbox.trash_dir.iterdir()) == []
+    assert _sql(outbox, "SELECT count(*) FROM blobs") == [(0,)]
+    [(free,)], [(pages,)] = _sql(outbox, "PRAGMA freelist_count"), _sql(outbox, "PRAGMA page_count")
+    assert free * 2 < pages  # their pages went back to the file system (or are a minority, for reuse)
+    assert len(outbox.published_records()) == len(reports)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
+import sqlite3
 import stat
 from pathlib import Path
 from typing import ClassVar
@@ -23,11 +23,12 @@ from typing import ClassVar
 import pytest
 
 from juxsdk.client import Jux
-from juxsdk.config import Secret
-from juxsdk.errors import ConfigError, PermanentPublishError, TransientPublishError
+from juxsdk.config import OutboxConfig, Secret
+from juxsdk.errors import ConfigError, JuxError, PermanentPublishError, TransientPublishError
 from juxsdk.junit import add_properties, parse_report
 from juxsdk.models import PublishReceipt
 from juxsdk.outbox import MAX_RETRY_AFTER, Outbox
+from juxsdk.outbox import drain as drain_module
 from juxsdk.testing.server import JuxApiServer
 from juxsdk_backends.filesystem import FilesystemStore
 from juxsdk_backends.http_api import HttpApiPublisher, HttpApiPublisherOptions
@@ -48,7 +49,22 @@ def reports(corpus_dir: Path):
 
 
 def _outbox(tmp_path: Path) -> Outbox:
-    return Outbox(tmp_path / "outbox", backoff_base=0.01, backoff_max=0.05, durable=False)
+    return Outbox(OutboxConfig(path=tmp_path / "outbox", backoff_base=0.01, backoff_max=0.05), durable=False)
+
+
+def _sql(box: Outbox, statement: str, *args) -> list[tuple]:
+    """Run one statement on the outbox database as another program would (tests only)."""
+    with sqlite3.connect(box.database) as conn:
+        return conn.execute(statement, args).fetchall()
+
+
+def _modes(root: Path) -> dict[str, int]:
+    """Permission bits of ``root`` and everything in it, by path."""
+    found = {str(root): stat.S_IMODE(os.stat(root).st_mode)}
+    for base, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            found[os.path.join(base, name)] = stat.S_IMODE(os.stat(os.path.join(base, name)).st_mode)
+    return found
 
 
 class Exploding:
@@ -71,6 +87,7 @@ def test_everything_the_outbox_writes_is_private(tmp_path, reports, umask):
     (tmp_path / "outbox").mkdir(mode=0o777)
     os.chmod(tmp_path / "outbox", 0o777)  # an existing, too open directory is tightened
     old = os.umask(umask)
+    during: list[dict[str, int]] = []
     try:
         box = _outbox(tmp_path)
         box.enqueue(reports[0], "http", TransientPublishError("down"))
@@ -78,78 +95,101 @@ def test_everything_the_outbox_writes_is_private(tmp_path, reports, umask):
         box.record_published(PublishReceipt(publisher="http", canonical_hash=reports[2].canonical_hash))
         with JuxApiServer() as srv, HttpApiPublisher(_opts(srv.url)) as pub:
             box.enqueue(reports[3], "http")
-            result = box.drain({"http": pub}, force=True)
+            # while the drain's connection is open the WAL files exist: look at them then
+            result = box.drain({"http": pub}, force=True, progress=lambda e, o: during.append(_modes(box.path)))
         assert len(result.published) == 2  # reports[0] and reports[3]; reports[1] is a dead letter
     finally:
         os.umask(old)
-    seen = {"dir": 0, "file": 0}
-    for root, dirs, files in os.walk(tmp_path / "outbox"):
-        for name in [*dirs, ""]:
-            mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
-            assert mode == 0o700, f"{os.path.join(root, name)} is {mode:o}"
-            seen["dir"] += 1
-        for name in files:
-            mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
-            assert mode == 0o600, f"{os.path.join(root, name)} is {mode:o}"
-            seen["file"] += 1
-    assert seen["dir"] >= 6 and seen["file"] >= 6  # queue, dead, published, locks, trash; states, locks…
+    seen = {}
+    for modes in [*during, _modes(tmp_path / "outbox")]:
+        seen.update(modes)
+    names = {os.path.basename(p) for p in seen}
+    assert {"outbox", "outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm"} <= names
+    for path, mode in seen.items():
+        want = 0o700 if os.path.basename(path) == "outbox" else 0o600
+        assert mode == want, f"{path} is {mode:o}"
 
 
 # --- a drain never stops at one bad entry ------------------------------------------------------
 
 
-def test_drain_goes_past_every_kind_of_bad_entry(tmp_path, reports, caplog):
+def test_drain_goes_past_every_kind_of_bad_entry(tmp_path, reports, caplog, monkeypatch):
     box = _outbox(tmp_path)
-    for r in reports[:7]:
+    for r in reports[:8]:
         box.enqueue(r, "http", TransientPublishError("down"))
-    q = box.queue_dir
-    key = [box.entries()[i].key for i in range(7)]
     by_key = {e.key: e for e in box.entries()}
-    (q / key[0] / "state.json").write_text("{not json")                       # bad JSON state
-    (q / key[1] / "state.json").write_text("[" * 100_000 + "]" * 100_000)      # nested too deeply
-    (q / key[2] / "report.xml").unlink()                                        # data file missing
-    (q / key[3] / "report.xml").unlink()
-    (q / key[3] / "report.xml").mkdir()                                         # unreadable data file
-    state = json.loads((q / key[4] / "state.json").read_text())
-    state["summary"] = "not a summary"                                          # state no longer parses
-    (q / key[4] / "state.json").write_text(json.dumps(state))
-    garbage = b"<not-junit/>"                                                   # bytes the server refuses
-    (q / key[5] / "report.xml").write_bytes(garbage)
-    state = json.loads((q / key[5] / "state.json").read_text())
-    state["sha256"] = hashlib.sha256(garbage).hexdigest()
-    (q / key[5] / "state.json").write_text(json.dumps(state))
-    # key[6] is intact
+    key = list(by_key)
+    h = {k: by_key[k].canonical_hash for k in key}
 
+    def edit(k: str, statement: str, *args) -> None:
+        _sql(box, f"{statement} WHERE canonical_hash = ?", *args, h[k])
+
+    edit(key[0], "UPDATE entries SET summary = ?", "{not json")                       # bad JSON
+    edit(key[1], "UPDATE entries SET properties = ?", "[" * 100_000 + "]" * 100_000)  # nested too deeply
+    _sql(box, "DELETE FROM blobs WHERE sha256 = ?", by_key[key[2]].sha256)             # bytes missing
+    edit(key[3], "UPDATE entries SET next_attempt_at = 'tomorrow'")                    # not a time
+    edit(key[4], "UPDATE entries SET summary = ?", '{"tests": "many"}')               # no longer parses
+    garbage = b"<not-junit/>"                                                          # bytes the server refuses
+    _sql(box, "INSERT INTO blobs (sha256, data) VALUES (?, ?)", hashlib.sha256(garbage).hexdigest(), garbage)
+    edit(key[5], "UPDATE entries SET sha256 = ?", hashlib.sha256(garbage).hexdigest())
+    # key[6] fails in a way nobody planned for (the database refuses to settle it); key[7] is intact
+    real_done = drain_module.Drain._done
+
+    def refusing_done(self, conn, row_id, entry, receipt):
+        if entry.canonical_hash == h[key[6]]:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_done(self, conn, row_id, entry, receipt)
+
+    monkeypatch.setattr(drain_module.Drain, "_done", refusing_done)
     with caplog.at_level(logging.WARNING), JuxApiServer() as srv, HttpApiPublisher(_opts(srv.url)) as pub:
         result = box.drain({"http": pub}, force=True)
-        assert [h for h in (r["canonical_hash"] for r in srv.runs)] == [by_key[key[6]].canonical_hash]
+        assert sorted(r["canonical_hash"] for r in srv.runs) == sorted([h[key[6]], h[key[7]]])
 
-    assert [e.key for e, _ in result.published] == [key[6]]
+    assert [e.key for e, _ in result.published] == [key[7]]
     dead = {e.key: e.dead_reason for e in result.dead}
-    assert set(dead) == {key[0], key[1], key[2], key[4], key[5]}
-    assert "corrupt outbox entry" in dead[key[0]] and "corrupt outbox entry" in dead[key[1]]
-    assert "corrupt outbox entry" in dead[key[4]]
+    assert set(dead) == {key[0], key[1], key[2], key[3], key[4], key[5]}
+    assert "corrupt outbox entry: summary is not valid JSON" in dead[key[0]]
+    assert "properties is nested too deeply" in dead[key[1]]
+    assert "next_attempt_at is not an integer" in dead[key[3]]
+    assert "summary is not a test summary" in dead[key[4]]
     assert "SHA-256 mismatch" in dead[key[2]]
     assert "invalid JUnit XML" in dead[key[5]]
     [broken] = result.broken
-    assert broken.key == key[3] and "IsADirectoryError" in broken.reason
-    assert not result.ok and result.attempted == 7
-    # the broken entry stays queued for a later drain; every dead one is listed
-    assert (q / key[3]).is_dir()
+    assert broken.key == key[6] and "disk I/O error" in broken.reason
+    assert not result.ok and result.attempted == 8
+    # the broken entry stays queued (and free) for a later drain; every dead one is listed
+    assert [e.key for e in box.entries()] == [key[6]]
+    assert _sql(box, "SELECT claim FROM entries WHERE canonical_hash = ?", h[key[6]]) == [(None,)]
     assert {e.key for e in box.dead_entries()} == set(dead)
+    monkeypatch.undo()
+    with JuxApiServer() as srv, HttpApiPublisher(_opts(srv.url)) as pub:
+        assert [e.key for e, _ in box.drain({"http": pub}, force=True).published] == [key[6]]
 
 
 def test_corrupt_entry_keeps_its_bytes_and_can_be_retried(tmp_path, reports):
     box = _outbox(tmp_path)
     entry = box.enqueue(reports[0], "http", TransientPublishError("down"))
-    (box.queue_dir / entry.key / "state.json").write_bytes(b"\xff\xfe garbage")
+    _sql(box, "UPDATE entries SET details = ?", b"\xff\xfe garbage")
+    assert box.entries() == []  # unreadable: not listed (a warning says so) until a drain dead-letters it
     with JuxApiServer() as srv, HttpApiPublisher(_opts(srv.url)) as pub:
         first = box.drain({"http": pub}, force=True)
         assert [e.key for e in first.dead] == [entry.key]
+        assert "details is not JSON text" in first.dead[0].dead_reason
         assert box.retry(entry.canonical_hash) == 1
         second = box.drain({"http": pub}, force=True)
         assert [e.key for e, _ in second.published] == [entry.key]
         assert srv.body_of(entry.canonical_hash) == reports[0].data
+
+
+def test_a_damaged_database_is_a_clear_error(tmp_path, reports):
+    with _outbox(tmp_path) as earlier:
+        earlier.enqueue(reports[0], "http")
+    earlier.database.write_bytes(b"this is not an SQLite database, just junk " * 200)
+    box = _outbox(tmp_path)  # a later run
+    for action in (box.entries, lambda: box.enqueue(reports[1], "http"), lambda: box.drain({})):
+        with pytest.raises(JuxError, match=r"outbox database .* is damaged") as ei:
+            action()
+        assert "move it aside" in ei.value.hint
 
 
 def test_publisher_bug_is_a_retry_not_a_crash(tmp_path, reports):
@@ -168,7 +208,7 @@ def test_odd_retry_after_never_breaks_an_enqueue(tmp_path, reports, value):
     now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     entry = box.enqueue(reports[0], "http", TransientPublishError("x", details={"retry_after": value}), now=now)
     assert now <= entry.next_attempt_at <= now + dt.timedelta(seconds=MAX_RETRY_AFTER)
-    json.loads((box.queue_dir / entry.key / "state.json").read_text())  # still valid JSON
+    assert box.entries() == [entry]  # stored and read back (details kept as valid JSON)
 
 
 # --- cache mode: nothing lost after the store ------------------------------------------------------
@@ -213,7 +253,7 @@ def test_cache_mode_keeps_the_report_whatever_goes_wrong(tmp_path, reports, monk
 def test_cache_mode_failed_enqueue_is_a_loud_error(tmp_path, reports, caplog):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the outbox should be")
-    box = Outbox(blocker / "outbox")
+    box = Outbox(path=blocker / "outbox")
     with caplog.at_level(logging.ERROR, logger="juxsdk.outbox"), _jux(tmp_path, Exploding(), box) as jux:
         result = jux.submit(reports[0])
     [outcome] = result.published

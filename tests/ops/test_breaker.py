@@ -159,7 +159,11 @@ def test_submit_1000_reports_with_the_server_down(tmp_path, monkeypatch, mode, n
     assert len(hashes) == n
     from juxsdk.outbox import Outbox
 
-    assert {q.canonical_hash for q in Outbox().entries()} == hashes  # none lost
+    box = Outbox()
+    try:
+        assert {q.canonical_hash for q in box.entries()} == hashes  # none lost
+    finally:
+        box.close()
     events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     opened = [e for e in events if e["event"] == "breaker.open"]
     assert len(opened) == 1 and opened[0]["level"] == "warning" and opened[0]["failures"] == 5
@@ -178,7 +182,7 @@ def test_submit_1000_reports_with_the_server_down(tmp_path, monkeypatch, mode, n
     # The server is back: the queue drains (a new process: a fresh circuit), every report arrives.
     reset_breakers()
     with JuxApiServer(tokens={TOKEN}, port=int(srv.url.rsplit(":", 1)[1].split("/")[0])) as back:
-        drained = jux("publish", "--queue", "--force", "--jobs", "4", "--json")
+        drained = jux("publish", "--queue", "--now", "--jobs", "4", "--json")
         assert drained.exit_code == 0, drained.stderr[-2000:]
         assert {r["canonical_hash"] for r in back.runs} == hashes
     if request_cleanup is not None:

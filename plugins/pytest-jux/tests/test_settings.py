@@ -208,6 +208,15 @@ def test_bad_storage_mode_in_ini_is_a_usage_error(pytester: pytest.Pytester) -> 
         build_settings(pytester.parseconfig(), environ={})
 
 
+def test_bad_storage_mode_option_is_a_usage_error_naming_the_sdk_modes(pytester: pytest.Pytester) -> None:
+    with pytest.raises(pytest.UsageError, match=r"--jux-storage-mode 'sometimes'; expected one of local, api, both, "
+                                                r"cache"):
+        build_settings(pytester.parseconfig("--jux-storage-mode", "sometimes"), environ={})
+    result = pytester.runpytest("--jux", "--jux-storage-mode", "sometimes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest-jux: --jux-storage-mode 'sometimes'; expected one of*"])
+
+
 def test_rootdir_is_the_project_dir(pytester: pytest.Pytester) -> None:
     ini(pytester, jux_project="x")
     sub = pytester.mkdir("deep")

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from juxsdk.config import JuxConfig
 from juxsdk.config.numbers import DAYS, Range
 from juxsdk.errors import EXIT_PARTIAL, ConfigError, CorruptSidecarError, JuxError, ReportNotFoundError, StoreError
 from juxsdk.models import STORE_LOGGER, resolve_hash_prefix
@@ -114,23 +115,22 @@ def _partial_if(handler: _StoreWarnings) -> None:
         raise click.exceptions.Exit(EXIT_PARTIAL)
 
 
-def _publish_states(config: Any) -> dict[str, str]:
-    """Canonical hash → publish state (queued, dead, published) from the outbox, when available."""
-    if not getattr(config, "publishers", None):
+def _publish_states(config: JuxConfig) -> dict[str, str]:
+    """Canonical hash → publish state (queued, dead, published) from the configured outbox.
+
+    Empty when no publisher is configured or the outbox cannot be read (the listing still works).
+    """
+    if not config.publishers:
         return {}
+    from juxsdk.outbox import Outbox
+
+    box = Outbox.from_config(config)
     try:
-        from juxsdk import outbox as _outbox
-    except ImportError:
-        return {}
-    cls: Any = getattr(_outbox, "Outbox", None)
-    if cls is None:
-        return {}
-    try:
-        box = cls.from_config(config) if hasattr(cls, "from_config") else cls()
-        states = box.states()
+        return {h: state.state for h, state in box.states().items()}
     except (JuxError, OSError):
         return {}
-    return {str(k): str(getattr(v, "state", v)) for k, v in dict(states).items()}
+    finally:
+        box.close()
 
 
 def _record_dict(record: Any, state: str | None) -> dict[str, Any]:

@@ -4,6 +4,10 @@ Exit codes of ``jux publish``: 0 every report published or already there (or not
 4 some were, 3 none were, 2 usage or configuration error. ``jux publish --queue`` goes on past
 an entry it cannot process (corrupt state, unreadable bytes, a publisher's bug): it reports the
 entry and counts it as not published.
+
+``jux publish --queue`` is a drain a person asked for (:attr:`juxsdk.outbox.DrainMode.MANUAL`):
+it tries every queued report our backoff delayed, honours a server's ``Retry-After`` (``--now``
+overrides it), and says which reports it left alone and why; those do not change the exit code.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ._common import (
     CONTEXT_SETTINGS,
     JuxCommand,
     JuxGroup,
+    echo_err,
     echo_json,
     get_state,
     global_options,
@@ -30,9 +35,9 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from juxsdk.client import PublishOutcome
     from juxsdk.config import JuxConfig
-    from juxsdk.outbox import DrainResult, Outbox, QueueEntry
+    from juxsdk.models import PublishOutcome
+    from juxsdk.outbox import DrainMode, DrainResult, Outbox, QueueEntry, SkippedEntry
     from juxsdk.protocols import Publisher
 
 __all__ = ["publish", "queue"]
@@ -115,11 +120,15 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS)
 @click.argument("files", nargs=-1, metavar="FILE…")
 @click.option(
-    "--queue", "drain", is_flag=True, help="Send the reports waiting in the outbox (instead of FILEs)."
+    "--queue", "drain", is_flag=True,
+    help="Send the reports waiting in the outbox instead of FILEs: all of them now, except those a "
+    "server asked to wait for (Retry-After).",
 )
 @click.option(
-    "--force", is_flag=True, help="With --queue: try every queued report now, ignoring its next-attempt time."
+    "--now", is_flag=True,
+    help="With --queue: also send the reports a server asked to wait for (ignore Retry-After).",
 )
+@click.option("--force", "force_alias", is_flag=True, hidden=True)  # juxsdk 0.1.0's spelling of --now
 @click.option(
     "-j", "--jobs", type=click.IntRange(1, 32), default=1, show_default=True,
     help="With --queue: reports sent concurrently.",
@@ -143,7 +152,8 @@ def _err(exc: BaseException | None) -> dict[str, Any] | None:
 def publish(
     files: tuple[str, ...],
     drain: bool,
-    force: bool,
+    now: bool,
+    force_alias: bool,
     jobs: int,
     url: str | None,
     enqueue: bool | None,
@@ -157,21 +167,33 @@ def publish(
     jux publish junit-signed.xml              # to the configured publishers
     jux publish --url http://127.0.0.1:4000/api/v1 report.xml
     jux publish --queue                       # send what `cache` mode queued
+    jux publish --queue --now                 # … even what a server asked to wait for
 
     Unsigned reports are refused unless --allow-unsigned. Exit 0 when every report is published
     or already on the server, 4 when only some are, 3 when none are, 2 for usage/configuration
     errors. --dry-run needs no server.
+
+    --queue tries every queued report, also those our backoff delayed (flush means try); a report
+    whose server asked to wait (Retry-After) is left alone until then unless --now. Reports left
+    alone are listed (SKIP) with the reason and do not change the exit code. Dead letters wait
+    for `jux queue retry`.
     """
     get_state()
     if drain and files:
         raise click.UsageError("give FILEs or --queue, not both")
     if not drain and not files:
         raise click.UsageError("give at least one FILE, or --queue to drain the outbox")
-    if force and not drain:
-        raise click.UsageError("--force only applies to --queue")
+    if (now or force_alias) and not drain:
+        raise click.UsageError(f"{'--now' if now else '--force'} only applies to --queue")
+    if force_alias:
+        echo_err("warning", "--force is deprecated for `jux publish --queue`: use --now "
+                 "(--force will be removed in the next release)", fg="yellow")
+        now = True
     config = load_config(_url_overrides(url))
     if drain:
-        _drain(config, force=force, jobs=jobs, dry_run=dry_run, as_json=as_json)
+        from juxsdk.outbox import DrainMode
+
+        _drain(config, mode=DrainMode.NOW if now else DrainMode.MANUAL, jobs=jobs, dry_run=dry_run, as_json=as_json)
         return
     _publish_files(
         config, files, enqueue=enqueue, allow_unsigned=allow_unsigned, dry_run=dry_run, as_json=as_json
@@ -188,10 +210,10 @@ def _publish_files(
     as_json: bool,
 ) -> None:
     from juxsdk.junit import parse_report
-    from juxsdk.outbox import outcome_to_dict, publish_with_mode
+    from juxsdk.storage_mode import StorageMode, publish_with_mode
 
-    mode = str(getattr(config, "storage_mode", "local") or "local")
-    queue_failures = enqueue if enqueue is not None else mode == "cache"
+    queue_failures = enqueue if enqueue is not None else config.storage_mode is StorageMode.CACHE
+    mode = StorageMode.CACHE if queue_failures else StorageMode.BOTH
     results: list[dict[str, Any]] = []
     ok_count = 0
     with configured_publishers(config, required=not dry_run) as pubs:
@@ -236,8 +258,8 @@ def _publish_files(
                     for w in entry["would_send"]:
                         click.echo(f"     would POST to {w['publisher']}: {w.get('endpoint') or '(backend)'}")
                 continue
-            outcomes = publish_with_mode(report, pubs, "cache" if queue_failures else "both", outbox)
-            entry["published"] = [outcome_to_dict(o) for o in outcomes]
+            outcomes = publish_with_mode(report, pubs, mode, outbox)
+            entry["published"] = [o.to_dict() for o in outcomes]
             entry["ok"] = all(o.ok for o in outcomes)
             if entry["ok"]:
                 ok_count += 1
@@ -290,50 +312,64 @@ def _print_outcomes(name: str, chash: str, outcomes: list[PublishOutcome], ok: b
                 click.echo(f"     hint: {o.error.hint}")
 
 
-def _drain(config: JuxConfig, *, force: bool, jobs: int, dry_run: bool, as_json: bool) -> None:
+def _drain(config: JuxConfig, *, mode: DrainMode, jobs: int, dry_run: bool, as_json: bool) -> None:
     outbox = _outbox(config)
     if dry_run:
-        from datetime import UTC, datetime
-
-        now = datetime.now(UTC)
-        items = outbox.entries()
-        due = [e for e in items if force or e.is_due(now)]
-        if as_json:
-            echo_json({"due": [e.to_dict() for e in due], "queued": len(items)})
-        else:
-            click.echo(f"{len(due)} of {len(items)} queued report(s) would be sent")
-            for e in due:
-                click.echo(f"     sha256:{short_hash(e.canonical_hash)} -> {e.publisher}")
+        _drain_dry_run(config, outbox, mode, as_json)
         return
     with configured_publishers(config, required=False) as pubs:
-        result = _run_drain(outbox, pubs, force=force, jobs=jobs, as_json=as_json)
+        result = _run_drain(outbox, pubs, mode=mode, jobs=jobs, as_json=as_json)
     if as_json:
-        echo_json(result.to_dict())
+        echo_json({"mode": mode.value, **result.to_dict()})
     else:
         _print_drain(result, outbox)
-    if result.busy:
-        raise click.exceptions.Exit(EXIT_ERROR)
-    attempted = result.attempted
-    _exit(len(result.published), attempted)
+    _exit(len(result.published), result.attempted)
 
 
-def _run_drain(outbox: Outbox, pubs: Mapping[str, Any], *, force: bool, jobs: int,
+def _drain_dry_run(config: JuxConfig, outbox: Outbox, mode: DrainMode, as_json: bool) -> None:
+    """What a drain of ``mode`` would send now, and what it would leave alone (no network)."""
+    from datetime import UTC, datetime
+
+    from juxsdk.outbox import SkippedEntry
+
+    at = datetime.now(UTC)
+    items = outbox.entries()
+    due: list[QueueEntry] = []
+    skipped: list[SkippedEntry] = []
+    for e in items:
+        held = e.held(at, mode)
+        if held is None and e.publisher not in config.publishers:
+            held = SkippedEntry(e, "no-publisher")
+        if held is None:
+            due.append(e)
+        else:
+            skipped.append(held)
+    if as_json:
+        echo_json({"mode": mode.value, "due": [e.to_dict() for e in due], "queued": len(items),
+                   "skipped": [s.to_dict() for s in skipped]})
+        return
+    click.echo(f"{len(due)} of {len(items)} queued report(s) would be sent")
+    for e in due:
+        click.echo(f"     sha256:{short_hash(e.canonical_hash)} -> {e.publisher}")
+    for s in skipped:
+        _print_skipped(s)
+    _skip_hint(skipped)
+
+
+def _run_drain(outbox: Outbox, pubs: Mapping[str, Any], *, mode: DrainMode, jobs: int,
                as_json: bool) -> DrainResult:
     if not _use_progress(as_json):
-        return outbox.drain(pubs, force=force, workers=jobs)
+        return outbox.drain(pubs, mode=mode, workers=jobs)
     total = len(outbox.entries())
     with click.progressbar(length=total, label="publishing", file=sys.stderr) as bar:
 
         def tick(_entry: QueueEntry, _outcome: str) -> None:
             bar.update(1)
 
-        return outbox.drain(pubs, force=force, progress=tick, workers=jobs)
+        return outbox.drain(pubs, mode=mode, progress=tick, workers=jobs)
 
 
 def _print_drain(result: DrainResult, outbox: Outbox) -> None:
-    if result.busy:
-        click.echo("another `jux publish --queue` is running; try again when it is done", err=True)
-        return
     for entry, receipt in result.published:
         what = "already there" if receipt.status == "duplicate" else "published"
         run = f", run {receipt.run_id}" if receipt.run_id else ""
@@ -346,15 +382,43 @@ def _print_drain(result: DrainResult, outbox: Outbox) -> None:
     for entry in result.dead:
         click.echo(f"DEAD sha256:{short_hash(entry.canonical_hash)} {entry.publisher}: {entry.dead_reason}")
     for broken in result.broken:
-        click.echo(f"FAIL {broken.key}: {broken.reason} [{broken.path}]")
-    not_due = len(result.skipped)
+        click.echo(f"FAIL {broken.key}: {broken.reason}")
+    for skipped in result.skipped:
+        _print_skipped(skipped)
     click.echo(
         f"{len(result.published)} published, {len(result.retrying)} still queued, {len(result.dead)} dead"
         + (f", {len(result.broken)} could not be processed" if result.broken else "")
-        + (f", {not_due} not tried (not due, locked, or publisher not configured)" if not_due else "")
+        + (f", {_skip_tally(result.skipped)}" if result.skipped else "")
         + f" [{outbox.path}]",
         err=True,
     )
+    _skip_hint(result.skipped)
+
+
+#: How the summary line names each reason a drain skips an entry (:attr:`SkippedEntry.reason`).
+_SKIP_LABELS = {"retry-after": "waiting for the server's Retry-After", "backoff": "in backoff",
+                "claimed": "being sent by another drain", "no-publisher": "publisher not configured",
+                "limit": "over the limit"}
+
+
+def _print_skipped(skipped: SkippedEntry) -> None:
+    e = skipped.entry
+    click.echo(f"SKIP sha256:{short_hash(e.canonical_hash)} {e.publisher}: {skipped.message}")
+
+
+def _skip_tally(skipped: tuple[SkippedEntry, ...] | list[SkippedEntry]) -> str:
+    """``3 skipped (2 waiting for the server's Retry-After, 1 publisher not configured)``."""
+    counts: dict[str, int] = {}
+    for s in skipped:
+        counts[s.reason] = counts.get(s.reason, 0) + 1
+    why = ", ".join(f"{n} {_SKIP_LABELS.get(reason, reason)}" for reason, n in counts.items())
+    return f"{len(skipped)} skipped ({why})"
+
+
+def _skip_hint(skipped: tuple[SkippedEntry, ...] | list[SkippedEntry]) -> None:
+    if any(s.reason == "retry-after" for s in skipped):
+        echo_err("hint", "`jux publish --queue --now` sends them anyway, before the server's Retry-After",
+                 fg="yellow")
 
 
 # --- jux queue -------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 
+# The one definition of the modes lives with the publish step; re-exported here (config's API).
+from ..storage_mode import StorageMode
 from .convert import (
     STRUCTURE,
     _env_backend_key,
@@ -34,21 +35,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-class StorageMode(enum.StrEnum):
-    """What ``submit`` does with a signed report (``storage_mode``).
-
-    * ``local`` — store only;
-    * ``api`` — publish only; a publish failure is an error;
-    * ``both`` — store and publish; failures are reported;
-    * ``cache`` — store and publish; on a transient publish failure, queue it in the outbox.
-    """
-
-    LOCAL = "local"
-    API = "api"
-    BOTH = "both"
-    CACHE = "cache"
-
-
 @attrs.frozen
 class MetadataConfig:
     """``[metadata]``: which provenance properties are added to reports.
@@ -71,8 +57,12 @@ class MetadataConfig:
 class OutboxConfig:
     """``[outbox]``: the durable publish queue used by ``storage_mode = "cache"``.
 
+    :class:`juxsdk.outbox.Outbox` takes this object, so these are the only defaults of the
+    outbox, whether it is built from configuration, by :class:`juxsdk.Jux` or directly.
+
     Attributes:
-        path: Outbox directory; ``None`` means ``<user data dir>/outbox``.
+        path: Outbox directory (it holds the database ``outbox.sqlite3``); ``None`` means
+            ``<user data dir>/outbox``.
         max_attempts: Publish attempts before an entry becomes a dead letter
             (:data:`~juxsdk.config.numbers.ATTEMPTS`: 1 … 1000).
         backoff_base: Delay before the first retry, in seconds; doubles each attempt

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["INI_KEYS", "STORAGE_MODES", "is_enabled"]
+__all__ = ["INI_KEYS", "is_enabled"]
 
 #: ini key -> (help, pytest ini type)
 INI_KEYS: dict[str, tuple[str, str]] = {
@@ -50,8 +50,6 @@ INI_KEYS: dict[str, tuple[str, str]] = {
     "jux_project": ("project name recorded in the report", "string"),
     "jux_strict": ("fail the session when signing/storing/publishing fails", "bool"),
 }
-
-STORAGE_MODES = ("local", "api", "both", "cache")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -76,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="certificate (PEM) to embed [ini: jux_cert_path; env: JUX_FILE__CERTIFICATE]")
     group.addoption("--jux-signer", dest="jux_signer", default=None, metavar="NAME",
                     help="signer backend name [ini: jux_signer; env: JUX_SIGNER]")
-    group.addoption("--jux-storage-mode", dest="jux_storage_mode", default=None, choices=STORAGE_MODES,
+    group.addoption("--jux-storage-mode", dest="jux_storage_mode", default=None, metavar="MODE",
                     help="local | api | both | cache [ini: jux_storage_mode; env: JUX_STORAGE_MODE]")
     group.addoption("--jux-publish", action="store_true", dest="jux_publish", default=None,
                     help="publish the report [ini: jux_publish; env: JUX_PUBLISH]")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .plugin import STORAGE_MODES, _ini, _resolve_bool
+from .plugin import _ini, _resolve_bool
 
 __all__ = ["JuxSettings", "build_settings"]
 
@@ -80,11 +80,13 @@ def build_settings(config: pytest.Config, environ: Mapping[str, str] | None = No
                 continue
             if kind == "path":
                 value = str((ini_base / Path(str(value)).expanduser()).resolve())
-            elif key == "storage_mode" and value not in STORAGE_MODES:
-                raise pytest.UsageError(
-                    f"pytest-jux: ini key jux_storage_mode = {value!r}; "
-                    f"expected one of {', '.join(STORAGE_MODES)}"
-                )
+        if key == "storage_mode":
+            from juxsdk.storage_mode import StorageMode  # the SDK's one definition of the modes
+
+            if value not in {m.value for m in StorageMode}:
+                where = "--jux-storage-mode" if cli is not None else f"ini key {ini} ="
+                raise pytest.UsageError(f"pytest-jux: {where} {value!r}; "
+                                        f"expected one of {', '.join(m.value for m in StorageMode)}")
         settings.overrides[key] = value
         if key == "backends.http.url":
             settings.add_http_publisher = True

@@ -466,6 +466,13 @@ def _report_fields(report: Report) -> dict[str, Any]:
     return {"canonical_hash": report.canonical_hash, "size": len(report.data), "tests": report.summary.tests}
 
 
+def _signed_fields(report: Any) -> dict[str, Any]:
+    """What the sign and verify steps know about a signed or verified report (telemetry fields)."""
+    sig = report.signature
+    return {"canonical_hash": report.canonical_hash, "tests": report.summary.tests,
+            "algorithm": sig.algorithm, "signer": sig.signer}
+
+
 @_telemetry.traced("parse", log, result=_report_fields)
 def parse_report(
     data: bytes,

@@ -66,7 +66,7 @@ from .errors import (
     UnsupportedKeyError,
     WeakKeyError,
 )
-from .junit import _check_root, _report_fields, _report_from_tree, parse_report, parse_xml, scan_report
+from .junit import _check_root, _report_fields, _report_from_tree, _signed_fields, parse_report, parse_xml, scan_report
 from .limits import (
     DEFAULT_MAX_BYTES,
     MAX_ATTRIBUTES_PER_ELEMENT,
@@ -84,7 +84,6 @@ __all__ = ["sign_report", "signature_info", "verify_report"]
 
 DSIG11_NS = "http://www.w3.org/2009/xmldsig11#"
 log = logging.getLogger(__name__)
-
 _DS = f"{{{DS_NS}}}"
 _DSIG11 = f"{{{DSIG11_NS}}}"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -282,12 +281,6 @@ def signature_info(
         certificate_fingerprint=certificate_fingerprint(certificate) if certificate is not None else None,
         certificate_not_after=certificate.not_valid_after_utc if certificate is not None else None,
     )
-
-
-def _signed_fields(report: SignedReport | VerifiedReport) -> dict[str, Any]:
-    sig = report.signature
-    return {"canonical_hash": report.canonical_hash, "tests": report.summary.tests,
-            "algorithm": sig.algorithm, "signer": sig.signer}
 
 
 @_telemetry.traced("sign", log, result=lambda signed: {**_report_fields(signed), **_signed_fields(signed)})

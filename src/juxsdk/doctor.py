@@ -340,7 +340,8 @@ def outbox_checks(config: Any, *, now: dt.datetime | None = None) -> list[Check]
         if oldest is not None:
             message += f", oldest queued {_age(age)} ago"
         if dead:
-            return warn(message, "`jux publish --queue --list --dead` shows why the server refused them", **details)
+            return warn(message, "`jux queue list` shows why the server refused them; `jux queue retry` requeues them",
+                        **details)
         if queued and age > OUTBOX_AGE_WARNING:
             return warn(message, "`jux publish --queue` sends them; check the publisher above", **details)
         return ok(message, **details)

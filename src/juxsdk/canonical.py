@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 from typing import Any
 
 from lxml import etree
 
+from . import _telemetry
 from ._xml import DS_NS, DS_SIGNATURE, HashSink, parse_xml
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DS_NS",
@@ -119,6 +123,7 @@ def _without_signatures(tree: Any, has_signatures: bool | None = None) -> Any:
     return clone
 
 
+@_telemetry.traced("canonicalise", log, result=lambda digest: {"canonical_hash": "sha256:" + digest.hex()})
 def digest_without_signatures(tree: Any, *, has_signatures: bool | None = None) -> bytes:
     """SHA-256 digest of the canonical octets of ``tree`` (signatures removed), streamed.
 

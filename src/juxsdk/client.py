@@ -28,12 +28,14 @@ again; ``replace=True`` (CLI ``--force``) signs and stores it anew.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import _telemetry
 from .errors import ConfigError, JuxError
 from .junit import add_properties, parse_report
 from .limits import read_bounded
@@ -48,6 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .trust import TrustPolicy
 
 __all__ = ["Jux", "PublishOutcome", "StoreOutcome", "SubmitResult"]
+
+log = logging.getLogger("juxsdk.pipeline")
 
 
 class Jux:
@@ -72,6 +76,8 @@ class Jux:
         trust: Trust policy for reports that arrive already signed and are kept as is: they
             must verify against it (:func:`juxsdk.verify_report`) before they are stored. None
             (the default) stores them unverified, and :attr:`SubmitResult.verified` says so.
+        signing_log: :class:`~juxsdk.signing_log.SigningLog` recording each sign and store
+            (publish outcomes are recorded by the publishers built from configuration), or None.
 
     Raises:
         ConfigError: unknown storage mode, or a mode that needs a backend that is missing.
@@ -91,6 +97,7 @@ class Jux:
         registry: Any = None,
         index: Any = None,
         trust: TrustPolicy | None = None,
+        signing_log: Any = None,
     ) -> None:
         mode = StorageMode.parse(storage_mode)
         if mode.publishes and not publishers:
@@ -114,6 +121,7 @@ class Jux:
         self.registry = registry
         self._index = index
         self.trust = trust
+        self.signing_log = signing_log
         self._closed = False
 
     # -- construction -------------------------------------------------------------------
@@ -175,12 +183,17 @@ class Jux:
                 from .outbox import Outbox
 
                 outbox = Outbox.from_config(config)
+                if _telemetry.enabled():
+                    _telemetry.observe("jux.outbox.depth", outbox.__len__)
+            from .signing_log import SigningLog
+
             md = config.metadata
             metadata_kwargs: dict[str, Any] | bool = False
             if metadata is None or metadata:
                 metadata_kwargs = {
                     "env_allowlist": tuple(md.env_allowlist),
                     "include_username": md.include_username,
+                    "git": md.git,
                 }
             return cls(
                 signer=signer,
@@ -194,6 +207,7 @@ class Jux:
                 registry=registry,
                 index=_submit_index(config),
                 trust=config.trust.policy(),
+                signing_log=SigningLog.from_config(config),
             )
         except BaseException:
             for obj in built:
@@ -242,7 +256,17 @@ class Jux:
 
         if self.signer is None:
             raise ConfigError("no signer is configured", hint='set signer = "file" (and run `jux keygen`)')
-        return sign_report(report, self.signer, replace=replace, source=source)
+        try:
+            signed = sign_report(report, self.signer, replace=replace, source=source)
+        except JuxError as exc:
+            if self.signing_log is not None:
+                self.signing_log.record("sign", canonical_hash=getattr(report, "canonical_hash", None),
+                                        backend=self.signer.name, outcome="failed", detail=type(exc).__name__)
+            raise
+        if self.signing_log is not None:
+            self.signing_log.record("sign", canonical_hash=signed.canonical_hash, signature=signed.signature,
+                                    backend=self.signer.name)
+        return signed
 
     def submit(
         self,
@@ -280,31 +304,37 @@ class Jux:
                 against the configured trust policy; nothing was stored or published.
             juxsdk.errors.PublishError: in ``api`` mode, when a publisher fails.
         """
-        loaded = self._load(report, source)
-        signed_here = False
-        verified: VerifiedReport | None = None
-        if isinstance(loaded, Report) and self.signer is not None and (not loaded.signed or replace):
-            input_hash = loaded.canonical_hash
-            key = self._idempotency_key(input_hash, properties)
-            if not replace:
-                earlier = self._resubmitted(key)
-                if earlier is not None:
-                    return earlier
-            if not loaded.signed:
-                loaded = self._provenance(loaded, properties)
-            loaded = attrs.evolve(self.sign(loaded, replace=replace), input_hash=input_hash, idempotency_key=key)
-            signed_here = True
-        elif loaded.signed and self.trust is not None:
-            from .xmldsig import verify_report
+        with _telemetry.operation("submit", log, storage_mode=self.storage_mode,
+                                  backend=self.signer.name if self.signer is not None else None) as op:
+            loaded = self._load(report, source)
+            signed_here = False
+            verified: VerifiedReport | None = None
+            if isinstance(loaded, Report) and self.signer is not None and (not loaded.signed or replace):
+                input_hash = loaded.canonical_hash
+                key = self._idempotency_key(input_hash, properties)
+                if not replace:
+                    earlier = self._resubmitted(key)
+                    if earlier is not None:
+                        return earlier
+                if not loaded.signed:
+                    loaded = self._provenance(loaded, properties)
+                loaded = attrs.evolve(self.sign(loaded, replace=replace), input_hash=input_hash, idempotency_key=key)
+                signed_here = True
+            elif loaded.signed and self.trust is not None:
+                from .xmldsig import verify_report
 
-            verified = verify_report(loaded.data, self.trust, source=loaded.source)
-        stored = self._store(loaded, replace=replace, check_duplicate=not signed_here and not replace)
-        if signed_here and self._index is not None and isinstance(loaded, SignedReport):
-            from .evidence.submitted import record_submitted
+                verified = verify_report(loaded.data, self.trust, source=loaded.source)
+            op.set(canonical_hash=loaded.canonical_hash, size=len(loaded.data), tests=loaded.summary.tests,
+                   signed=bool(loaded.signed))
+            stored = self._store(loaded, replace=replace, check_duplicate=not signed_here and not replace)
+            if signed_here and self._index is not None and isinstance(loaded, SignedReport):
+                from .evidence.submitted import record_submitted
 
-            self._index = record_submitted(self._index, loaded, self.signer, stored)
-        published = self._publish(loaded)
-        return SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode, verified)
+                self._index = record_submitted(self._index, loaded, self.signer, stored)
+            published = self._publish(loaded)
+            result = SubmitResult(loaded, tuple(stored), tuple(published), self.storage_mode, verified)
+            op.set(outcome="ok" if result.ok else "partial")
+            return result
 
     def _idempotency_key(self, input_hash: str, properties: Mapping[str, str] | None) -> str:
         """The idempotency key of submitting ``input_hash`` with this pipeline's configuration."""
@@ -381,17 +411,25 @@ class Jux:
         if not self.storage_mode.stores:
             return []
         out: list[StoreOutcome] = []
+        signature = getattr(report, "signature", None)
         for store in self.stores if stores is None else stores:
             try:
                 before = _stored_record(store, report.canonical_hash) if check_duplicate else None
-                # replace only when asked, so stores written before put() had it keep working
-                record = store.put(report, replace=True) if replace else store.put(report)
+                with _telemetry.operation("store", log, backend=store.name, canonical_hash=report.canonical_hash,
+                                          size=len(report.data)):
+                    # replace only when asked, so stores written before put() had it keep working
+                    record = store.put(report, replace=True) if replace else store.put(report)
                 duplicate = record.canonical_hash != report.canonical_hash or (
                     before is not None and before.signed == report.signed
                 )
                 out.append(StoreOutcome(store.name, record, duplicate=duplicate))
+                outcome, detail = ("duplicate" if duplicate else "ok"), None
             except JuxError as exc:
                 out.append(StoreOutcome(store.name, error=exc))
+                outcome, detail = "failed", type(exc).__name__
+            if self.signing_log is not None:
+                self.signing_log.record("store", canonical_hash=report.canonical_hash, signature=signature,
+                                        backend=store.name, outcome=outcome, detail=detail)
         return out
 
     @property

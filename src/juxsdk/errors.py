@@ -30,6 +30,7 @@ __all__ = [
     "AttestationMismatchError",
     "BackendNotFoundError",
     "CertificateValidityError",
+    "CircuitOpenError",
     "ConfigError",
     "CorruptSidecarError",
     "DigestMismatchError",
@@ -401,6 +402,11 @@ class TransientPublishError(PublishError):
 
 class PermanentPublishError(PublishError):
     """A failure that retrying will not fix (400/401/403/404/413/422…)."""
+
+
+class CircuitOpenError(TransientPublishError):
+    """Not tried: the publisher's endpoint failed too often in a row, its circuit is open
+    (:mod:`juxsdk.breaker`). ``details["retry_after"]`` holds the seconds left of the cooldown."""
 
 
 # --- audit: evidence policy and index --------------------------------------------------------

@@ -97,3 +97,25 @@ def juxsdk_collect_metadata(context: Mapping[str, Any]) -> Mapping[str, str] | N
         A mapping of property names to values, or None. Later plugins do not override
         earlier keys; explicit user properties always win.
     """
+
+
+@hookspec
+def juxsdk_doctor_checks(kind: str, name: str, backend: Any, config: Any) -> Sequence[Any] | None:
+    """Return the health checks of one configured backend (``jux doctor``, :func:`juxsdk.doctor.diagnose`).
+
+    Called for every selected backend once it is built; an implementation returns checks for
+    the backends it knows (its own) and None for the others. The core adds generic checks
+    (a signer's certificate and a test signature, a publisher's circuit) after them. A check
+    that raises fails with the error's message (a :class:`~juxsdk.errors.JuxError`) or as
+    ``check crashed (<class>)``; it never stops the other checks.
+
+    Args:
+        kind: ``"signer"``, ``"store"`` or ``"publisher"``.
+        name: The backend name, as configured.
+        backend: The backend instance (built from configuration, not yet used).
+        config: The loaded :class:`juxsdk.config.JuxConfig`.
+
+    Returns:
+        :class:`juxsdk.doctor.Check` entries (a name and a small function returning
+        :class:`juxsdk.doctor.CheckResult` values), or None.
+    """

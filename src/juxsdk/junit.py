@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import codecs
 import copy
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lxml import etree
 
+from . import _telemetry
 from ._xml import DS_SIGNATURE, local_name, parse_xml, root_signatures_detached
 from .canonical import digest_without_signatures
 from .errors import AlreadySignedError, ReportError
 from .limits import DEFAULT_MAX_BYTES
 from .models import Report, ReportSummary
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -177,6 +181,19 @@ def properties_of(root: Any) -> tuple[tuple[str, str], ...]:
     return scan(root)[1]
 
 
+def _report_fields(report: Report) -> dict[str, Any]:
+    """What an instrumented step knows about a report (:mod:`juxsdk._telemetry` fields)."""
+    return {"canonical_hash": report.canonical_hash, "size": len(report.data), "tests": report.summary.tests}
+
+
+def _signed_fields(report: Any) -> dict[str, Any]:
+    """What the sign and verify steps know about a signed or verified report (telemetry fields)."""
+    sig = report.signature
+    return {"canonical_hash": report.canonical_hash, "tests": report.summary.tests,
+            "algorithm": sig.algorithm, "signer": sig.signer}
+
+
+@_telemetry.traced("parse", log, result=_report_fields)
 def parse_report(
     data: bytes,
     *,

@@ -419,7 +419,10 @@ class Registry:
             config: The loaded configuration (options come from ``[backends.<name>]``).
 
         Returns:
-            The backend instance (close it with ``close()``).
+            The backend instance (close it with ``close()``). A publisher comes behind the
+            publisher boundary (:func:`juxsdk.breaker.guard`: the circuit breaker of
+            ``[circuit_breaker]``, instrumentation, the signing log of ``[signing_log]``); it
+            behaves as the publisher itself (its ``inner`` attribute is the backend instance).
 
         Raises:
             BackendNotFoundError: no backend of that kind and name (lists what is available).
@@ -430,7 +433,12 @@ class Registry:
                 :class:`~juxsdk.errors.SigningError`).
         """
         options = self.options(kind, name, config)
-        return self.get(kind, name).cls(options)
+        backend = self.get(kind, name).cls(options)
+        if kind == "publisher":
+            from .breaker import guard
+
+            return guard(backend, config)
+        return backend
 
     @property
     def plugin_manager(self) -> pluggy.PluginManager:

@@ -31,6 +31,7 @@ import binascii
 import copy
 import datetime as dt
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any, cast
@@ -47,6 +48,7 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.signer import XMLSigner
 
+from . import _telemetry
 from ._xml import DS_NS, DSIG11_NS, HashSink, parse_xml
 from .canonical import remove_signature, remove_signatures
 from .errors import (
@@ -67,7 +69,9 @@ from .errors import (
 )
 from .junit import (
     _check_root,
+    _report_fields,
     _report_from_tree,
+    _signed_fields,
     ascii_compatible,
     parse_report,
     scan_report,
@@ -87,6 +91,7 @@ from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint, key_st
 
 __all__ = ["sign_report", "signature_info", "verify_report"]
 
+log = logging.getLogger(__name__)
 _DS = f"{{{DS_NS}}}"
 _DSIG11 = f"{{{DSIG11_NS}}}"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -275,6 +280,7 @@ def signature_info(
     )
 
 
+@_telemetry.traced("sign", log, result=lambda signed: {**_report_fields(signed), **_signed_fields(signed)})
 def sign_report(
     report: Report | SignedReport | bytes,
     signer: Signer,
@@ -625,6 +631,7 @@ def _find_signature(root: Any, label: str) -> Any:
     raise NoSignatureError(f"{label} has no XML signature", hint="sign it with `jux sign`")
 
 
+@_telemetry.traced("verify", log, result=_signed_fields)
 def verify_report(
     data: bytes,
     trust: TrustPolicy,

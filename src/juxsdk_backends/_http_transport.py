@@ -430,22 +430,24 @@ def exchange(
     session: requests.Session,
     url: str,
     *,
-    data: bytes,
+    data: bytes | None,
     headers: dict[str, str],
     timeout: tuple[float, float],
     deadline: float,
     cap: int,
+    method: str = "POST",
 ) -> RawAnswer:
-    """POST ``data`` to ``url`` and read the answer, all within ``deadline``.
+    """Send ``data`` to ``url`` (POST, or ``method``) and read the answer, all within ``deadline``.
 
     Args:
         session: The publisher's session (mounted with :class:`DeadlineAdapter`).
         url: The normalised endpoint.
-        data: Request body (sent unchanged).
+        data: Request body (sent unchanged), or None (``jux doctor``'s GET).
         headers: Per-request headers.
         timeout: ``(connect, read)`` timeouts of each socket operation, seconds.
         deadline: :func:`time.monotonic` time by which the whole exchange ends.
         cap: Largest response body read, bytes.
+        method: HTTP method.
 
     Returns:
         The :class:`RawAnswer`.
@@ -458,7 +460,7 @@ def exchange(
         try:
             # The adapter directly, not Session.send: even with allow_redirects=False, requests
             # reads a 3xx answer's whole body into memory to prepare the next request.
-            prepared = session.prepare_request(requests.Request("POST", url, data=data, headers=headers))
+            prepared = session.prepare_request(requests.Request(method, url, data=data, headers=headers))
             verify = True if session.verify is None else session.verify
             response = session.get_adapter(url).send(  # the session never reads the environment
                 prepared, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies)

@@ -19,6 +19,8 @@ plugins) imports its module on every ``Registry()``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from juxsdk.plugin import BackendSpec, hookimpl
 
 
@@ -55,3 +57,13 @@ def juxsdk_register_publishers() -> list[BackendSpec]:
         BackendSpec("http", "juxsdk_backends.http_api:HttpApiPublisher",
                     "Publisher for the Jux API v1 (``POST {url}/junit/submit``)."),
     ]
+
+
+@hookimpl
+def juxsdk_doctor_checks(kind: str, name: str, backend: Any, config: Any) -> list[Any] | None:
+    """``jux doctor`` checks of the built-in backends (:mod:`juxsdk_backends.doctor_checks`, imported only here)."""
+    if not type(backend).__module__.startswith("juxsdk_backends."):
+        return None
+    from .doctor_checks import checks_for
+
+    return checks_for(kind, backend, config)

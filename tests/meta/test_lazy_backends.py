@@ -54,7 +54,9 @@ def _run(code: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def _backend_modules(modules: list[str]) -> set[str]:
-    return {m for m in modules if m.startswith(BACKEND_PREFIXES) and m not in HOOK_MODULES}
+    # the shared private helpers (juxsdk_backends._algorithms, _certificates…) are not backends
+    return {m for m in modules if m.startswith(BACKEND_PREFIXES) and m not in HOOK_MODULES
+            and not m.startswith("juxsdk_backends._")}
 
 
 def test_registry_imports_no_backend_and_get_imports_only_the_one_asked_for() -> None:

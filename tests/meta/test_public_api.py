@@ -89,7 +89,7 @@ def test_boundaries() -> None:
 def test_backends_import_only_public_juxsdk_modules() -> None:
     public = {"juxsdk", "juxsdk.plugin", "juxsdk.errors", "juxsdk.models", "juxsdk.config", "juxsdk.config.numbers",
               "juxsdk.config.paths", "juxsdk.config.secret", "juxsdk.protocols", "juxsdk.testing",
-              "juxsdk.attachments", "juxsdk.files", "juxsdk.sidecars"}
+              "juxsdk.attachments", "juxsdk.files", "juxsdk.sidecars", "juxsdk.scrub", "juxsdk.doctor"}
     for path in BACKENDS.rglob("*.py"):
         for mod in _imports(path):
             if mod.startswith("juxsdk.") or mod == "juxsdk":

@@ -478,8 +478,8 @@ def test_several_problems_are_all_listed(lay: Layout) -> None:
         "    hint: quote the value",
         f"  {jt}: sign: expected a boolean (true or false), got a string",
         f"  {jt}: bogus: unknown key",
-        "    hint: allowed keys here: backends, index, metadata, outbox, project, publishers, sign, signer, storage_mode, "
-        "stores, trust",
+        "    hint: allowed keys here: backends, circuit_breaker, index, metadata, outbox, project, publishers, sign, "
+        "signer, signing_log, storage_mode, stores, trust",
     ]
     assert info.value.hint is not None and "jux config show" in info.value.hint
 

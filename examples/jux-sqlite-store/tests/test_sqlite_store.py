@@ -114,3 +114,25 @@ def test_a_database_made_before_idempotency_keys_is_migrated(tmp_path):
     with sqlite3.connect(path) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(reports)")}
     assert "idem" in columns
+
+
+def test_doctor_runs_the_plugins_own_check(tmp_path, monkeypatch):
+    """A third-party store brings its own `jux doctor` check through the juxsdk_doctor_checks hook."""
+    from juxsdk.config import JuxConfig
+    from juxsdk.doctor import diagnose
+    from juxsdk.registry import Registry
+
+    db = tmp_path / "reports.sqlite3"
+    cfg = JuxConfig(stores=["sqlite"], storage_mode="local", signer=None,
+                    backends={"sqlite": {"path": str(db)}})
+    report = diagnose(cfg, Registry())
+    [found] = [f for f in report.findings if f.check == "store.sqlite.integrity"]
+    assert found.status == "skip"
+    store = SqliteStore(SqliteStore.Options(path=db))
+    store.put(sample_report("crlf"))
+    store.close()
+    [found] = [f for f in diagnose(cfg, Registry()).findings if f.check == "store.sqlite.integrity"]
+    assert found.status == "ok" and "quick_check" in found.message
+    db.write_bytes(b"this is not a database" * 100)  # a damaged file
+    [found] = [f for f in diagnose(cfg, Registry()).findings if f.check == "store.sqlite.integrity"]
+    assert found.status == "fail"

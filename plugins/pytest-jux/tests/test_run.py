@@ -371,3 +371,19 @@ def test_pytest_metadata_values_are_included(pytester: pytest.Pytester, keypair:
     result = pytester.runpytest("--junitxml=out.xml", *sign_args(keypair), "--metadata", "Build", "77")
     assert result.ret == 0
     assert props((pytester.path / "out.xml").read_bytes())["metadata:Build"] == "77"
+
+
+def test_records_go_through_pytest_logging(
+    pytester: pytest.Pytester, keypair: tuple[Path, Path], jux_env: dict[str, Path]
+) -> None:
+    """The plugin and juxsdk only emit records: pytest's --log-cli-level shows them, nothing else is configured."""
+    pytester.makepyfile(SUITE)
+    quiet = pytester.runpytest(*sign_args(keypair))
+    assert quiet.ret == 0
+    assert "pytest_jux" not in quiet.stdout.str() and "juxsdk.pipeline" not in quiet.stdout.str()
+    live = pytester.runpytest(*sign_args(keypair), "--log-cli-level=INFO")
+    assert live.ret == 0
+    assert len(stored_reports(jux_env["data"])) == 2
+    out = live.stdout.str()
+    assert "pytest-jux: report sha256:" in out and "submitted (3 tests)" in out
+    assert "juxsdk" in out  # the library's own events (sign, store, submit) reach pytest's handler too

@@ -56,6 +56,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "trends": "juxsdk.cli.trends_cmd:trends",
     "diff": "juxsdk.cli.trends_cmd:diff",
     "report": "juxsdk.cli.report_cmd:report",
+    "doctor": "juxsdk.cli.doctor_cmd:doctor",
+    "log": "juxsdk.cli.log_cmd:log",
 }
 
 

@@ -36,13 +36,20 @@ class State:
         config_path: Explicit configuration file (``--config``), else None.
         verbose: ``-v`` given: tracebacks for internal errors, debug logging.
         color: False when ``--no-color`` (or ``NO_COLOR``) asks for plain output.
+        log_format: ``--log-format`` (or ``JUX_LOG_FORMAT``): ``"text"`` or ``"json"``, else None.
+        log_level: ``--log-level`` (or ``JUX_LOG_LEVEL``), else None.
     """
 
     def __init__(self) -> None:
         self.config_path: Path | None = None
         self.verbose = False
         self.color: bool | None = False if os.environ.get("NO_COLOR") else None
+        self.log_format: str | None = None
+        self.log_level: str | None = None
         self._registry: Registry | None = None
+        self._signing_log: Any = _UNSET
+        self._logging_reset = False
+        _start_telemetry()
 
     def registry(self) -> Registry:
         """The backend registry (built once per invocation)."""
@@ -51,6 +58,23 @@ class State:
 
             self._registry = Registry()
         return self._registry
+
+
+_UNSET: Any = object()
+_telemetry_started = False
+
+
+def _start_telemetry() -> None:
+    """Turn OpenTelemetry on once per process when ``JUX_OTEL`` asks (see :mod:`juxsdk._telemetry`)."""
+    global _telemetry_started
+    if _telemetry_started:
+        return
+    _telemetry_started = True
+    from juxsdk import _telemetry
+
+    said = _telemetry.setup_from_environment()
+    if said is not None and "not installed" in said:
+        echo_err("warning", said, fg="yellow")
 
 
 def get_state(ctx: click.Context | None = None) -> State:
@@ -74,9 +98,31 @@ def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> No
     if value:
         state = get_state(ctx)
         state.verbose = True
-        import logging
+        _configure_logging(state)
 
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+def _set_log_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        state = get_state(ctx)
+        state.log_format = value.lower()
+        _configure_logging(state)
+
+
+def _set_log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        state = get_state(ctx)
+        state.log_level = value.lower()
+        _configure_logging(state)
+
+
+def _configure_logging(state: State) -> None:
+    from ._logging import configure_logging, reset_logging
+
+    configure_logging(state.log_format, state.log_level, verbose=state.verbose)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and not state._logging_reset:
+        state._logging_reset = True
+        ctx.find_root().call_on_close(reset_logging)
 
 
 def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -96,7 +142,8 @@ def global_options(f: None = None, *, hidden: bool = False) -> Callable[[F], F]:
 
 
 def global_options(f: F | None = None, *, hidden: bool = False) -> F | Callable[[F], F]:
-    """Add ``--config``, ``-v/--verbose`` and ``--no-color`` to a command or group.
+    """Add ``--config``, ``-v/--verbose``, ``--log-format``, ``--log-level`` and ``--no-color``
+    to a command or group.
 
     Used bare on the ``jux`` group (shown in its help) and as ``global_options(hidden=True)``
     on every command, so ``jux sign -v`` works like ``jux -v sign`` without repeating the
@@ -111,6 +158,24 @@ def global_options(f: F | None = None, *, hidden: bool = False) -> F | Callable[
             hidden=hidden,
             callback=_set_no_color,
             help="Plain output without ANSI colours (also: NO_COLOR=1).",
+        )(func)
+        func = click.option(
+            "--log-level",
+            type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+            envvar="JUX_LOG_LEVEL",
+            expose_value=False,
+            hidden=hidden,
+            callback=_set_log_level,
+            help="Log records of juxsdk from this level on, to stderr (also: JUX_LOG_LEVEL).",
+        )(func)
+        func = click.option(
+            "--log-format",
+            type=click.Choice(["text", "json"], case_sensitive=False),
+            envvar="JUX_LOG_FORMAT",
+            expose_value=False,
+            hidden=hidden,
+            callback=_set_log_format,
+            help="Log records as text or as JSON lines on stderr (also: JUX_LOG_FORMAT).",
         )(func)
         func = click.option(
             "-v",
@@ -406,6 +471,37 @@ def make_signer(config: JuxConfig) -> Signer:
     return get_state().registry().create("signer", name, config)
 
 
+def signing_log() -> Any:
+    """The signing log of this invocation (:class:`juxsdk.signing_log.SigningLog`), or None when disabled.
+
+    Read from ``[signing_log]``; a command that does not otherwise need the configuration
+    (``jux verify``) still records in the default log when the configuration cannot be loaded.
+    """
+    state = get_state()
+    if state._signing_log is _UNSET:
+        from juxsdk.config import JuxConfig
+        from juxsdk.signing_log import SigningLog
+
+        try:
+            config = load_config()
+        except ConfigError:
+            config = JuxConfig()
+        state._signing_log = SigningLog.from_config(config)
+    return state._signing_log
+
+
+def journal(operation: str, **fields: Any) -> None:
+    """Append one line to the signing log, when it is enabled (see :meth:`juxsdk.signing_log.SigningLog.record`).
+
+    Args:
+        operation: ``"sign"``, ``"delete"``, ``"verify"``…
+        **fields: ``canonical_hash``, ``signature``, ``backend``, ``outcome``, ``detail``.
+    """
+    log = signing_log()
+    if log is not None:
+        log.record(operation, **fields)
+
+
 def make_client(config: JuxConfig) -> Jux:
     """Build the configured pipeline (signer, stores, publishers) from ``config``."""
     from juxsdk.client import Jux
@@ -651,6 +747,7 @@ __all__ = [
     "global_options",
     "hint_of",
     "human_size",
+    "journal",
     "load_config",
     "make_client",
     "number_type",
@@ -661,6 +758,7 @@ __all__ = [
     "renamed_option",
     "render_error",
     "short_hash",
+    "signing_log",
     "status_word",
     "write_output",
 ]

@@ -58,6 +58,19 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "queue list": ("jux queue list", "jux queue list --json"),
     "queue retry": ("jux queue retry 3fa9", "jux queue retry --all"),
     "queue drop": ("jux queue drop 3fa9", "jux queue drop --all --dead"),
+    "doctor": (
+        "jux doctor                                   # one line per check, with a hint",
+        "jux --config ci/jux.toml doctor --json       # for a fleet dashboard",
+    ),
+    "log": ("jux log show --last 20", "jux log verify"),
+    "log show": (
+        "jux log show --operation sign --since 2026-01-01",
+        "jux log show --hash 3fa9 --json",
+    ),
+    "log verify": (
+        "jux log verify                               # exit 1 names the first edited, removed or moved line",
+        "jux log verify --head sha256:…               # also detect a cut end",
+    ),
     "sign": (
         "jux sign junit.xml -o junit.signed.xml",
         "jux sign junit.xml -o junit.signed.xml --key k.pem --signing-cert c.pem",

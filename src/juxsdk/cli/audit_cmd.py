@@ -13,6 +13,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    journal,
     load_config,
     plural,
     short_hash,
@@ -154,6 +155,11 @@ def audit(
         if index is not None:
             index.close()
         close_all(stores)
+    for report in result.reports:  # every verification decision, in the signing log
+        verified = report.signature is not None
+        journal("verify", canonical_hash=report.canonical_hash, signature=report.signature,
+                backend=report.store or "jux audit", outcome=report.status if verified else "failed",
+                detail=report.error_type)
     if junit_xml is not None:
         from ._common import write_output
 

@@ -33,6 +33,7 @@ from ._common import (
     global_options,
     hint_of,
     human_size,
+    journal,
     load_config,
     make_backend,
     number_type,
@@ -353,6 +354,9 @@ def clean(days: int | None, keep_last: int | None, policy_file: str | None, dry_
 
 
 def _deleted(store: str, record: Any, *, dry_run: bool, as_json: bool) -> dict[str, Any]:
+    """Record a deletion in the signing log (unless ``dry_run``), print it, and return its JSON form."""
+    if not dry_run:
+        journal("delete", canonical_hash=record.canonical_hash, signature=record.signature, backend=store)
     if not as_json:
         verb = "would delete" if dry_run else "deleted"
         click.echo(f"{verb} {short_hash(record.canonical_hash)} stored {record.stored_at:%Y-%m-%d} from {store}")

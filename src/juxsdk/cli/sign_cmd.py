@@ -19,6 +19,7 @@ from ._common import (
     echo_json,
     get_state,
     global_options,
+    journal,
     load_config,
     make_signer,
     read_input,
@@ -113,9 +114,16 @@ def with_configured_signer(overrides: dict[str, Any], *, reading_stdin: bool, ac
 def _with_signer(config: Any, action: Any) -> Any:
     signer: Signer = make_signer(config)
     try:
-        return action(signer)
+        result = action(signer)
+    except JuxError as exc:
+        journal("sign", backend=signer.name, outcome="failed", detail=type(exc).__name__)
+        raise
     finally:
         signer.close()
+    signature = getattr(result, "signature", None)
+    if signature is not None:  # a SignedReport: what `jux sign` and `jux merge --sign` made
+        journal("sign", canonical_hash=result.canonical_hash, signature=signature, backend=signer.name)
+    return result
 
 
 @click.command(cls=JuxCommand, context_settings=CONTEXT_SETTINGS, epilog=examples("sign"))
@@ -272,6 +280,8 @@ def sign_many(
                         )
                     data = read_bounded(name)
                     signed = juxsdk.sign_report(data, signer, replace=force, source=name)  # type: ignore[arg-type]
+                    journal("sign", canonical_hash=signed.canonical_hash, signature=signed.signature,
+                            backend=getattr(signer, "name", None))
                     target.parent.mkdir(parents=True, exist_ok=True)
                     write_output(str(target), signed.data)
                 except OSError as exc:

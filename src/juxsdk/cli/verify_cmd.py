@@ -18,6 +18,7 @@ from ._common import (
     get_state,
     global_options,
     hint_of,
+    journal,
     parse_datetime,
     read_input,
     status_word,
@@ -111,6 +112,16 @@ def _error_dict(exc: BaseException) -> dict[str, Any]:
     return {"type": type(exc).__name__, "message": f"internal error: {exc}", "hint": None}
 
 
+def _hash_of(data: bytes) -> str | None:
+    """The canonical hash of a report that failed verification (for the signing log), if it parses."""
+    import juxsdk
+
+    try:
+        return juxsdk.parse_report(data).canonical_hash
+    except JuxError:
+        return None
+
+
 def describe_trust(
     certs: tuple[Path, ...], pubkeys: tuple[Path, ...], cas: tuple[Path, ...], unsafe: bool
 ) -> str:
@@ -172,10 +183,13 @@ def verify(
     results: list[dict[str, Any]] = []
     code = EXIT_OK
 
-    def failed(name: str, exc: BaseException) -> None:
+    def failed(name: str, exc: BaseException, data: bytes = b"") -> None:
         # VerificationError: FAIL (exit 1); any other error, even a bug: ERROR (exit 3)
         nonlocal code
         is_fail = isinstance(exc, VerificationError)
+        if is_fail:
+            journal("verify", canonical_hash=_hash_of(data), backend="jux verify", outcome="failed",
+                    detail=type(exc).__name__)
         if not isinstance(exc, JuxError) and get_state().verbose:
             import traceback
 
@@ -194,6 +208,7 @@ def verify(
     for arg, exc in bad_args:
         failed(arg, exc)
     for name in names:
+        data = b""
         try:
             data, source = read_input(name)
             verified = juxsdk.verify_report(
@@ -202,8 +217,10 @@ def verify(
         except click.UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
-            failed(name, exc)
+            failed(name, exc, data)
             continue
+        journal("verify", canonical_hash=verified.canonical_hash, signature=verified.signature,
+                backend="jux verify")
         entry = verified.to_dict()
         entry["file"] = name
         results.append(entry)

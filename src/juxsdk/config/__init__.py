@@ -56,6 +56,7 @@ __all__ = [
     "POSITIVE_SECONDS",
     "SECONDS",
     "SYSTEM_CONFIG_FILE",
+    "CircuitBreakerConfig",
     "IndexConfig",
     "JuxConfig",
     "MetadataConfig",
@@ -63,6 +64,7 @@ __all__ = [
     "OutboxConfig",
     "Range",
     "Secret",
+    "SigningLogConfig",
     "StorageMode",
     "TrustConfig",
     "describe_options",
@@ -80,11 +82,13 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "ENV_PREFIX": "load",
     "SYSTEM_CONFIG_FILE": "paths",
+    "CircuitBreakerConfig": "model",
     "IndexConfig": "model",
     "JuxConfig": "model",
     "MetadataConfig": "model",
     "OutboxConfig": "model",
     "Secret": "secret",
+    "SigningLogConfig": "model",
     "StorageMode": "model",
     "TrustConfig": "model",
     "dump_config": "render",
@@ -116,7 +120,16 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .convert import structure_options
     from .load import ENV_PREFIX, find_project_file, load_config
-    from .model import IndexConfig, JuxConfig, MetadataConfig, OutboxConfig, StorageMode, TrustConfig
+    from .model import (
+        CircuitBreakerConfig,
+        IndexConfig,
+        JuxConfig,
+        MetadataConfig,
+        OutboxConfig,
+        SigningLogConfig,
+        StorageMode,
+        TrustConfig,
+    )
     from .paths import SYSTEM_CONFIG_FILE, user_config_dir, user_data_dir
     from .render import dump_config, render_toml
     from .secret import Secret

@@ -259,7 +259,7 @@ def _known_backends(data: Mapping[str, Any], overrides: Mapping[str, Any],
 _CORE_KEYS: Final = ("project", "signer", "sign", "stores", "publishers", "storage_mode")
 
 
-_SECTIONS: Final = ("metadata", "outbox", "index", "trust")
+_SECTIONS: Final = ("metadata", "outbox", "index", "trust", "signing_log", "circuit_breaker")
 
 
 def _env_entries(env: Mapping[str, str], *, skip: AbstractSet[str],
@@ -305,7 +305,8 @@ def load_config(
     ``true/false/1/0/yes/no/on/off``, integers, numbers, comma-separated lists, paths; an empty
     value of an optional key means "not set", so ``JUX_SIGNER=`` disables signing):
     ``JUX_PROJECT``, ``JUX_SIGNER``, ``JUX_SIGN``, ``JUX_STORES``, ``JUX_PUBLISHERS``,
-    ``JUX_STORAGE_MODE``, ``JUX_METADATA__<KEY>``, ``JUX_OUTBOX__<KEY>``, and backend options
+    ``JUX_STORAGE_MODE``, ``JUX_METADATA__<KEY>``, ``JUX_OUTBOX__<KEY>``, ``JUX_INDEX__<KEY>``,
+    ``JUX_SIGNING_LOG__<KEY>``, ``JUX_CIRCUIT_BREAKER__<KEY>``, and backend options
     ``JUX_<BACKEND>__<OPTION>`` (backend name upper-cased, ``-`` written ``_``), converted by the
     backend's ``Options`` field types in :meth:`JuxConfig.backend_options`. ``JUX_CONFIG`` names
     an explicit config file; ``JUX_CONFIG_DIR`` / ``JUX_DATA_DIR`` move the user directories.

@@ -17,12 +17,21 @@ from .convert import (
     structure_backend_tables,
     structure_options,
 )
-from .numbers import ATTEMPTS, POSITIVE_SECONDS
+from .numbers import ATTEMPTS, POSITIVE_SECONDS, Range
 from .paths import user_data_dir
 from .problems import OMIT
 from .secret import MASK, Secret, is_secret_ref
 
-__all__ = ["IndexConfig", "JuxConfig", "MetadataConfig", "OutboxConfig", "StorageMode", "TrustConfig"]
+__all__ = [
+    "CircuitBreakerConfig",
+    "IndexConfig",
+    "JuxConfig",
+    "MetadataConfig",
+    "OutboxConfig",
+    "SigningLogConfig",
+    "StorageMode",
+    "TrustConfig",
+]
 
 T = TypeVar("T")
 
@@ -144,6 +153,53 @@ class TrustConfig:
             ) from exc
 
 
+@attrs.frozen
+class SigningLogConfig:
+    """``[signing_log]``: the tamper-evident log of what was signed, stored, published, deleted
+    and verified (:mod:`juxsdk.signing_log`, ``jux log show|verify``).
+
+    Attributes:
+        enabled: Append a line for every sign, store, publish, delete and verification decision.
+        path: The current log file; ``None`` means ``<user data dir>/signing-log.jsonl``.
+            Rotated files sit next to it.
+        include_user: Record the local user name in every line (off by default: personal data).
+        max_bytes: Size at which the file is rotated, bytes (the chain continues in the next file).
+        fsync: ``fsync`` every line (survives a power cut; costs a disk flush per line).
+    """
+
+    enabled: bool = True
+    path: Path | None = None
+    include_user: bool = False
+    max_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=Range(4096, 2**40, unit="bytes"))
+    fsync: bool = False
+
+    def resolved_path(self, environ: Mapping[str, str] | None = None) -> Path:
+        """Return ``path``, or ``<user data dir>/signing-log.jsonl`` when it is not set.
+
+        Args:
+            environ: Environment for :func:`user_data_dir` (default :data:`os.environ`).
+        """
+        return self.path if self.path is not None else user_data_dir(environ) / "signing-log.jsonl"
+
+
+@attrs.frozen
+class CircuitBreakerConfig:
+    """``[circuit_breaker]``: stop waiting on a publisher endpoint that keeps failing
+    (:mod:`juxsdk.breaker`).
+
+    Attributes:
+        enabled: Guard every configured publisher with a circuit breaker.
+        failure_threshold: Consecutive transient failures to one endpoint that open the circuit
+            (:data:`~juxsdk.config.numbers.ATTEMPTS`: 1 … 1000).
+        cooldown: Seconds the circuit stays open (publishes fail at once, as transient errors,
+            so cache mode queues them) before one probe is let through.
+    """
+
+    enabled: bool = True
+    failure_threshold: int = attrs.field(default=5, validator=ATTEMPTS)
+    cooldown: float = attrs.field(default=30.0, validator=POSITIVE_SECONDS)
+
+
 def _repr_backends(backends: Mapping[str, Mapping[str, Any]]) -> str:
     # repr() never shows option strings: a plain-text secret may be among them.
     return repr({name: {k: _masked_python(v) for k, v in opts.items()} for name, opts in backends.items()})
@@ -179,6 +235,8 @@ class JuxConfig:
         outbox: The publish queue (:class:`OutboxConfig`).
         index: The evidence index (:class:`IndexConfig`).
         trust: Trust anchors for reports that arrive signed (:class:`TrustConfig`).
+        signing_log: The tamper-evident signing log (:class:`SigningLogConfig`).
+        circuit_breaker: The publishers' circuit breaker (:class:`CircuitBreakerConfig`).
         backends: Raw option tables keyed by backend name, as merged from all layers (treat as
             read-only); turn one into the backend's ``Options`` with :meth:`backend_options`.
             String values are masked in ``repr``.
@@ -198,6 +256,8 @@ class JuxConfig:
     outbox: OutboxConfig = attrs.field(factory=OutboxConfig)
     index: IndexConfig = attrs.field(factory=IndexConfig)
     trust: TrustConfig = attrs.field(factory=TrustConfig)
+    signing_log: SigningLogConfig = attrs.field(factory=SigningLogConfig)
+    circuit_breaker: CircuitBreakerConfig = attrs.field(factory=CircuitBreakerConfig)
     backends: Mapping[str, Mapping[str, Any]] = attrs.field(
         factory=dict, repr=_repr_backends, metadata={STRUCTURE: structure_backend_tables})
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False, metadata={OMIT: True})

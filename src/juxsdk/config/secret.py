@@ -1,8 +1,8 @@
 """Secret option values: ``{env = "VAR"}`` / ``{file = "path"}`` references and masking.
 
-The small module a backend imports for its ``Secret`` fields: it imports nothing but ``attrs`` and
-:mod:`juxsdk.errors` (not the loader, ``cattrs`` or ``tomllib``), so ``import juxsdk.config.secret``
-stays cheap.
+The small module a backend imports for its ``Secret`` fields: it imports nothing but ``attrs``,
+:mod:`juxsdk.errors` and :mod:`juxsdk.scrub` (not the loader, ``cattrs`` or ``tomllib``), so
+``import juxsdk.config.secret`` stays cheap.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Final
 import attrs
 
 from ..errors import ConfigError
+from ..scrub import register_secret
 
 __all__ = ["MASK", "Secret", "is_secret_ref", "looks_secret"]
 
@@ -76,6 +77,9 @@ class Secret:
     def get(self, environ: Mapping[str, str] | None = None) -> str:
         """Resolve the secret.
 
+        The value is also registered with :func:`juxsdk.scrub.register_secret`, so the CLI's
+        log handlers mask it should it ever reach a log message.
+
         Args:
             environ: Environment to read ``env`` references from (default :data:`os.environ`).
 
@@ -86,6 +90,11 @@ class Secret:
             ConfigError: the variable is unset, or the file is unreadable. The message names the
                 variable or the file, never the value.
         """
+        value = self._resolve(environ)
+        register_secret(value)
+        return value
+
+    def _resolve(self, environ: Mapping[str, str] | None) -> str:
         if self.value is not None:
             return self.value
         if self.env is not None:

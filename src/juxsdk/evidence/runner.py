@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import itertools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,12 +27,15 @@ from typing import Any
 
 import attrs
 
+from .. import _telemetry
 from ..errors import JuxError
 from ..junit import DEFAULT_MAX_BYTES
 from ..models import StoredReport
 from .policy import EvidencePolicy, Selection, evaluate, run_time
 from .results import AuditResult, ReportAudit
 from .trustspec import AllOf, portable, rebuild, signer_trust
+
+log = logging.getLogger(__name__)
 
 __all__ = ["audit", "default_jobs", "effective_trust", "iter_audit"]
 
@@ -477,13 +481,16 @@ def audit(
     used: list[int] = []
     reports: list[ReportAudit] = []
     unselected = 0
-    for result in _run(sources, ctx, _jobs(jobs, ctx.trust), index, used):
-        if progress is not None:
-            progress(result)
-        if result.selected:
-            reports.append(result)
-        else:
-            unselected += 1
+    with _telemetry.operation("audit", log, policy=policy.label if policy is not None else None) as op:
+        for result in _run(sources, ctx, _jobs(jobs, ctx.trust), index, used):
+            if progress is not None:
+                progress(result)
+            if result.selected:
+                reports.append(result)
+            else:
+                unselected += 1
+        op.set(reports=len(reports), unselected=unselected, jobs=used[0] if used else 1,
+               outcome="ok" if all(r.ok for r in reports) else "violations")
     return AuditResult(
         reports=tuple(reports),
         unselected=unselected,

@@ -65,6 +65,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "odd-headers": {"status": 429, "retry_after": ODD_RETRY_AFTER, "rate_limit_reset": ODD_RATE_LIMIT_RESET},
     "nested": {"status": 201, "nest": 100_000},
     "nested-error": {"status": 400, "nest": 100_000},
+    # an outage: every submission answered 503 at once / the connection dropped (circuit breaker tests)
+    "outage": {"status": 503, "reason": "Service Unavailable"},
+    "outage-drop": {"drop": True},
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import shutil
 import tempfile
@@ -40,6 +41,11 @@ PLUGIN_NAME = "jux-session"
 #: there was no ``--junitxml`` file to hold it (see :func:`keep_unsubmitted`).
 FALLBACK_DIR = "jux-unsubmitted"
 
+#: The plugin's records (and juxsdk's, under ``juxsdk.*``) go to pytest's logging plugin like any
+#: other library's: ``--log-cli-level=INFO`` shows them live, ``--log-file`` keeps them; the plugin
+#: never configures logging itself.
+log = logging.getLogger("pytest_jux")
+
 _PROCESS_EXIT_CODES = {int(pytest.ExitCode.OK), int(pytest.ExitCode.TESTS_FAILED),
                        int(pytest.ExitCode.NO_TESTS_COLLECTED)}
 
@@ -60,6 +66,11 @@ def start(config: pytest.Config, settings: JuxSettings) -> None:
             "pytest-jux: pytest's junitxml plugin is disabled (-p no:junitxml), but pytest-jux signs "
             "the JUnit XML report that plugin writes; remove -p no:junitxml or run without --jux"
         )
+    from juxsdk.telemetry import setup_from_environment
+
+    said = setup_from_environment()  # JUX_OTEL and the standard OTEL_* variables
+    if said is not None:
+        log.info("pytest-jux: %s", said)
     try:
         sdk_config, registry, jux = _load(settings)
     except Exception as exc:
@@ -256,6 +267,10 @@ def _process(config: pytest.Config, state: JuxSession) -> None:
     state.pending = report
     state.result = state.jux.submit(report, source=source)
     state.pending = state.result.report
+    log.info("pytest-jux: report %s %s (%d tests)", state.result.report.canonical_hash,
+             "submitted" if state.result.ok else "submitted with failures", report.summary.tests,
+             extra={"jux": {"event": "pytest_jux.submit", "canonical_hash": state.result.report.canonical_hash,
+                            "outcome": "ok" if state.result.ok else "failed", "tests": report.summary.tests}})
     if state.xmlpath is not None:
         _write_atomically(state.xmlpath, state.result.report.data)
         state.replaced = True

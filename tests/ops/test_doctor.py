@@ -334,3 +334,22 @@ def test_untrusted_tls_certificate(jux, workdir, tmp_path, monkeypatch):
     found = checks["publisher.http.endpoint"]
     assert code == 1 and found["status"] == "fail" and "TLS verification" in found["message"], found
     assert "ca_bundle" in found["hint"]
+
+
+def test_dead_letters_in_the_outbox_are_a_warning_with_the_command_that_shows_them(
+        jux, workdir, tmp_path, corpus_dir, monkeypatch):
+    """Reports whose attempts ran out are dead letters; doctor counts them and says what to run."""
+    monkeypatch.setenv("JUX_API_TOKEN", TOKEN)
+    key, cert = _keys(tmp_path)
+    with JuxApiServer(tokens={TOKEN}) as srv:
+        url = srv.url  # stopped on exit: every publish fails
+    _config(workdir, key, cert, url=url,
+            extra="[outbox]\nmax_attempts = 1\n[circuit_breaker]\nenabled = false\n")
+    files = sorted((corpus_dir / "raw/generic").glob("*.xml"))[:2]
+    jux("submit", *files)
+    jux("publish", "--queue", "--now")
+    _, checks = _doctor(jux)
+    outbox = checks["outbox"]
+    assert outbox["status"] == "warn", outbox
+    assert outbox["details"]["dead"] == 2 and outbox["details"]["queued"] == 0, outbox
+    assert "jux queue list" in outbox["hint"] and "2 dead letters" in outbox["message"]

@@ -235,6 +235,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _process(config: pytest.Config, state: JuxSession) -> None:
     from juxsdk.errors import ReportError
     from juxsdk.junit import add_properties, parse_report
+    from juxsdk.limits import read_bounded
     from juxsdk.metadata import collect_metadata
 
     path = state.report_path
@@ -243,7 +244,8 @@ def _process(config: pytest.Config, state: JuxSession) -> None:
                           hint="did another plugin change --junitxml (config.option.xmlpath)?")
     # The user's --junitxml path is a useful source; our temporary file is not.
     source = str(path) if state.xmlpath is not None else None
-    report = parse_report(path.read_bytes(), source=source)
+    # read like every other input: a report over the size cap is refused while it is read
+    report = parse_report(read_bounded(path, name=source or path.name), source=source)
     cfg = state.sdk_config
     md = cfg.metadata
     explicit: dict[str, str] = {**md.properties, **state.settings.properties}

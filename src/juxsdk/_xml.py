@@ -295,7 +295,7 @@ def root_signatures_detached(root: Any) -> Iterator[int]:
             sig.tail = tail
 
 
-def check_document_limits(tree: Any, data: bytes | None = None, *, source: str | None = None) -> None:
+def check_document_limits(tree: Any, data: bytes, *, source: str | None = None) -> None:
     """Check the document limits of :mod:`juxsdk.limits` on a parsed document.
 
     Depth is bounded by the parser itself (:func:`parse_xml`). This checks the number of
@@ -307,7 +307,7 @@ def check_document_limits(tree: Any, data: bytes | None = None, *, source: str |
 
     Args:
         tree: The parsed document (an lxml ``_ElementTree``).
-        data: The bytes it was parsed from, if known (enables the fast namespace check).
+        data: The bytes it was parsed from (for the fast namespace check).
         source: File name for error messages.
 
     Raises:
@@ -318,8 +318,7 @@ def check_document_limits(tree: Any, data: bytes | None = None, *, source: str |
     limit = MAX_ATTRIBUTES_PER_ELEMENT
     encoding = tree.docinfo.encoding or "UTF-8"
     fast_namespaces = (
-        data is not None
-        and _ASCII_BYTES.fullmatch(encoding) is not None
+        _ASCII_BYTES.fullmatch(encoding) is not None
         and data.count(b"xmlns") <= MAX_NAMESPACE_DECLARATIONS_IN_SCOPE
     )
     # The root's ds:Signature children are left to the signature checks (juxsdk.xmldsig), which

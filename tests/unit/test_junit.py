@@ -6,6 +6,7 @@ import collections
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 import juxsdk
 from juxsdk.errors import ReportError, ReportParseError
@@ -167,3 +168,83 @@ def test_add_properties_refuses_signed_report(rsa_signer, corpus_dir: Path) -> N
     signed = juxsdk.sign_report((corpus_dir / "raw/generic/basic.xml").read_bytes(), rsa_signer)
     with pytest.raises(juxsdk.AlreadySignedError):
         juxsdk.add_properties(juxsdk.parse_report(signed.data), {"x": "y"})
+
+
+@pytest.mark.parametrize(
+    ("doc", "props", "defaults"),
+    [
+        (b'<testsuite name="s"><properties><property name="project" value="p"/>'
+         b'<property name="ci" value="1"/></properties><testcase name="a"/></testsuite>', {"project": "p"}, {}),
+        (b"<?xml version='1.0'?>\n<testsuites><properties><property name='project' value='p'/></properties>"
+         b"<testsuite name='s'/></testsuites>", {}, {"project": "other"}),
+    ],
+)
+def test_add_properties_with_nothing_to_write_returns_the_report_itself(doc, props, defaults) -> None:
+    # every property is already there with the value it would get (a default never overrides):
+    # the same Report, its bytes untouched, instead of a re-serialised copy
+    report = juxsdk.parse_report(doc)
+    assert juxsdk.add_properties(report, props, defaults=defaults) is report
+
+
+def test_an_element_in_properties_that_is_not_a_property_is_not_a_property_already_there() -> None:
+    doc = b'<testsuite name="s"><properties><other name="project" value="p"/></properties></testsuite>'
+    report = juxsdk.parse_report(doc)
+    assert report.project is None
+    added = juxsdk.add_properties(report, {"project": "p"})
+    assert added.project == "p"
+    assert b'<property name="project" value="p"/>' in added.data
+
+
+def test_add_properties_writes_into_the_suite_properties_after_a_testcase_properties() -> None:
+    # a <properties> of a testcase comes first in document order and is not the suite's: the
+    # suite's own <properties> (after its testcases) is still the one written into
+    doc = (b'<testsuite name="s"><testcase name="a"><properties><property name="k" value="v"/></properties>'
+           b'</testcase><properties><property name="ci" value="1"/></properties></testsuite>')
+    added = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "p"})
+    root = etree.fromstring(added.data)
+    assert [el.tag for el in root] == ["testcase", "properties"]
+    assert [p.get("name") for p in root[1]] == ["ci", "project"]
+    assert added.project == "p"
+
+
+@pytest.mark.parametrize(
+    ("doc", "time"),
+    [
+        # no total on the root: the sum of the top-level suites' own times, not of the testcases
+        (b'<testsuites><testsuite name="a" time="5"><testcase name="t" time="1"/></testsuite>'
+         b'<testsuite name="b" time="2.5"/></testsuites>', 7.5),
+        # a non-suite child of the root has no time and does not count as a suite
+        (b'<testsuites><properties/><testsuite name="a" time="5"><testcase name="t" time="1"/>'
+         b"</testsuite></testsuites>", 5.0),
+        # a top-level suite without a time: the testcases' times
+        (b'<testsuites><testsuite name="a" time="5"><testcase name="t" time="1"/></testsuite>'
+         b'<testsuite name="b"><testcase name="u" time="0.25"/></testsuite></testsuites>', 1.25),
+        # the root's own total wins
+        (b'<testsuites time="9"><testsuite name="a" time="5"><testcase name="t" time="1"/></testsuite>'
+         b"</testsuites>", 9.0),
+    ],
+)
+def test_the_summary_time_comes_from_the_highest_level_that_has_one(doc: bytes, time: float) -> None:
+    assert juxsdk.parse_report(doc).summary.time == time
+
+
+def test_add_properties_never_writes_into_a_later_suite() -> None:
+    # the first suite has no <properties>; the second one's are not read first, so the new
+    # properties go into a new <properties> of the first suite and the second keeps its own
+    doc = (b'<testsuites><testsuite name="a"><testcase name="t"/></testsuite><testsuite name="b">'
+           b'<properties><property name="project" value="old"/></properties></testsuite></testsuites>')
+    added = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "new"})
+    root = etree.fromstring(added.data)
+    assert [p.get("value") for p in root[0].find("properties")] == ["new"]
+    assert [p.get("value") for p in root[1].find("properties")] == ["old"]
+    assert added.project == "new"
+    assert added.properties == (("project", "new"), ("project", "old"))
+
+
+@pytest.mark.parametrize("outcome", ["failure", "error", "skipped"])
+def test_an_outcome_element_outside_a_testcase_is_not_a_test_outcome(outcome: str) -> None:
+    # some producers write a suite-level <error> (a failed setup) or <skipped>: it does not make
+    # the suite a failed, erroring or skipped test
+    doc = f'<testsuite name="s"><testcase name="a"/><{outcome} message="setup"/></testsuite>'.encode()
+    summary = juxsdk.parse_report(doc).summary
+    assert (summary.tests, summary.failures, summary.errors, summary.skipped) == (1, 0, 0, 0)

@@ -67,6 +67,23 @@ def test_namespace_declarations_in_scope_count_redeclarations() -> None:
     assert juxsdk.parse_report(f"<testsuite>{siblings}</testsuite>".encode()).summary.tests == 0
 
 
+@pytest.mark.parametrize("encoding", ["UTF-16", "UTF-16LE", "UTF-32", "UTF-8", "ISO-8859-1"])
+def test_the_namespace_limit_holds_in_every_encoding(encoding: str) -> None:
+    # the fast check counts `xmlns` in the bytes, which only works in an ASCII-compatible
+    # encoding: in UTF-16 or UTF-32 the tree is walked instead
+    limit = MAX_NAMESPACE_DECLARATIONS_IN_SCOPE
+    for per_level, refused in (([limit], False), ([limit // 2, limit // 2 + 1], True)):
+        text = _namespaces(per_level).decode()
+        data = f'<?xml version="1.0" encoding="{encoding}"?>{text}'.encode(encoding.lower())
+        if encoding == "UTF-16LE":
+            data = b"\xff\xfe" + data  # the byte order mark libxml2 needs to read it
+        if refused:
+            with pytest.raises(ReportLimitError, match=f"more than {limit} namespace declarations"):
+                juxsdk.parse_report(data)
+        else:
+            assert juxsdk.parse_report(data).summary.tests == 0
+
+
 def test_the_enveloped_signature_is_not_walked_by_the_document_limits(rsa_signer) -> None:
     signed = juxsdk.sign_report(b'<testsuite name="s"><testcase name="a"/></testsuite>', rsa_signer)
     root = etree.fromstring(signed.data)
@@ -96,10 +113,12 @@ def test_remove_signatures_equals_removing_them_one_by_one() -> None:
             )
         doc = ("".join(parts) + "</r>").encode()
         one_by_one, at_once = etree.fromstring(doc), etree.fromstring(doc)
+        # the count leaves out a signature inside another one (it goes away with it)
+        outermost = sum(1 for sig in at_once.iter(ds) if next(sig.iterancestors(ds), None) is None)
         for sig in list(one_by_one.iter(ds)):
             if sig.getparent() is not None:
                 remove_signature(sig)
-        remove_signatures(at_once)
+        assert remove_signatures(at_once) == outermost, doc
         assert etree.tostring(at_once) == etree.tostring(one_by_one), doc
 
 

@@ -8,9 +8,11 @@ let survive, and names the check it pins.
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 import juxsdk
 from juxsdk import errors as E
+from juxsdk.protocols import SIGNATURE_ALGORITHMS
 
 REPORT = b'<testsuite name="s" tests="1"><testcase name="a"/></testsuite>'
 
@@ -50,6 +52,27 @@ def test_any_other_failure_of_the_signer_is_a_signing_error(rsa_signer) -> None:
         juxsdk.sign_report(REPORT, _FailingSigner(rsa_signer, RuntimeError("bus error")))
     assert type(info.value) is E.SigningError
     assert str(info.value) == "signer 'failing' failed: RuntimeError: bus error"
+
+
+class _OtherAlgorithmSigner(_FailingSigner):
+    """A signer that signs with ``algorithm`` (one the signature profile does not have)."""
+
+    def __init__(self, real, algorithm: str) -> None:
+        super().__init__(real, RuntimeError("never called"))
+        self.algorithm = algorithm
+
+    def sign(self, data: bytes) -> bytes:
+        return self.real.sign(data)
+
+
+@pytest.mark.parametrize("algorithm", ["rsa-sha1", "dsa-sha256", "RSA-SHA256", ""])
+def test_a_signer_algorithm_outside_the_profile_is_refused_by_name(rsa_signer, algorithm) -> None:
+    # the check of sign_report against SIGNATURE_ALGORITHMS, before the key or the signer is used
+    with pytest.raises(E.SigningError) as info:
+        juxsdk.sign_report(REPORT, _OtherAlgorithmSigner(rsa_signer, algorithm))
+    assert type(info.value) is E.SigningError
+    assert info.value.message == f"signer algorithm {algorithm!r} is not supported"
+    assert info.value.hint == "use one of " + ", ".join(SIGNATURE_ALGORITHMS)
 
 
 def test_a_property_without_a_name_is_not_a_report_property() -> None:
@@ -134,3 +157,78 @@ def test_an_unreadable_public_key_file_is_a_config_error(tmp_path) -> None:
         juxsdk.TrustedPublicKeys.from_pem_file(tmp_path / "missing.pem")
     assert type(info.value) is E.ConfigError
     assert str(info.value).startswith(f"cannot read public key file {tmp_path / 'missing.pem'}: ")
+
+
+@pytest.mark.parametrize("kind", ["CERTIFICATE", "PUBLIC KEY"])
+def test_a_broken_pem_block_beside_a_good_key_is_a_config_error(tmp_path, rsa_keys, kind) -> None:
+    # TrustedPublicKeys.from_pem_file refuses the whole file: a trust anchor file with a block
+    # that does not load is not silently reduced to the blocks that do
+    from juxsdk.trust import TrustedPublicKeys
+
+    good = rsa_keys.pubkey_path.read_bytes()
+    path = tmp_path / "anchors.pem"
+    path.write_bytes(good + f"-----BEGIN {kind}-----\nAAAA\n-----END {kind}-----\n".encode())
+    with pytest.raises(E.ConfigError) as info:
+        TrustedPublicKeys.from_pem_file(path)
+    assert info.value.message == f"{path}: invalid PEM {kind} block"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"algorithm": "SHA384"}, id="rsa-padding-hash"),
+        pytest.param({"signature_algorithm": "ECDSA-SHA512"}, id="ecdsa-hash"),
+    ],
+)
+def test_the_signer_key_refuses_a_hash_signxml_was_not_configured_with(rsa_signer, kwargs) -> None:
+    # signxml passes the hash as algorithm= (RSA) or inside signature_algorithm= (ECDSA); a hash
+    # other than the signer's is refused before the signer (an HSM, a KMS key) is asked
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from juxsdk.xmldsig import _SignerKey
+
+    value = {"SHA384": hashes.SHA384(), "ECDSA-SHA512": ec.ECDSA(hashes.SHA512())}[next(iter(kwargs.values()))]
+    key = _SignerKey(_FailingSigner(rsa_signer, AssertionError("the signer must not be asked")), "sha256")
+    with pytest.raises(E.SigningError) as info:
+        key.sign(b"data", **{next(iter(kwargs)): value})
+    assert info.value.message.startswith("internal: signxml asked for sha")
+    assert info.value.message.endswith(", signer uses sha256")
+
+
+def test_the_signature_info_describes_the_signing_certificate(rsa_keys) -> None:
+    # what sign_report and verify_report say of the key: the certificate's subject, fingerprint
+    # and end of validity when there is one, None for each when the key signs alone
+    from juxsdk.trust import TrustedCertificates
+
+    signed = juxsdk.sign_report(REPORT, rsa_keys.signer())
+    verified = juxsdk.verify_report(signed.data, TrustedCertificates([rsa_keys.cert]))
+    for info in (signed.signature, verified.signature):
+        assert info.certificate_not_after == rsa_keys.cert.not_valid_after_utc
+        assert info.certificate_subject == rsa_keys.cert.subject.rfc4514_string()
+        assert info.certificate_fingerprint is not None
+    bare = juxsdk.sign_report(REPORT, rsa_keys.signer(with_cert=False)).signature
+    assert (bare.certificate_not_after, bare.certificate_subject, bare.certificate_fingerprint) == (None, None, None)
+
+
+def test_re_signing_a_signed_report_keeps_its_source_unless_another_is_given(rsa_signer) -> None:
+    signed = juxsdk.sign_report(REPORT, rsa_signer, source="first.xml")
+    assert signed.source == "first.xml"
+    assert juxsdk.sign_report(signed, rsa_signer, replace=True).source == "first.xml"
+    assert juxsdk.sign_report(signed, rsa_signer, replace=True, source="second.xml").source == "second.xml"
+
+
+def test_the_parser_takes_bytes_only() -> None:
+    # bytes(5) would be five NUL bytes: an int (or a str) is a programming error, said as such
+    from juxsdk._xml import parse_xml
+
+    for value in (5, "<testsuite/>"):
+        with pytest.raises(TypeError, match=f"expected bytes, got {type(value).__name__}"):
+            parse_xml(value)  # type: ignore[arg-type]
+    assert parse_xml(memoryview(b"<testsuite/>")).getroot().tag == "testsuite"
+
+
+def test_properties_are_added_to_a_testsuites_root_without_suites() -> None:
+    added = juxsdk.add_properties(juxsdk.parse_report(b'<testsuites name="none"></testsuites>'), {"project": "p"})
+    assert added.project == "p"
+    assert [el.tag for el in etree.fromstring(added.data)] == ["properties"]

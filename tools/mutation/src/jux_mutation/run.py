@@ -13,8 +13,10 @@ Steps (each a cosmic-ray command or a small step around one):
    semantics, in one transaction) and, for ``--sample N``, mark all but a deterministic sample as
    skipped (the mutants sorted by module, operator and occurrence, ``random.Random(seed).sample``);
 4. ``cosmic-ray exec`` (the local distributor: one pytest process per mutant, ``PYTHONPATH``
-   pointing at the copy), stopped after ``--time-limit`` seconds if given (cosmic-ray takes the
-   pending mutants in random order, so what a bounded run tested is a random subset);
+   pointing at the copy; with ``--workers N``, cosmic-ray's http distributor and N loopback
+   workers, each in its own copy, ``jux_mutation.worker``), stopped after ``--time-limit``
+   seconds if given (cosmic-ray takes the pending mutants in random order, so what a bounded
+   run tested is a random subset);
 5. score: killed / (killed + survived), overall and for the "remove a check" operators, where a
    survivor that ``tools/mutation/equivalent.toml`` explains as equivalent counts in neither
    (the usual mutation score, killed / (all − equivalent)); every survivor is printed with its
@@ -32,6 +34,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -82,6 +85,61 @@ def _environment(copy: Path) -> dict[str, str]:
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.pop("PYTEST_ADDOPTS", None)
     return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_workers(work: Path, copy: Path, count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    """Start ``count`` loopback HTTP workers, each in its own copy of ``copy`` (work/repo-1, …).
+
+    Returns:
+        (the worker processes, their URLs), once every worker accepts connections.
+
+    Raises:
+        RuntimeError: a worker did not listen within 60 seconds.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    for index in range(count):
+        own = copy if index == 0 else work / f"repo-{index}"
+        if index:
+            shutil.copytree(copy, own, symlinks=True)
+        port = _free_port()
+        cmd = [sys.executable, "-m", "jux_mutation.worker", str(port)]
+        procs.append(subprocess.Popen(cmd, cwd=own, env=_environment(own), start_new_session=True))
+        urls.append(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    for url in urls:
+        port = int(url.rsplit(":", 1)[1])
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    _stop(procs)
+                    raise RuntimeError(f"the mutation worker at {url} did not start") from None
+                time.sleep(0.2)
+    return procs, urls
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _http_config(text: str, urls: list[str]) -> str:
+    """The config with cosmic-ray's http distributor sending to ``urls`` instead of the local one."""
+    changed, count = re.subn(r'(\[cosmic-ray\.distributor\]\s*\nname\s*=\s*)"local"', r'\1"http"', text)
+    if count != 1:
+        raise ValueError('the config must have [cosmic-ray.distributor] with name = "local" first')
+    return changed + "\n[cosmic-ray.distributor.http]\nworker-urls = " + json.dumps(urls) + "\n"
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], *, quiet: bool = False) -> subprocess.CompletedProcess[str]:
@@ -298,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help="stop testing mutants after this long and score those tested (cosmic-ray tests "
                              "them in random order, so a bounded run is a random subset)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="test N mutants at a time, each in its own copy (cosmic-ray's http distributor "
+                             "with loopback workers; default 1: the local distributor)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the copy and the session here")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     parser.add_argument("--report", type=Path, default=None, metavar="WORKDIR",
@@ -308,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                              "--time-limit left untested stay untested")
     args = parser.parse_args(argv)
 
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     repo = Path.cwd()
     config_path = args.config or repo / DEFAULT_CONFIG
     if not config_path.is_file() or not (repo / "src" / "juxsdk").is_dir():
@@ -354,6 +417,13 @@ def main(argv: list[str] | None = None) -> int:
                    .get("exclude-operators", ()))
     kept, total = _select(session, exclude, sample, seed)
     print(f"  mutants: {kept} of {total} (operators filtered; sample seed {seed})", flush=True)
+    workers: list[subprocess.Popen[bytes]] = []
+    copies = [copy]
+    if args.workers > 1:
+        workers, urls = _start_workers(work, copy, args.workers)
+        copies += [work / f"repo-{i}" for i in range(1, args.workers)]
+        config = work / "exec.toml"
+        config.write_text(_http_config(raw.replace("{python}", sys.executable), urls), encoding="utf-8")
     cmd = [_bin("cosmic-ray"), "exec", str(config), str(session)]
     print("+", " ".join(shlex.quote(c) for c in cmd), flush=True)
     proc = subprocess.Popen(cmd, cwd=copy, env=env, start_new_session=True)
@@ -365,7 +435,10 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait()
         returncode = 0
         print(f"  time limit of {args.time_limit} s reached: scoring the mutants tested so far", flush=True)
-    _restore(copy)
+    finally:
+        _stop(workers)
+    for each in copies:
+        _restore(each)
     if returncode != 0:
         return 2
     result = _collect(session, copy, repo, check_ops)

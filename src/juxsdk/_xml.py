@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
+from lxml.etree import XMLSyntaxError  # a plain name: cosmic-ray cannot mutate a dotted one in a tuple
 
 from .errors import DoctypeForbiddenError, ReportLimitError, ReportParseError
 from .limits import (
@@ -164,7 +165,7 @@ def _prolog_doctype(data: bytes) -> str | bool | None:
         parser.close()
     except _PrologDecided as decided:
         return decided.doctype
-    except (etree.XMLSyntaxError, _ExternalResourceRefused, ValueError, LookupError):
+    except (XMLSyntaxError, _ExternalResourceRefused, ValueError, LookupError):
         return False
     return False
 

@@ -431,7 +431,7 @@ def _b64(el: Any) -> bytes:
         raise InvalidBase64Error(f"{what} is not valid base64: {len(text)} characters, not a multiple of 4")
     try:
         return binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
+    except ValueError as exc:  # binascii.Error is a ValueError
         raise InvalidBase64Error(f"{what} is not valid base64: {exc}") from None
 
 

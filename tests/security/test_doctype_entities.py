@@ -179,3 +179,11 @@ def test_doctype_error_through_the_cli(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "DOCTYPE declarations are not allowed" in result.stdout
     assert "root:" not in result.stdout
+
+
+def test_an_external_dtd_named_by_public_id_only_is_refused_by_that_name() -> None:
+    # a UTF-32 document is parsed before its DOCTYPE is seen: the resolver refuses the DTD and
+    # the error names what was asked for (the public identifier when the system one is empty)
+    doc = ('\ufeff<!DOCTYPE r PUBLIC "-//juxsdk//probe" ""><testsuite/>').encode("utf-32-le")
+    with pytest.raises(DoctypeForbiddenError, match="refers to the external resource '-//juxsdk//probe'"):
+        juxsdk.parse_report(doc)

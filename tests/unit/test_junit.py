@@ -245,6 +245,15 @@ def test_add_properties_never_writes_into_a_later_suite() -> None:
 def test_an_outcome_element_outside_a_testcase_is_not_a_test_outcome(outcome: str) -> None:
     # some producers write a suite-level <error> (a failed setup) or <skipped>: it does not make
     # the suite a failed, erroring or skipped test
-    doc = f'<testsuite name="s"><testcase name="a"/><{outcome} message="setup"/></testsuite>'.encode()
+    doc = (f'<testsuite name="s"><{outcome} message="setup"/><testcase name="a"/>'
+           f'<testcase name="b"><failure/></testcase><{outcome}/></testsuite>').encode()
     summary = juxsdk.parse_report(doc).summary
-    assert (summary.tests, summary.failures, summary.errors, summary.skipped) == (1, 0, 0, 0)
+    assert (summary.tests, summary.failures, summary.errors, summary.skipped) == (2, 1, 0, 0)
+
+
+def test_a_report_after_kilobytes_of_leading_whitespace_is_not_empty() -> None:
+    # the empty-file check looks at the first 4 KiB first; whitespace there is not the whole file
+    assert juxsdk.parse_report(b" \n" * 3000 + b'<testsuite name="s"><testcase name="a"/></testsuite>').summary.tests == 1
+    with pytest.raises(ReportParseError, match="file is empty"):
+        juxsdk.parse_report(b" \n" * 3000)
+

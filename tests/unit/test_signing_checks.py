@@ -232,3 +232,41 @@ def test_properties_are_added_to_a_testsuites_root_without_suites() -> None:
     added = juxsdk.add_properties(juxsdk.parse_report(b'<testsuites name="none"></testsuites>'), {"project": "p"})
     assert added.project == "p"
     assert [el.tag for el in etree.fromstring(added.data)] == ["properties"]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"<?xml version='1.0'?>\n<j:testsuite xmlns:j='urn:junit' name='s'><j:testcase name='a'/></j:testsuite>\n",
+        b'<testsuite name="s"><testcase name="a"/></testsuite>  <!-- end -->\n',
+    ],
+)
+def test_a_report_is_signed_by_splicing_even_with_a_prefixed_root(rsa_signer, doc) -> None:
+    # the signed bytes are the input bytes up to the root end tag, the signature, then the rest
+    signed = juxsdk.sign_report(doc, rsa_signer).data
+    end = doc.rindex(b"</")
+    assert signed.startswith(doc[:end]) and signed.endswith(doc[end:])
+    assert signed[end:-len(doc) + end].startswith(b"<ds:Signature")
+
+
+@pytest.mark.parametrize(("algorithm", "keys"), [("ecdsa-sha256", "rsa_signer"), ("rsa-sha256", "ec_signer")])
+def test_a_signer_whose_algorithm_does_not_fit_its_key_is_refused(request, algorithm, keys) -> None:
+    real = request.getfixturevalue(keys)
+    with pytest.raises(E.SigningError) as info:
+        juxsdk.sign_report(REPORT, _OtherAlgorithmSigner(real, algorithm))
+    assert type(info.value) is E.SigningError
+    assert info.value.message.startswith(f"signer algorithm {algorithm} does not match its ")
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [{}, {"certs": ["a.pem"], "pubkeys": ["b.pem"]}, {"pubkeys": ["b.pem"], "cas": ["c.pem"]}],
+    ids=["none", "certs-and-pubkeys", "pubkeys-and-cas"],
+)
+def test_a_trust_policy_from_files_takes_exactly_one_kind_of_anchor(kinds) -> None:
+    # checked before any file is read (these files do not exist)
+    from juxsdk.trust import policy_from_files
+
+    with pytest.raises(E.ConfigError) as info:
+        policy_from_files(**kinds)
+    assert info.value.message == "give exactly one kind of trust anchor"

@@ -819,3 +819,33 @@ def test_an_rsa_exponent_of_exactly_64_bits_is_read_and_one_byte_more_is_not(rsa
     _refused(etree.tostring(root), E.SignatureValueError, "does not verify")
     _rsa_field(root, "Exponent").text = _b64int(2**64 + 1, 9)
     _refused(etree.tostring(root), E.UnsupportedKeyError, "RSA public exponent is longer than 64 bits")
+
+
+# --- found by the full mutation run (issue 17) --------------------------------------------------
+
+
+def test_an_unexpected_element_after_ds_object_is_refused(rsa_signer, tmp_path) -> None:
+    # the walk skips the (never canonicalised) ds:Object subtree and goes on with its siblings
+    root = signed_root(rsa_signer)
+    sig = sig_of(root)
+    etree.SubElement(sig, f"{DS}Object").text = "unsigned"
+    etree.SubElement(sig, "smuggled")
+    doc = etree.tostring(root)
+    _refused(doc, E.SignatureStructureError, "unexpected element 'smuggled' in ds:Signature")
+    _cli(tmp_path, doc, E.SignatureStructureError, "unexpected element 'smuggled'")
+
+
+def test_namespace_declarations_of_sibling_signature_elements_do_not_add_up(rsa_signer) -> None:
+    # the namespace limit of the signature counts the declarations in scope: one declared on each
+    # of many siblings is one in scope at a time (as for the document limits)
+    from juxsdk.limits import MAX_NAMESPACE_DECLARATIONS_IN_SCOPE
+
+    root = signed_root(rsa_signer)
+    key_info = sig_of(root).find(f"{DS}KeyInfo")
+    count = MAX_NAMESPACE_DECLARATIONS_IN_SCOPE // 2 + 2
+    for i in range(count):
+        el = etree.SubElement(key_info, f"{{urn:sibling:{i}}}note", nsmap={f"s{i}": f"urn:sibling:{i}"})
+        el.text = "n"
+    doc = etree.tostring(root)
+    assert doc.count(b"xmlns:s") == count
+    assert juxsdk.verify_report(doc, ANY).summary.tests == 2

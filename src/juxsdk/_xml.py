@@ -217,7 +217,9 @@ def parse_xml(data: bytes, *, source: str | None = None, max_bytes: int = DEFAUL
         raise _doctype_error(source, f"<!DOCTYPE {doctype} …>")
     tree = _parse_tree(data, source)
     docinfo = tree.docinfo
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+    # libxml2 makes the internal-subset node for every DOCTYPE, with or without a subset or an
+    # external identifier (an external subset is never loaded: load_dtd=False)
+    if docinfo.internalDTD is not None:
         raise _doctype_error(source, docinfo.doctype or "a document type definition")
     check_document_limits(tree, data, source=source)
     return tree

@@ -73,7 +73,6 @@ _SCAN_TAGS = (
     "{*}error",
     "{*}skipped",
     "{*}testsuite",
-    "{*}testsuites",
     "{*}properties",
 )
 
@@ -123,8 +122,6 @@ def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary,
                         case_time += _to_float(t)
             elif name == "testsuite":
                 suites += 1
-            elif name == "testsuites":
-                continue
             elif name == "Signature":
                 if el.tag == DS_SIGNATURE:
                     nested_signatures += 1

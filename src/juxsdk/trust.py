@@ -44,6 +44,7 @@ __all__ = [
     "TrustedPublicKeys",
     "UnsafeAcceptAnyKey",
     "certificate_fingerprint",
+    "certificate_subject",
     "key_fingerprint",
     "key_strength_problem",
 ]
@@ -99,12 +100,21 @@ def certificate_fingerprint(cert: x509.Certificate) -> str:
     return "sha256:" + hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-def _describe(cert: x509.Certificate) -> str:
+def certificate_subject(cert: x509.Certificate) -> str:
+    """A certificate's subject as an RFC 4514 string (RFC 4514 section 2).
+
+    Returns:
+        The string, or ``"<invalid subject>"`` when the subject cannot be decoded (a certificate
+        in a signed report is untrusted input: describing it must not fail).
+    """
     try:
-        subject = cert.subject.rfc4514_string()
+        return cert.subject.rfc4514_string()
     except ValueError:
-        subject = "<invalid subject>"
-    return f"certificate {subject!r} ({certificate_fingerprint(cert)[:23]}…)"
+        return "<invalid subject>"
+
+
+def _describe(cert: x509.Certificate) -> str:
+    return f"certificate {certificate_subject(cert)!r} ({certificate_fingerprint(cert)[:23]}…)"
 
 
 def _check_validity(cert: x509.Certificate, at: dt.datetime) -> None:

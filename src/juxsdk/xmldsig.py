@@ -87,7 +87,13 @@ from .limits import (
 )
 from .models import Report, SignatureInfo, SignedReport, VerifiedReport
 from .protocols import SIGNATURE_ALGORITHMS, Signer
-from .trust import TrustPolicy, certificate_fingerprint, key_fingerprint, key_strength_problem
+from .trust import (
+    TrustPolicy,
+    certificate_fingerprint,
+    certificate_subject,
+    key_fingerprint,
+    key_strength_problem,
+)
 
 __all__ = ["sign_report", "signature_info", "verify_report"]
 
@@ -265,16 +271,10 @@ def signature_info(
     Returns:
         A :class:`~juxsdk.models.SignatureInfo`.
     """
-    subject = None
-    if certificate is not None:
-        try:
-            subject = certificate.subject.rfc4514_string()
-        except ValueError:
-            subject = "<invalid subject>"
     return SignatureInfo(
         algorithm=algorithm,
         key_fingerprint=key_fingerprint(key),
-        certificate_subject=subject,
+        certificate_subject=certificate_subject(certificate) if certificate is not None else None,
         certificate_fingerprint=certificate_fingerprint(certificate) if certificate is not None else None,
         certificate_not_after=certificate.not_valid_after_utc if certificate is not None else None,
     )

@@ -186,6 +186,12 @@ def test_add_properties_with_nothing_to_write_returns_the_report_itself(doc, pro
     assert juxsdk.add_properties(report, props, defaults=defaults) is report
 
 
+def test_add_properties_with_no_property_returns_the_report_itself() -> None:
+    report = juxsdk.parse_report(b'<testsuite name="s"><testcase name="a"/></testsuite>')
+    assert juxsdk.add_properties(report, {}) is report
+    assert juxsdk.add_properties(report, [], defaults={}) is report
+
+
 def test_an_element_in_properties_that_is_not_a_property_is_not_a_property_already_there() -> None:
     doc = b'<testsuite name="s"><properties><other name="project" value="p"/></properties></testsuite>'
     report = juxsdk.parse_report(doc)

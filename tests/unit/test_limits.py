@@ -120,6 +120,11 @@ def test_remove_signatures_equals_removing_them_one_by_one() -> None:
                 remove_signature(sig)
         assert remove_signatures(at_once) == outermost, doc
         assert etree.tostring(at_once) == etree.tostring(one_by_one), doc
+    # a root that is itself a signature is not removed (only the signatures inside it)
+    sig_root = etree.fromstring(f'<ds:Signature xmlns:ds="{DS_NS}">a<ds:Signature/>b</ds:Signature>'.encode())
+    assert remove_signatures(sig_root) == 1
+    assert etree.tostring(sig_root) == f'<ds:Signature xmlns:ds="{DS_NS}">ab</ds:Signature>'.encode()
+
 
 
 @pytest.mark.parametrize(

@@ -270,3 +270,44 @@ def test_a_trust_policy_from_files_takes_exactly_one_kind_of_anchor(kinds) -> No
     with pytest.raises(E.ConfigError) as info:
         policy_from_files(**kinds)
     assert info.value.message == "give exactly one kind of trust anchor"
+
+
+def test_the_prolog_pass_decides_at_the_root_start_tag_without_reading_further() -> None:
+    # None: decided, no DOCTYPE (the bytes after the root start tag are never parsed twice);
+    # False: undecided, the full parse decides
+    from juxsdk._xml import _prolog_doctype
+
+    assert _prolog_doctype(b"<?xml version='1.0'?>\n<testsuite name='s'>" + b"\xff\xfe not xml <<<") is None
+    assert _prolog_doctype(b"<!DOCTYPE testsuite><testsuite/>") == "testsuite"
+    assert _prolog_doctype(b"<?xml version='1.0'?>\n<!-- unterminated") is False
+
+
+def test_a_certificate_whose_subject_cannot_be_decoded_is_still_described(rsa_keys) -> None:
+    # the certificate comes from the report (untrusted): describing it must not fail
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from juxsdk.trust import TrustedCertificates
+    from juxsdk.xmldsig import signature_info
+    from tests import pki
+
+    key = pki.new_key("p256")
+    der = pki.make_cert(key, "QQQQQQQQ").public_bytes(serialization.Encoding.DER)
+    cert = x509.load_der_x509_certificate(der.replace(b"QQQQQQQQ", b"\xff\xfe\xfd\xfcQQQQ"))
+    with pytest.raises(ValueError):
+        cert.subject.rfc4514_string()
+    info = signature_info("ecdsa-sha256", key.public_key(), cert)
+    assert info.certificate_subject == "<invalid subject>"
+    decision = TrustedCertificates([cert]).decide([cert], None, cert.not_valid_before_utc)
+    assert decision.description.startswith("pinned certificate '<invalid subject>' (sha256:")
+
+
+def test_the_signature_value_check_refuses_a_key_type_outside_the_profile() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from juxsdk.xmldsig import _verify_value
+
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    with pytest.raises(E.UnsupportedAlgorithmError, match="unsupported key type Ed25519PublicKey"):
+        _verify_value(key, b"\0" * 64, b"octets", hashes.SHA256())  # type: ignore[arg-type]

@@ -309,7 +309,6 @@ def sign_report(
         SigningError: unsupported algorithm, a key below the key policy
             (:func:`juxsdk.trust.key_strength_problem`), certificate/key mismatch, or the signer failed.
     """
-    owned = not isinstance(report, Report)  # parsed here: nobody else holds its tree
     if isinstance(report, SignedReport):
         report = parse_report(report.data, source=source or report.source)
     elif not isinstance(report, Report):
@@ -362,8 +361,9 @@ def sign_report(
     if index is None:
         data = _reserialise_with(report, sig_el)
     else:
-        if owned:  # free the parsed tree before the output copy: lower peak memory
-            report = attrs.evolve(report, _root=None)
+        # drop this reference to the parsed tree before the output copy: when the report was
+        # parsed here, that frees it (lower peak memory); a caller's Report keeps its own
+        report = attrs.evolve(report, _root=None)
         view = memoryview(report.data)
         data = b"".join((view[:index], sig_xml, view[index:]))  # the input bytes + the signature
     return SignedReport(

@@ -263,3 +263,40 @@ def test_a_report_after_kilobytes_of_leading_whitespace_is_not_empty() -> None:
     with pytest.raises(ReportParseError, match="file is empty"):
         juxsdk.parse_report(b" \n" * 3000)
 
+
+
+@pytest.mark.parametrize(
+    ("declaration", "written"),
+    [
+        (b'<?xml version="1.0" encoding="UTF-8"?>', b"<?xml version='1.0' encoding='UTF-8'?>"),
+        (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+         b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>"),
+        (b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
+         b"<?xml version='1.0' encoding='UTF-8' standalone='no'?>"),
+    ],
+)
+def test_a_reserialised_report_keeps_its_standalone_declaration_as_it_was(declaration, written) -> None:
+    # no standalone pseudo-attribute stays none (lxml reports it as False, which would write "no")
+    added = juxsdk.add_properties(juxsdk.parse_report(declaration + b'<testsuite name="s"/>'), {"project": "p"})
+    assert added.data.startswith(written + b"\n<testsuite")
+
+
+def test_add_properties_without_replace_keeps_an_existing_value_while_writing_others() -> None:
+    doc = b'<testsuite name="s"><properties><property name="project" value="mine"/></properties></testsuite>'
+    report = juxsdk.parse_report(doc)
+    kept = juxsdk.add_properties(report, {"project": "other", "ci": "1"}, replace=False)
+    assert kept.properties == (("project", "mine"), ("ci", "1"))
+    defaulted = juxsdk.add_properties(report, {"ci": "1"}, defaults={"project": "detected"})
+    assert defaulted.properties == (("project", "mine"), ("ci", "1"))
+    replaced = juxsdk.add_properties(report, {"project": "other", "ci": "1"})
+    assert replaced.properties == (("project", "other"), ("ci", "1"))
+
+
+@pytest.mark.parametrize("where", ["element", "attribute"])
+def test_a_name_over_libxml2s_limit_is_not_well_formed_xml(where: str) -> None:
+    # only a text node, attribute value or start tag over 10 MB is parsed again with the huge
+    # limits; a 60,000-character name (libxml2's limit is 50,000) stays refused
+    name = "n" * 60_000
+    doc = f"<testsuite><{name}/></testsuite>" if where == "element" else f'<testsuite {name}="1"/>'
+    with pytest.raises(ReportParseError, match="Name too long"):
+        juxsdk.parse_report(doc.encode())

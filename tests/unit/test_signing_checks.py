@@ -311,3 +311,15 @@ def test_the_signature_value_check_refuses_a_key_type_outside_the_profile() -> N
     key = ed25519.Ed25519PrivateKey.generate().public_key()
     with pytest.raises(E.UnsupportedAlgorithmError, match="unsupported key type Ed25519PublicKey"):
         _verify_value(key, b"\0" * 64, b"octets", hashes.SHA256())  # type: ignore[arg-type]
+
+
+def test_the_precomputed_reference_digest_is_only_handed_out_as_sha256() -> None:
+    from signxml import DigestAlgorithm, SignatureMethod
+
+    from juxsdk.xmldsig import _EnvelopedSigner
+
+    signer = _EnvelopedSigner(b"\1" * 32, SignatureMethod.RSA_SHA256)
+    marker = signer._c14n(signer.stand_in, None)
+    assert signer._get_digest(marker, DigestAlgorithm.SHA256) == b"\1" * 32
+    with pytest.raises(E.SigningError, match="the precomputed reference digest is SHA-256"):
+        signer._get_digest(marker, DigestAlgorithm.SHA512)

@@ -300,3 +300,26 @@ def test_a_name_over_libxml2s_limit_is_not_well_formed_xml(where: str) -> None:
     doc = f"<testsuite><{name}/></testsuite>" if where == "element" else f'<testsuite {name}="1"/>'
     with pytest.raises(ReportParseError, match="Name too long"):
         juxsdk.parse_report(doc.encode())
+
+
+@pytest.mark.parametrize(("source", "label"), [(None, "<bytes>"), ("page.html", "page.html")])
+def test_a_root_that_is_not_junit_is_named_with_its_source(source, label) -> None:
+    with pytest.raises(ReportError) as info:
+        juxsdk.parse_report(b"<html><body/></html>", source=source)
+    assert info.value.message.startswith(f"{label}: root element is <html>, expected <testsuites> or <testsuite>")
+
+
+def test_properties_added_to_a_namespaced_report_are_in_its_namespace() -> None:
+    doc = b'<testsuite xmlns="urn:junit" name="s"><testcase name="a"/></testsuite>'
+    added = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "p"})
+    root = etree.fromstring(added.data)
+    assert [el.tag for el in root] == ["{urn:junit}properties", "{urn:junit}testcase"]
+    assert root[0][0].tag == "{urn:junit}property"
+    assert b"xmlns=" not in added.data.replace(b'xmlns="urn:junit"', b"", 1)
+    # the Report's own tree (what signing and a second add_properties work on) is the document
+    # its bytes hold: libxml2 writes an un-namespaced child of a default-namespaced element
+    # without xmlns="", so the bytes alone would not show a missing namespace
+    assert [el.tag for el in added._root] == ["{urn:junit}properties", "{urn:junit}testcase"]
+    again = juxsdk.parse_report(added.data)
+    assert (added.canonical_hash, added.summary, added.properties) == (again.canonical_hash, again.summary,
+                                                                       again.properties)

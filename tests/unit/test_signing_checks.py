@@ -323,3 +323,17 @@ def test_the_precomputed_reference_digest_is_only_handed_out_as_sha256() -> None
     assert signer._get_digest(marker, DigestAlgorithm.SHA256) == b"\1" * 32
     with pytest.raises(E.SigningError, match="the precomputed reference digest is SHA-256"):
         signer._get_digest(marker, DigestAlgorithm.SHA512)
+
+
+def test_a_failure_inside_signxml_is_a_signing_error(rsa_signer, monkeypatch) -> None:
+    # fault injection: whatever signxml raises while building the signature (not the signer's own
+    # SigningError) is reported as a SigningError naming it, never as a raw exception
+    from juxsdk.xmldsig import _EnvelopedSigner
+
+    def broken(self, data, references):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_EnvelopedSigner, "_unpack", broken)
+    with pytest.raises(E.SigningError) as info:
+        juxsdk.sign_report(REPORT, rsa_signer)
+    assert info.value.message == "cannot build the XML signature: RuntimeError: boom"

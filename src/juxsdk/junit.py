@@ -117,9 +117,7 @@ def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary,
             if name == "testcase":
                 tests += 1
                 if need_case_time:
-                    t = el.get("time")
-                    if t:
-                        case_time += _to_float(t)
+                    case_time += _to_float(el.get("time"))
             elif name == "testsuite":
                 suites += 1
             elif name == "Signature":

@@ -323,3 +323,14 @@ def test_properties_added_to_a_namespaced_report_are_in_its_namespace() -> None:
     again = juxsdk.parse_report(added.data)
     assert (added.canonical_hash, added.summary, added.properties) == (again.canonical_hash, again.summary,
                                                                        again.properties)
+
+
+def test_a_property_appended_to_indented_properties_follows_their_indentation() -> None:
+    doc = (b'<testsuite name="s">\n  <properties>\n    <property name="a" value="1"/>\n  </properties>\n'
+           b'  <testcase name="t"/>\n</testsuite>')
+    added = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "p", "ci": "1"})
+    assert added.data.split(b"\n", 1)[1] == (
+        b'<testsuite name="s">\n  <properties>\n    <property name="a" value="1"/>\n'
+        b'    <property name="project" value="p"/>\n    <property name="ci" value="1"/>\n  </properties>\n'
+        b'  <testcase name="t"/>\n</testsuite>'
+    )

@@ -103,7 +103,7 @@ class _RefuseExternal(etree.Resolver):
         raise _ExternalResourceRefused(system_url or public_id or "?")
 
 
-def _parser(target: Any = None, *, huge: bool = False) -> etree.XMLParser:
+def _parser(target: Any = None, *, huge: bool) -> etree.XMLParser:
     """The one hardened parser configuration (a new parser per call: lxml parsers are not thread-safe).
 
     ``huge`` lifts libxml2's resource limits (``XML_PARSE_HUGE``: text nodes over 10 MB, depth
@@ -158,7 +158,9 @@ class _PrologTarget:
 def _prolog_doctype(data: bytes) -> str | bool | None:
     """Parse the prolog only: the DOCTYPE name, None when the root element starts first, or
     False when the incremental parser could not tell (then the full parse decides)."""
-    parser = _parser(_PrologTarget())
+    # libxml2's size limits lifted: the pass ends at the DOCTYPE or the root start tag, and a
+    # DOCTYPE with an over-long name or a prolog comment over 10 MB is still seen as what it is
+    parser = _parser(_PrologTarget(), huge=True)
     try:
         for offset in range(0, len(data), _PROLOG_CHUNK):
             parser.feed(data[offset : offset + _PROLOG_CHUNK])

@@ -337,3 +337,16 @@ def test_a_failure_inside_signxml_is_a_signing_error(rsa_signer, monkeypatch) ->
     with pytest.raises(E.SigningError) as info:
         juxsdk.sign_report(REPORT, rsa_signer)
     assert info.value.message == "cannot build the XML signature: RuntimeError: boom"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"<!DOCTYPE " + b"n" * 60_000 + b"><testsuite/>",  # a name over libxml2's normal limit
+        b"<!--" + b"c" * 11_000_000 + b"--><!DOCTYPE testsuite><testsuite/>",  # after a comment over 10 MB
+    ],
+    ids=["long-name", "huge-comment"],
+)
+def test_a_doctype_past_libxml2s_normal_limits_is_refused_as_a_doctype(doc) -> None:
+    with pytest.raises(E.DoctypeForbiddenError):
+        juxsdk.parse_report(doc, max_bytes=len(doc))

@@ -43,9 +43,9 @@ def _config(tmp_path: Path, test_command: str) -> Path:
     return config
 
 
-def _run(tmp_path: Path, config: Path) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(JUX_MUTATION), "--config", str(config), "--sample", "3", "--workdir", str(tmp_path / "work")],
+        [str(JUX_MUTATION), "--config", str(config), "--sample", "3", "--workdir", str(tmp_path / "work"), *extra],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
     )
 
@@ -66,3 +66,26 @@ def test_jux_mutation_refuses_tests_that_fail_unmutated(tmp_path: Path) -> None:
     result = _run(tmp_path, _config(tmp_path, "{python} -c 'raise SystemExit(1)'"))
     assert result.returncode == 2
     assert "the tests fail without any mutation" in result.stderr
+
+
+@pytest.mark.slow
+def test_jux_mutation_tests_mutants_in_parallel_workers_and_scores_them_all(tmp_path: Path) -> None:
+    # --workers 2: cosmic-ray's http distributor and two loopback workers, each in its own copy;
+    # a test command that fails only when a module of the copy differs from the pristine sources
+    # proves each worker tested a mutated copy (every mutant killed), and the copies are restored
+    script = tmp_path / "differs.py"
+    script.write_text(
+        "import filecmp, pathlib, sys\n"
+        "p, q = pathlib.Path('src/juxsdk'), pathlib.Path('../pristine-src/juxsdk')\n"
+        "sys.exit(any(not filecmp.cmp(f, q / f.name, shallow=False) for f in p.glob('*.py')))\n",
+        encoding="utf-8",
+    )
+    check = f"{{python}} {script}"
+    result = _run(tmp_path, _config(tmp_path, check), "--workers", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mutants: 3 killed, 0 survived" in result.stdout
+    work = tmp_path / "work"
+    assert {p.name for p in work.iterdir()} >= {"repo", "repo-1", "exec.toml"}
+    for copy in (work / "repo", work / "repo-1"):
+        for original in (work / "pristine-src" / "juxsdk").glob("*.py"):
+            assert (copy / "src" / "juxsdk" / original.name).read_bytes() == original.read_bytes()

@@ -334,3 +334,21 @@ def test_a_property_appended_to_indented_properties_follows_their_indentation() 
         b'    <property name="project" value="p"/>\n    <property name="ci" value="1"/>\n  </properties>\n'
         b'  <testcase name="t"/>\n</testsuite>'
     )
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("n/a", 0.0), ("", 0.0), ("1,234.5", 1234.5), ("2.5", 2.5)])
+def test_a_time_that_is_not_a_number_counts_as_zero(value: str, seconds: float) -> None:
+    doc = f'<testsuite name="s" time="{value}"><testcase name="a" time="9"/></testsuite>'.encode()
+    assert juxsdk.parse_report(doc).summary.time == seconds
+
+
+def test_the_depth_limit_holds_when_a_huge_text_node_needs_the_second_parse() -> None:
+    from juxsdk.errors import ReportLimitError
+    from juxsdk.limits import MAX_DEPTH
+
+    deep = "<x>" * MAX_DEPTH + "</x>" * MAX_DEPTH
+    # the text node over 10 MB comes first: the first parse stops there, the second (with
+    # libxml2's limits lifted, its own depth limit 2048) reads the nesting, checked afterwards
+    doc = f"<testsuite><system-out>{'o' * 11_000_000}</system-out><testcase>{deep}</testcase></testsuite>"
+    with pytest.raises(ReportLimitError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        juxsdk.parse_report(doc.encode(), max_bytes=len(doc) + 1)

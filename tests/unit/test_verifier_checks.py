@@ -274,13 +274,15 @@ def test_two_inclusive_namespaces_elements_are_a_structure_error(rsa_keys) -> No
 )
 @pytest.mark.parametrize("prefixes", [None, ["keep"]], ids=["plain", "prefix-list"])
 def test_sha384_and_sha512_digests_verify(rsa_keys, uri, name, prefixes) -> None:
-    root = signed_root(rsa_keys.signer(), UNUSED_NS)
+    # a comment in the report: the reference digest is of the C14N without comments, whatever hash
+    doc = UNUSED_NS.replace(b'<testcase name="a"/>', b'<testcase name="a"/><!-- a comment -->')
+    root = signed_root(rsa_keys.signer(), doc)
     sig_of(root).find(f"{DS}SignedInfo/{DS}Reference/{DS}DigestMethod").set("Algorithm", uri)
     if prefixes:
         _inclusive_namespaces(set_transforms(root, ENVELOPED, EXC_C14N)[1], " ".join(prefixes))
     redigest(root, hash_name=name, prefixes=prefixes)
     v = juxsdk.verify_report(resign(root, _private(rsa_keys)), ANY)
-    assert v.canonical_hash == juxsdk.canonical_hash(UNUSED_NS)
+    assert v.canonical_hash == juxsdk.canonical_hash(UNUSED_NS) == juxsdk.canonical_hash(doc)
     redigest(root, hash_name="sha256", prefixes=prefixes)  # a SHA-256 value under a SHA-384/512 method
     _refused(resign(root, _private(rsa_keys)), E.DigestMismatchError, "digest mismatch")
 
@@ -849,3 +851,35 @@ def test_namespace_declarations_of_sibling_signature_elements_do_not_add_up(rsa_
     doc = etree.tostring(root)
     assert doc.count(b"xmlns:s") == count
     assert juxsdk.verify_report(doc, ANY).summary.tests == 2
+
+
+def test_the_signature_attribute_limit_at_its_boundary(rsa_signer) -> None:
+    from juxsdk.limits import MAX_ATTRIBUTES_PER_ELEMENT
+
+    for count, refused in ((MAX_ATTRIBUTES_PER_ELEMENT, False), (MAX_ATTRIBUTES_PER_ELEMENT + 1, True)):
+        root = signed_root(rsa_signer)
+        note = etree.SubElement(sig_of(root).find(f"{DS}KeyInfo"), f"{DS}KeyName")
+        for i in range(count):
+            note.set(f"a{i}", "v")
+        doc = etree.tostring(root)
+        if refused:
+            _refused(doc, E.SignatureLimitError, f"ds:KeyName has more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes")
+        else:
+            assert juxsdk.verify_report(doc, ANY).summary.tests == 2
+
+
+def test_the_signature_namespace_limit_at_its_boundary(rsa_signer) -> None:
+    from juxsdk.limits import MAX_NAMESPACE_DECLARATIONS_IN_SCOPE as LIMIT
+
+    for extra, refused in ((0, False), (1, True)):
+        root = signed_root(rsa_signer)
+        key_info = sig_of(root).find(f"{DS}KeyInfo")
+        in_scope = len(key_info.nsmap)  # the root's, the signature's and KeyInfo's declarations
+        wanted = LIMIT - in_scope + extra
+        note = etree.SubElement(key_info, "{urn:n0}note", nsmap={f"n{i}": f"urn:n{i}" for i in range(wanted)})
+        assert len(note.nsmap) == LIMIT + extra
+        doc = etree.tostring(root)
+        if refused:
+            _refused(doc, E.SignatureLimitError, f"more than {LIMIT} namespace declarations are in scope")
+        else:
+            assert juxsdk.verify_report(doc, ANY).summary.tests == 2

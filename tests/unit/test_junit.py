@@ -352,3 +352,16 @@ def test_the_depth_limit_holds_when_a_huge_text_node_needs_the_second_parse() ->
     doc = f"<testsuite><system-out>{'o' * 11_000_000}</system-out><testcase>{deep}</testcase></testsuite>"
     with pytest.raises(ReportLimitError, match=f"nested deeper than {MAX_DEPTH} levels"):
         juxsdk.parse_report(doc.encode(), max_bytes=len(doc) + 1)
+
+
+@pytest.mark.parametrize(
+    ("declared", "written"),
+    [("ISO-8859-1", "ISO-8859-1"), ("UTF-16", "UTF-16"), ("utf-32-le", "utf-32-le"), ("UTF-7", "UTF-8"),
+     ("cp037", "UTF-8"), ("UCS-2", "UTF-8"), ("no-such-codec", "UTF-8"), (None, "UTF-8")],
+)
+def test_a_reserialised_report_is_written_in_its_own_encoding_when_that_is_safe(declared, written) -> None:
+    # ASCII-compatible encodings and UTF-16/32 are kept; anything Python cannot write back or
+    # that is not ASCII-compatible (UTF-7, EBCDIC, names Python does not know) becomes UTF-8
+    from juxsdk.junit import serialisation_encoding
+
+    assert serialisation_encoding(declared) == written

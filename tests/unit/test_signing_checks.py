@@ -350,3 +350,23 @@ def test_a_failure_inside_signxml_is_a_signing_error(rsa_signer, monkeypatch) ->
 def test_a_doctype_past_libxml2s_normal_limits_is_refused_as_a_doctype(doc) -> None:
     with pytest.raises(E.DoctypeForbiddenError):
         juxsdk.parse_report(doc, max_bytes=len(doc))
+
+
+class _OtherCertificateSigner(_OtherAlgorithmSigner):
+    """A signer whose certificate chain starts with ``cert`` (not the certificate of its key)."""
+
+    def __init__(self, real, cert) -> None:
+        super().__init__(real, real.algorithm)
+        self.cert = cert
+
+    def certificate_chain(self):
+        return [self.cert]
+
+
+def test_a_signing_certificate_that_is_not_the_keys_is_refused(rsa_signer, ec_keys) -> None:
+    # the signature value would verify (it is made with the key), but the embedded certificate
+    # would name another key: refused before signing
+    with pytest.raises(E.SigningError) as info:
+        juxsdk.sign_report(REPORT, _OtherCertificateSigner(rsa_signer, ec_keys.cert))
+    assert type(info.value) is E.SigningError
+    assert info.value.message == "the signing certificate does not match the signing key"

@@ -370,3 +370,21 @@ def test_a_signing_certificate_that_is_not_the_keys_is_refused(rsa_signer, ec_ke
         juxsdk.sign_report(REPORT, _OtherCertificateSigner(rsa_signer, ec_keys.cert))
     assert type(info.value) is E.SigningError
     assert info.value.message == "the signing certificate does not match the signing key"
+
+
+def test_an_end_tag_named_in_a_trailing_comment_is_not_the_splice_point(rsa_signer) -> None:
+    # the last "</testsuite" in the bytes is inside the comment after the root: splicing there
+    # would hide the signature in the comment; the report is re-serialised instead
+    doc = b'<testsuite name="s"><testcase name="a"/></testsuite>\n<!-- was </testsuite > -->\n'
+    signed = juxsdk.sign_report(doc, rsa_signer).data
+    assert juxsdk.verify_report(signed, juxsdk.UnsafeAcceptAnyKey()).summary.tests == 1
+    assert signed.index(b"<ds:Signature") < signed.index(b"<!--")
+
+
+def test_a_report_without_a_source_is_called_report_in_verification_errors() -> None:
+    with pytest.raises(E.NoSignatureError) as info:
+        juxsdk.verify_report(REPORT, juxsdk.UnsafeAcceptAnyKey())
+    assert info.value.message == "report has no XML signature"
+    with pytest.raises(E.NoSignatureError) as info:
+        juxsdk.verify_report(REPORT, juxsdk.UnsafeAcceptAnyKey(), source="r.xml")
+    assert info.value.message == "r.xml has no XML signature"

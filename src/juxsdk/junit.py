@@ -368,8 +368,7 @@ def add_properties(
         props_el.text = indent + "  "
         props_el.tail = suite.text  # the suite's leading text (indentation, or text kept as it is)
         suite.insert(0, props_el)
-        if suite.text is None or suite.text.strip():
-            suite.text = indent
+        suite.text = indent  # the same text when it was indentation already
         last = None
     else:
         last = props_el[-1] if len(props_el) else None

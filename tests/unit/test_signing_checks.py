@@ -388,3 +388,24 @@ def test_a_report_without_a_source_is_called_report_in_verification_errors() -> 
     with pytest.raises(E.NoSignatureError) as info:
         juxsdk.verify_report(REPORT, juxsdk.UnsafeAcceptAnyKey(), source="r.xml")
     assert info.value.message == "r.xml has no XML signature"
+
+
+def test_blocks_other_than_certificates_and_public_keys_are_skipped_in_a_pem_trust_file(tmp_path, rsa_keys) -> None:
+    # a bundle that also holds the private key (or parameters) still gives its one public key
+    from juxsdk.trust import TrustedPublicKeys
+
+    path = tmp_path / "bundle.pem"
+    path.write_bytes(rsa_keys.key_path.read_bytes() + rsa_keys.pubkey_path.read_bytes())
+    assert b"PRIVATE KEY-----" in path.read_bytes()
+    policy = TrustedPublicKeys.from_pem_file(path)
+    assert [juxsdk.trust.key_fingerprint(k) for k in policy.keys] == [
+        juxsdk.trust.key_fingerprint(rsa_keys.key.public_key())
+    ]
+
+
+@pytest.mark.parametrize(("source", "label"), [(None, "report"), ("r.xml", "r.xml")])
+def test_signing_a_signed_report_again_names_it(rsa_signer, source, label) -> None:
+    signed = juxsdk.sign_report(REPORT, rsa_signer).data
+    with pytest.raises(E.AlreadySignedError) as info:
+        juxsdk.sign_report(signed, rsa_signer, source=source)
+    assert info.value.message == f"{label} is already signed"

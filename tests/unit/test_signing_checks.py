@@ -409,3 +409,13 @@ def test_signing_a_signed_report_again_names_it(rsa_signer, source, label) -> No
     with pytest.raises(E.AlreadySignedError) as info:
         juxsdk.sign_report(signed, rsa_signer, source=source)
     assert info.value.message == f"{label} is already signed"
+
+
+def test_re_signing_keeps_the_xml_declaration_of_a_non_utf8_report(rsa_signer) -> None:
+    doc = '<?xml version="1.0" encoding="ISO-8859-1"?>\n<testsuite name="é"><testcase name="a"/></testsuite>'
+    signed = juxsdk.sign_report(doc.encode("latin-1"), rsa_signer)
+    again = juxsdk.sign_report(signed, rsa_signer, replace=True).data
+    assert again.startswith(b"<?xml version='1.0' encoding='ISO-8859-1'?>")
+    assert juxsdk.verify_report(again, juxsdk.UnsafeAcceptAnyKey()).canonical_hash == juxsdk.canonical_hash(
+        doc.encode("latin-1")
+    )

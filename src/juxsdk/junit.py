@@ -120,9 +120,8 @@ def scan_report(root: Any, *, source: str | None = None) -> tuple[ReportSummary,
                     case_time += _to_float(el.get("time"))
             elif name == "testsuite":
                 suites += 1
-            elif name == "Signature":
-                if el.tag == DS_SIGNATURE:
-                    nested_signatures += 1
+            elif name == "Signature":  # only ds:Signature is scanned (_SCAN_TAGS)
+                nested_signatures += 1
             elif name == "properties":
                 parent = el.getparent()
                 if parent is None or local_name(parent.tag) not in _ROOT_NAMES:

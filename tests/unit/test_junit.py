@@ -365,3 +365,22 @@ def test_a_reserialised_report_is_written_in_its_own_encoding_when_that_is_safe(
     from juxsdk.junit import serialisation_encoding
 
     assert serialisation_encoding(declared) == written
+
+
+def test_comments_and_processing_instructions_among_suites_and_properties_are_skipped() -> None:
+    from juxsdk._xml import local_name
+
+    assert local_name(etree.Comment("c").tag) == "" and local_name(etree.PI("p").tag) == ""
+    doc = (b'<testsuites><!-- c --><?pi x?><testsuite name="a" time="2"><properties><!-- p -->'
+           b'<property name="project" value="x"/></properties><testcase name="t"/></testsuite></testsuites>')
+    report = juxsdk.parse_report(doc)
+    assert (report.summary.time, report.project) == (2.0, "x")
+    assert juxsdk.add_properties(report, {"project": "y"}).project == "y"
+
+
+@pytest.mark.parametrize("props", [b"<properties/>", b"<properties></properties>", b"<properties>\n</properties>"])
+def test_properties_are_added_to_an_empty_properties_element(props: bytes) -> None:
+    doc = b'<testsuite name="s">' + props + b'<testcase name="t"/></testsuite>'
+    added = juxsdk.add_properties(juxsdk.parse_report(doc), {"project": "p"})
+    assert added.properties == (("project", "p"),)
+    assert [el.tag for el in etree.fromstring(added.data)] == ["properties", "testcase"]

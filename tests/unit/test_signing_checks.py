@@ -8,6 +8,8 @@ let survive, and names the check it pins.
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
 import juxsdk
@@ -174,24 +176,20 @@ def test_a_broken_pem_block_beside_a_good_key_is_a_config_error(tmp_path, rsa_ke
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("keyword", "value"),
     [
-        pytest.param({"algorithm": "SHA384"}, id="rsa-padding-hash"),
-        pytest.param({"signature_algorithm": "ECDSA-SHA512"}, id="ecdsa-hash"),
+        pytest.param("algorithm", hashes.SHA384(), id="rsa-padding-hash"),
+        pytest.param("signature_algorithm", ec.ECDSA(hashes.SHA512()), id="ecdsa-hash"),
     ],
 )
-def test_the_signer_key_refuses_a_hash_signxml_was_not_configured_with(rsa_signer, kwargs) -> None:
+def test_the_signer_key_refuses_a_hash_signxml_was_not_configured_with(rsa_signer, keyword, value) -> None:
     # signxml passes the hash as algorithm= (RSA) or inside signature_algorithm= (ECDSA); a hash
     # other than the signer's is refused before the signer (an HSM, a KMS key) is asked
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     from juxsdk.xmldsig import _SignerKey
 
-    value = {"SHA384": hashes.SHA384(), "ECDSA-SHA512": ec.ECDSA(hashes.SHA512())}[next(iter(kwargs.values()))]
     key = _SignerKey(_FailingSigner(rsa_signer, AssertionError("the signer must not be asked")), "sha256")
     with pytest.raises(E.SigningError) as info:
-        key.sign(b"data", **{next(iter(kwargs)): value})
+        key.sign(b"data", **{keyword: value})
     assert info.value.message.startswith("internal: signxml asked for sha")
     assert info.value.message.endswith(", signer uses sha256")
 
@@ -303,7 +301,6 @@ def test_a_certificate_whose_subject_cannot_be_decoded_is_still_described(rsa_ke
 
 
 def test_the_signature_value_check_refuses_a_key_type_outside_the_profile() -> None:
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from juxsdk.xmldsig import _verify_value

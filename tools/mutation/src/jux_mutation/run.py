@@ -93,28 +93,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_workers(work: Path, copy: Path, count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+def _start_workers(
+    work: Path, copy: Path, count: int
+) -> tuple[list[subprocess.Popen[bytes]], list[str], list[Path]]:
     """Start ``count`` loopback HTTP workers, each in its own copy of ``copy`` (work/repo-1, …).
 
     Returns:
-        (the worker processes, their URLs), once every worker accepts connections.
+        (the worker processes, their URLs, their copies), once every worker accepts connections.
 
     Raises:
         RuntimeError: a worker did not listen within 60 seconds.
     """
     procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
-    for index in range(count):
-        own = copy if index == 0 else work / f"repo-{index}"
-        if index:
+    ports: list[int] = []
+    copies = [copy] + [work / f"repo-{index}" for index in range(1, count)]
+    for own in copies:
+        if own != copy:
             shutil.copytree(copy, own, symlinks=True)
-        port = _free_port()
-        cmd = [sys.executable, "-m", "jux_mutation.worker", str(port)]
+        ports.append(_free_port())
+        cmd = [sys.executable, "-m", "jux_mutation.worker", str(ports[-1])]
         procs.append(subprocess.Popen(cmd, cwd=own, env=_environment(own), start_new_session=True))
-        urls.append(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
-    for url in urls:
-        port = int(url.rsplit(":", 1)[1])
+    for port in ports:
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -122,9 +122,9 @@ def _start_workers(work: Path, copy: Path, count: int) -> tuple[list[subprocess.
             except OSError:
                 if time.monotonic() > deadline:
                     _stop(procs)
-                    raise RuntimeError(f"the mutation worker at {url} did not start") from None
+                    raise RuntimeError(f"the mutation worker on port {port} did not start") from None
                 time.sleep(0.2)
-    return procs, urls
+    return procs, [f"http://127.0.0.1:{port}" for port in ports], copies
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -420,8 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     workers: list[subprocess.Popen[bytes]] = []
     copies = [copy]
     if args.workers > 1:
-        workers, urls = _start_workers(work, copy, args.workers)
-        copies += [work / f"repo-{i}" for i in range(1, args.workers)]
+        workers, urls, copies = _start_workers(work, copy, args.workers)
         config = work / "exec.toml"
         config.write_text(_http_config(raw.replace("{python}", sys.executable), urls), encoding="utf-8")
     cmd = [_bin("cosmic-ray"), "exec", str(config), str(session)]
